@@ -1,0 +1,37 @@
+"""The terminal core: a real shell in a PTY that a program can drive, read and trust.
+
+    from clive.terminal import Terminal
+
+    with Terminal(cols=120, rows=40) as term:
+        result = term.run("make test", timeout=600)
+        snap = term.snapshot()
+"""
+
+from clive.terminal.emulator import Cursor, Emulator
+from clive.terminal.keys import UnknownKeyError, encode_keys
+from clive.terminal.terminal import (
+    RunResult,
+    ScreenState,
+    Snapshot,
+    Terminal,
+    TerminalError,
+    WaitOutcome,
+    WaitReason,
+)
+from clive.terminal.transcript import Mark, Transcript
+
+__all__ = [
+    "Cursor",
+    "Emulator",
+    "Mark",
+    "RunResult",
+    "ScreenState",
+    "Snapshot",
+    "Terminal",
+    "TerminalError",
+    "Transcript",
+    "UnknownKeyError",
+    "WaitOutcome",
+    "WaitReason",
+    "encode_keys",
+]

@@ -1,0 +1,48 @@
+"""Escape sequences in a stream of terminal output: where they end, and removing them."""
+
+from __future__ import annotations
+
+import re
+
+# A sequence longer than this without its terminator is garbage, not a sequence in flight.
+MAX_HELD_BACK = 65536
+
+_STRING_START = re.compile(r"\x1b[\]P_^X]")
+_UNFINISHED_TAIL = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|[()#%])?")
+
+# Every escape sequence and control character a plain-text transcript drops. CR, LF, BS and
+# TAB are kept: the transcript applies them.
+ANY_ESCAPE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b[\]P_^X][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[()#%][\s\S]"
+    r"|\x1b[\s\S]?"
+    r"|[\x00-\x07\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]"
+)
+
+
+def split_unfinished_escape(text: str) -> tuple[str, str]:
+    """Split ``text`` into what can be interpreted now and an escape sequence still arriving.
+
+    Output arrives in arbitrary chunks; a sequence cut in two must not be read as two pieces
+    of garbage. The unfinished tail (at most ``MAX_HELD_BACK`` characters) is returned to be
+    put in front of the next chunk.
+    """
+    last = text.rfind("\x1b")
+    if last < 0:
+        return text, ""
+    window = max(0, len(text) - MAX_HELD_BACK)
+    terminated = max(text.rfind("\x07"), text.rfind("\x1b\\"))
+    string = _STRING_START.search(text, max(window, terminated + 1))
+    if string is not None:
+        return text[: string.start()], text[string.start() :]
+    if len(text) - last <= 64 and _UNFINISHED_TAIL.fullmatch(text, last):
+        return text[:last], text[last:]
+    return text, ""
+
+
+def has_escapes_or_controls(text: str) -> bool:
+    """True unless ``text`` is printable apart from CR, LF and TAB (checked at C speed)."""
+    if "\x1b" in text:
+        return True
+    return not text.replace("\n", "").replace("\r", "").replace("\t", "").isprintable()

@@ -1,0 +1,86 @@
+"""Processes of a terminal, read from /proc: who is in the foreground, and who to stop."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+
+
+def _stat(pid: int) -> tuple[str, int, int, int] | None:
+    """(name, parent pid, process group, session) of a process, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    name = raw[raw.find("(") + 1 : raw.rfind(")")]
+    fields = raw[raw.rfind(")") + 2 :].split()
+    return name, int(fields[1]), int(fields[2]), int(fields[3])
+
+
+def _all_processes() -> dict[int, tuple[str, int, int, int]]:
+    table = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            info = _stat(int(entry))
+            if info is not None:
+                table[int(entry)] = info
+    return table
+
+
+def family(shell_pid: int) -> set[int]:
+    """The shell, its descendants, and every process in its session.
+
+    Descendants that left the session (setsid, daemons) are found through their parents;
+    processes in the session whose parent died are found through the session id.
+    """
+    table = _all_processes()
+    members = {shell_pid} | {pid for pid, info in table.items() if info[3] == shell_pid}
+    children: dict[int, list[int]] = {}
+    for pid, info in table.items():
+        children.setdefault(info[1], []).append(pid)
+    stack = list(members)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in members:
+                members.add(child)
+                stack.append(child)
+    return members
+
+
+def terminate(pids: set[int], grace: float = 1.0) -> None:
+    """SIGTERM (and SIGCONT, for stopped ones), then SIGKILL what is left after ``grace``."""
+    for sig in (signal.SIGTERM, signal.SIGCONT):
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not any(_alive(pid) for pid in pids):
+            return
+        time.sleep(0.02)
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    info = _stat(pid)
+    if info is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            return b"State:\tZ" not in f.read()
+    except OSError:
+        return False
+
+
+def foreground_names(fd: int) -> set[str]:
+    """Names of the processes in the terminal's foreground process group."""
+    try:
+        group = os.tcgetpgrp(fd)
+    except OSError:
+        return set()
+    return {info[0] for info in _all_processes().values() if info[2] == group}

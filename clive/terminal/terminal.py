@@ -1,0 +1,819 @@
+"""``Terminal``: a real shell in a pseudo-terminal that a program can type into and read.
+
+One reader thread drains the PTY as fast as the child writes, whatever the caller is doing,
+so the child never blocks on a full buffer. Each chunk goes to three places: the transcript
+(plain text, on disk), the shell-integration markers (OSC 133 and OSC 7, read straight from
+the byte stream), and a queue of text for the screen. The screen is brought up to date only
+when someone looks at it (``snapshot``), when a program asks the terminal a question (DSR, DA)
+or when the queue grows large, which is what lets a verbose job run at full speed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import re
+import select
+import shutil
+import signal
+import tempfile
+import termios
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pexpect
+
+from clive.terminal import _processes
+from clive.terminal._escapes import split_unfinished_escape
+from clive.terminal.emulator import Cursor, Emulator
+from clive.terminal.keys import encode_keys
+from clive.terminal.shell import bash_command, child_environment
+from clive.terminal.transcript import Mark, Transcript
+
+_OSC = re.compile(r"\x1b\]([^\x07\x1b]*)(?:\x07|\x1b\\)")
+_TERMINAL_QUERY = re.compile(rb"\x1b\[[?>=]?[0-9;]*[nc]")
+# Control bytes other than CR, LF and TAB: a chunk without them (and without ESC) is plain text.
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\r\n\t") + b"\x7f"
+_RENDER_BACKLOG = 1 << 20  # bytes queued for the screen before it is brought up to date
+_READ_SIZE = 1 << 16
+# A line that ends like a prompt: shell ($ # %), REPLs (>>> ... In [1]: irb> mysql>), and
+# prompts that ask for something ("Continue? [y/N] ").
+_PROMPT_LINE = re.compile(
+    r"(?:[$#%>»❯]|>>>|\.\.\.|In \[\d+\]:|\[[yYnN]/[yYnN]\]|\([yYnN]/[yYnN]\)|\?)\s?$"
+)
+_PASSWORD_LINE = re.compile(r"(?i)(pass(word|phrase)|\bpin\b|token)[^\n]*:\s*$")
+_PAGER_LINE = re.compile(r"^(?::|\(END\)|--More--.*|.*lines \d+-\d+.*|~)\s*$")
+_PAGERS = frozenset({"less", "more", "most", "pg", "man"})
+_CONTINUATION_SETTLE = 0.3  # seconds a continuation prompt must stand before it counts
+_HEURISTIC_QUIET = 0.5  # seconds of silence before a prompt-like line counts as a prompt
+
+
+class ScreenState(str, Enum):
+    """What the terminal is doing, as a person glancing at it would say."""
+
+    PROMPT = "prompt"  # the shell (or a REPL) waits for a command
+    RUNNING = "running"  # a command is running
+    FULL_SCREEN = "full_screen"  # a full-screen program (vim, htop) owns the screen
+    PAGER = "pager"  # a pager (less, more) waits for a key
+    PASSWORD = "password"  # a program reads a password, echo off
+    CONTINUATION = "continuation"  # the shell wants the rest of a command (quote, heredoc)
+    EXITED = "exited"  # the shell has exited
+
+
+class WaitReason(str, Enum):
+    """Which condition ended a wait."""
+
+    PROMPT = "prompt"  # the shell integration marked the end of the command
+    PROMPT_HEURISTIC = "prompt_heuristic"  # no markers: a prompt-like line after silence
+    CONTINUATION = "continuation"  # the shell wants the rest of the command (quote, heredoc)
+    PATTERN = "pattern"
+    QUIET = "quiet"
+    EXITED = "exited"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class WaitOutcome:
+    """How a wait ended: which condition held first, after how long."""
+
+    reason: WaitReason
+    elapsed: float
+    match: str | None = None  # what the pattern matched
+    exit_code: int | None = None  # with PROMPT: the exit code of the command that finished
+
+    @property
+    def timed_out(self) -> bool:
+        return self.reason is WaitReason.TIMEOUT
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The screen at one moment, and what clive knows about the shell then."""
+
+    lines: list[str]
+    cursor: Cursor
+    alt_screen: bool
+    state: ScreenState
+    cwd: str | None
+    title: str
+    cols: int
+    rows: int
+    last_exit_code: int | None = None
+
+    def text(self) -> str:
+        """The screen as text: trailing blanks and trailing empty rows trimmed."""
+        return "\n".join(self.lines).rstrip()
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What ``Terminal.run`` saw: the command's exit code, output and timing."""
+
+    command: str
+    exit_code: int | None  # None when no shell marker reported one (timeout, no integration)
+    output: str  # plain text, CR applied, escapes stripped; head and tail if truncated
+    duration: float
+    timed_out: bool = False
+    decided_by: WaitReason = WaitReason.PROMPT
+    output_bytes: int = 0
+    output_truncated: bool = False
+    output_path: Path | None = None  # the complete output, when it was too large to keep
+    interrupted_with: str | None = None  # how a timed-out command was stopped
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+class TerminalError(RuntimeError):
+    """The terminal cannot do what was asked; the message says why and what to do."""
+
+
+@dataclass
+class _ShellMarks:
+    """What the shell integration has told us so far."""
+
+    active: bool = False  # a marker has been seen: the shell runs clive's rc
+    prompts: int = 0  # primary prompts shown
+    prompt_events: int = 0  # prompts of either kind shown (primary and continuation)
+    commands: int = 0  # commands started (OSC 133;C)
+    at_prompt: bool = False
+    continuation: bool = False
+    command_start: Mark | None = None
+    finished: list[tuple[int, int | None, Mark, Mark]] = field(default_factory=list)
+    last_exit_code: int | None = None
+    cwd: str | None = None
+
+
+class Terminal:
+    """A real shell in a pseudo-terminal: type into it, wait on it, read it exactly.
+
+    ``Terminal(cols=120, rows=40)`` starts bash with clive's shell integration. ``command``
+    starts something else instead (``["ssh", "host"]``, ``["python3"]``): clive then falls
+    back to prompt and quiet heuristics. ``env`` overrides clive's non-interactive defaults
+    (None removes a variable); ``hide_env`` names more variables that must not reach the
+    shell. ``transcript_path`` and ``output_dir`` keep the transcript and long outputs
+    somewhere lasting (a session directory); by default they are temporary.
+    """
+
+    def __init__(
+        self,
+        cols: int = 120,
+        rows: int = 40,
+        *,
+        command: Sequence[str] | None = None,
+        cwd: str | Path | None = None,
+        env: Mapping[str, str | None] | None = None,
+        hide_env: Sequence[str] = (),
+        user_rc: bool = True,
+        transcript_path: str | Path | None = None,
+        output_dir: str | Path | None = None,
+        max_output_in_memory: int = 32 << 20,
+        startup_timeout: float = 10.0,
+    ) -> None:
+        self._cols, self._rows = cols, rows
+        self._command = list(command) if command else None
+        self._cwd = str(cwd) if cwd else None
+        self._env_overrides = dict(env or {})
+        self._hide_env = tuple(hide_env)
+        self._user_rc = user_rc
+        self._transcript_path = transcript_path
+        self._output_dir_arg = Path(output_dir) if output_dir else None
+        self._output_dir: Path | None = None
+        self.max_output_in_memory = max_output_in_memory
+        self._startup_timeout = startup_timeout
+        self._output_listeners: list[Callable[[bytes, float], None]] = []
+        self._input_listeners: list[Callable[[bytes, float], None]] = []
+        self._child: pexpect.spawn | None = None
+        self._reader: threading.Thread | None = None
+        self._started = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> Terminal:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start(self) -> Terminal:
+        """Start the shell and wait for its first prompt (or for it to go quiet)."""
+        if self._started:
+            raise TerminalError("this terminal is already running; close() it first")
+        self._cond = threading.Condition()
+        self._marks = _ShellMarks()
+        self._emulator = Emulator(self._cols, self._rows, respond=self._answer_terminal_query)
+        self._transcript = Transcript(self._transcript_path)
+        self._queued: list[bytes] = []
+        self._queued_bytes = 0
+        self._queued_plain = True
+        self._screen_decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._transcript_decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._held_back = ""
+        self._last_output = time.monotonic()
+        self._last_notify = 0.0
+        self._last_input = 0.0
+        self._awaiting_prompt_after: int | None = None
+        self._exited = False
+        self._exit_status: int | None = None
+        self._stop = False
+        self._closed = False
+
+        if self._command:
+            argv, extra = self._command, {}
+        else:
+            argv, extra = bash_command(user_rc=self._user_rc)
+        env = child_environment({**extra, **self._env_overrides}, hidden=self._hide_env)
+        try:
+            self._child = pexpect.spawn(
+                argv[0],
+                argv[1:],
+                env=env,
+                cwd=self._cwd,
+                dimensions=(self._rows, self._cols),
+                encoding=None,
+                echo=True,
+            )
+        except pexpect.ExceptionPexpect as error:
+            raise TerminalError(f"cannot start {argv[0]!r}: {error}") from error
+        self._fd = self._child.child_fd
+        self._shell_pid = self._child.pid
+        self._started = True
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"clive-pty-{self._shell_pid}", daemon=True
+        )
+        self._reader.start()
+        if self._command is None:
+            self.wait(prompt=True, timeout=self._startup_timeout)
+        else:
+            self.wait(quiet=0.3, timeout=self._startup_timeout)
+        return self
+
+    def restart(self) -> Terminal:
+        """Close this shell (if it still runs) and start a new one in the last known cwd."""
+        cwd = self._marks.cwd if self._started else None
+        self.close()
+        if cwd and os.path.isdir(cwd):
+            self._cwd = cwd
+        self._started = False
+        return self.start()
+
+    def close(self) -> None:
+        """Stop the shell and everything started from it, also what ignores SIGHUP."""
+        if not self._started or self._closed:
+            return
+        self._closed = True
+        family = _processes.family(self._shell_pid)
+        with contextlib.suppress(OSError):
+            os.kill(self._shell_pid, signal.SIGHUP)
+        _processes.terminate(family, grace=1.0)
+        self._stop = True
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        with contextlib.suppress(Exception):
+            self._child.close(force=True)
+        self._transcript.close()
+        if self._output_dir is not None and self._output_dir_arg is None:
+            shutil.rmtree(self._output_dir, ignore_errors=True)
+        self._output_dir = None
+
+    # -- properties -----------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        """The shell's process id."""
+        return self._shell_pid
+
+    @property
+    def cols(self) -> int:
+        return self._cols
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    @property
+    def transcript(self) -> Transcript:
+        """Everything printed so far, as plain text."""
+        return self._transcript
+
+    @property
+    def exited(self) -> bool:
+        return self._exited
+
+    @property
+    def exit_status(self) -> int | None:
+        """The shell's exit status once it has exited."""
+        return self._exit_status
+
+    @property
+    def integrated(self) -> bool:
+        """True once the shell has shown clive's markers (exact end of command, exit code)."""
+        return self._marks.active
+
+    def add_output_listener(self, listener: Callable[[bytes, float], None]) -> None:
+        """Call ``listener(data, monotonic_time)`` with every chunk the terminal prints."""
+        self._output_listeners.append(listener)
+
+    def add_input_listener(self, listener: Callable[[bytes, float], None]) -> None:
+        """Call ``listener(data, monotonic_time)`` with every chunk sent to the terminal."""
+        self._input_listeners.append(listener)
+
+    # -- reading the PTY --------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while not self._stop:
+            if not poller.poll(200):
+                continue
+            try:
+                data = os.read(self._fd, _READ_SIZE)
+            except OSError:
+                break
+            if not data:
+                break
+            now = time.monotonic()
+            for listener in self._output_listeners:
+                listener(data, now)
+            self._consume(data, now)
+        self._on_shell_exit()
+
+    def _consume(self, data: bytes, now: float) -> None:
+        with self._cond:
+            wake_waiters = now - self._last_notify > 0.02
+            if (
+                not self._held_back
+                and data.isascii()
+                and len(data.translate(None, _CONTROL_BYTES)) == len(data)
+                and not self._transcript_decoder.getstate()[0]
+            ):
+                # Plain text, the bulk of any flood: no escapes, so no markers either.
+                self._transcript.append_plain_ascii(data)
+            else:
+                self._queued_plain = False
+                decoded = self._transcript_decoder.decode(data)
+                text, self._held_back = split_unfinished_escape(self._held_back + decoded)
+                if "\x1b]" in text:
+                    wake_waiters = True
+                    position = 0
+                    for osc in _OSC.finditer(text):
+                        self._transcript.append(text[position : osc.start()])
+                        self._on_osc(osc.group(1))
+                        position = osc.end()
+                    text = text[position:]
+                self._transcript.append(text)
+            self._queued.append(data)
+            self._queued_bytes += len(data)
+            self._last_output = now
+            if self._queued_bytes > _RENDER_BACKLOG or (
+                b"\x1b[" in data and _TERMINAL_QUERY.search(data)
+            ):
+                self._render()
+            # Waiters poll for quiet and patterns themselves; waking them on every chunk of a
+            # flood would only fight the reader for the GIL.
+            if wake_waiters:
+                self._last_notify = now
+                self._cond.notify_all()
+
+    def _on_osc(self, payload: str) -> None:
+        code, _, rest = payload.partition(";")
+        marks = self._marks
+        if code == "133":
+            marks.active = True
+            kind, _, params = rest.partition(";")
+            if kind == "A":
+                marks.prompt_events += 1
+                if "k=s" in params:
+                    marks.continuation = True
+                else:
+                    marks.prompts += 1
+                    marks.at_prompt = True
+                    marks.continuation = False
+            elif kind == "C":
+                marks.commands += 1
+                marks.at_prompt = False
+                marks.continuation = False
+                # Several lines in one go each print PS0: the output starts at the first.
+                if marks.command_start is None:
+                    marks.command_start = self._transcript.mark()
+            elif kind == "D" and marks.command_start is not None:
+                exit_code = int(params) if params.lstrip("-").isdigit() else None
+                end = self._transcript.mark()
+                marks.finished.append((marks.commands, exit_code, marks.command_start, end))
+                del marks.finished[:-16]
+                marks.last_exit_code = exit_code
+                marks.command_start = None
+        elif code == "7":
+            marks.cwd = unquote(urlparse(rest).path) or marks.cwd
+
+    def _on_shell_exit(self) -> None:
+        status = None
+        with contextlib.suppress(Exception):
+            self._child.close(force=False)
+            status = self._child.exitstatus
+            if status is None and self._child.signalstatus is not None:
+                status = 128 + self._child.signalstatus
+        with self._cond:
+            self._exited = True
+            self._exit_status = status
+            self._cond.notify_all()
+
+    def _answer_terminal_query(self, answer: str) -> None:
+        self._write(answer.encode(), record=False)
+
+    def _render(self) -> None:
+        """Bring the screen up to date with everything queued (caller holds the lock)."""
+        if self._queued:
+            data = b"".join(self._queued)
+            self._queued.clear()
+            self._queued_bytes = 0
+            self._emulator.feed(self._screen_decoder.decode(data), plain=self._queued_plain)
+            self._queued_plain = True
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _write(self, data: bytes, *, record: bool = True) -> None:
+        if not self._started or self._exited:
+            raise TerminalError("the shell has exited; restart() the terminal to go on")
+        if record:
+            now = time.monotonic()
+            self._last_input = now
+            for listener in self._input_listeners:
+                listener(data, now)
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self._fd, view)
+            except BlockingIOError:
+                select.select([], [self._fd], [], 1.0)
+                continue
+            view = view[written:]
+
+    def _note_enter(self, data: bytes) -> None:
+        """Enter or C-c typed at a prompt means the prompt on screen is no longer current."""
+        marks = self._marks
+        if (marks.at_prompt or marks.continuation) and (
+            b"\r" in data or b"\n" in data or b"\x03" in data
+        ):
+            with self._cond:
+                self._awaiting_prompt_after = marks.prompt_events
+
+    def send_text(self, text: str) -> None:
+        """Type ``text`` literally ("\\r" is Enter)."""
+        data = text.encode("utf-8", "surrogateescape")
+        self._note_enter(data)
+        self._write(data)
+
+    def send_keys(self, *keys: str | Sequence[str]) -> None:
+        """Press keys by tmux's names: ``send_keys("C-c")``, ``send_keys("Escape", ":q", "Enter")``.
+
+        A name that is not a key is typed literally, as tmux's send-keys does.
+        """
+        names: list[str] = []
+        for key in keys:
+            names.extend([key] if isinstance(key, str) else key)
+        with self._cond:
+            self._render()
+            app_cursor = self._emulator.app_cursor_keys
+        data = encode_keys(names, app_cursor=app_cursor)
+        self._note_enter(data)
+        self._write(data)
+
+    def paste(self, text: str) -> None:
+        """Insert ``text`` at once: as a bracketed paste when the program asked for one."""
+        with self._cond:
+            self._render()
+            bracketed = self._emulator.bracketed_paste
+        if bracketed:
+            self._write(b"\x1b[200~" + text.encode("utf-8", "surrogateescape") + b"\x1b[201~")
+        else:
+            self.send_text(text)
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Change the terminal's size; the program gets SIGWINCH."""
+        with self._cond:
+            self._render()
+            self._emulator.resize(cols, rows)
+            self._cols, self._rows = cols, rows
+        self._child.setwinsize(rows, cols)
+
+    # -- looking ------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The screen now, with the state of the shell."""
+        with self._cond:
+            self._render()
+            emulator = self._emulator
+            lines = emulator.lines()
+            cursor = emulator.cursor
+            return Snapshot(
+                lines=lines,
+                cursor=cursor,
+                alt_screen=emulator.alt_screen,
+                state=self._classify(lines, cursor),
+                cwd=self._marks.cwd,
+                title=emulator.title,
+                cols=self._cols,
+                rows=self._rows,
+                last_exit_code=self._marks.last_exit_code,
+            )
+
+    def screen_cells(self) -> list[list]:
+        """The screen as pyte cells (character, colours, attributes), for drawing it."""
+        with self._cond:
+            self._render()
+            return self._emulator.cells()
+
+    def _prompt_is_current(self) -> bool:
+        """False between an Enter typed at a prompt and the next prompt."""
+        awaiting = self._awaiting_prompt_after
+        if awaiting is not None:
+            if self._marks.prompt_events <= awaiting:
+                return False
+            self._awaiting_prompt_after = None
+        return True
+
+    def _shell_at_prompt(self) -> bool:
+        marks = self._marks
+        if not (marks.active and marks.at_prompt and not marks.continuation):
+            return False
+        return self._prompt_is_current()
+
+    def _foreground_is_shell(self) -> bool:
+        try:
+            return os.tcgetpgrp(self._fd) == self._shell_pid
+        except OSError:
+            return False
+
+    def _classify(self, lines: list[str], cursor: Cursor) -> ScreenState:
+        if self._exited:
+            return ScreenState.EXITED
+        cursor_line = lines[cursor.y] if 0 <= cursor.y < len(lines) else ""
+        bottom = next((line for line in reversed(lines) if line.strip()), "")
+        foreground_is_shell = self._foreground_is_shell()
+        if not foreground_is_shell and (
+            self._emulator.alt_screen or _PAGER_LINE.match(bottom) or _PAGER_LINE.match(cursor_line)
+        ):
+            names = _processes.foreground_names(self._fd)
+            if names & _PAGERS:
+                return ScreenState.PAGER
+        if self._emulator.alt_screen:
+            return ScreenState.FULL_SCREEN
+        if not foreground_is_shell and self._reads_password(cursor_line):
+            return ScreenState.PASSWORD
+        if self._marks.active and foreground_is_shell:
+            if self._marks.continuation and self._prompt_is_current():
+                return ScreenState.CONTINUATION
+            return ScreenState.PROMPT if self._shell_at_prompt() else ScreenState.RUNNING
+        if self._prompt_heuristic(cursor_line):
+            return ScreenState.PROMPT
+        return ScreenState.RUNNING
+
+    def _reads_password(self, cursor_line: str) -> bool:
+        try:
+            lflag = termios.tcgetattr(self._fd)[3]
+        except termios.error:
+            return False
+        echo_off_line_mode = not (lflag & termios.ECHO) and bool(lflag & termios.ICANON)
+        return echo_off_line_mode and bool(_PASSWORD_LINE.search(cursor_line))
+
+    def _prompt_heuristic(self, cursor_line: str) -> bool:
+        quiet_since = max(self._last_output, self._last_input)
+        if time.monotonic() - quiet_since < _HEURISTIC_QUIET:
+            return False
+        return bool(_PROMPT_LINE.search(cursor_line.rstrip() + " "))
+
+    # -- waiting --------------------------------------------------------------------------
+
+    def wait(
+        self,
+        *,
+        prompt: bool = False,
+        quiet: float | None = None,
+        pattern: str | re.Pattern[str] | None = None,
+        timeout: float | None = None,
+        since: Mark | None = None,
+    ) -> WaitOutcome:
+        """Wait until the first of these holds, and say which.
+
+        ``prompt``: the shell is at a prompt (a command has finished); exact with clive's
+        markers, otherwise a prompt-like cursor line after half a second of silence.
+        ``quiet``: no output for that many seconds. ``pattern``: a regular expression found in
+        output printed after ``since`` (default: from now on). ``timeout``: give up after that
+        many seconds (None: no limit, only sensible with another condition).
+        """
+        if not (prompt or quiet or pattern or timeout):
+            raise ValueError("wait() needs a condition: prompt, quiet, pattern or timeout")
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        start = time.monotonic()
+        deadline = None if timeout is None else start + timeout
+        scanner = _PatternScanner(self._transcript, regex, since) if regex else None
+        next_scan = start
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                elapsed = now - start
+                if self._exited:
+                    return WaitOutcome(WaitReason.EXITED, elapsed, exit_code=self._exit_status)
+                if prompt:
+                    reason = self._prompt_reached()
+                    if reason is not None:
+                        return WaitOutcome(reason, elapsed, exit_code=self._marks.last_exit_code)
+                if scanner is not None and now >= next_scan:
+                    found = scanner.scan()
+                    if found is not None:
+                        return WaitOutcome(WaitReason.PATTERN, elapsed, match=found)
+                    next_scan = now + 0.02
+                if quiet is not None and now - max(start, self._last_output) >= quiet:
+                    return WaitOutcome(WaitReason.QUIET, elapsed)
+                if deadline is not None and now >= deadline:
+                    return WaitOutcome(WaitReason.TIMEOUT, elapsed)
+                self._cond.wait(self._next_check(now, deadline, quiet, prompt, scanner))
+
+    def _next_check(self, now, deadline, quiet, prompt, scanner) -> float:
+        delays = [1.0]
+        if deadline is not None:
+            delays.append(deadline - now)
+        if quiet is not None:
+            delays.append(max(0.0, self._last_output + quiet - now))
+        if scanner is not None:
+            delays.append(0.02)
+        if prompt and not self._marks.active:
+            delays.append(0.1)
+        return max(0.001, min(delays))
+
+    def _prompt_reached(self) -> WaitReason | None:
+        if self._marks.active and self._foreground_is_shell():
+            if self._shell_at_prompt():
+                return WaitReason.PROMPT
+            # Lines typed in one go show a continuation prompt for an instant: only a settled
+            # one means the shell really waits for the rest of the command.
+            settled = time.monotonic() - self._last_output > _CONTINUATION_SETTLE
+            if self._marks.continuation and settled and self._prompt_is_current():
+                return WaitReason.CONTINUATION
+            return None
+        self._render()
+        cursor = self._emulator.cursor
+        lines = self._emulator.lines()
+        if self._emulator.alt_screen:
+            return None
+        if self._prompt_heuristic(lines[cursor.y]):
+            return WaitReason.PROMPT_HEURISTIC
+        return None
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def run(
+        self, command: str, timeout: float | None = None, *, interrupt_on_timeout: bool = True
+    ) -> RunResult:
+        """Type ``command`` and Enter, wait until it ends, and return what it did.
+
+        Multi-line commands and heredocs go in as one paste. On timeout the command is
+        interrupted (C-c, then signals to its process group) unless told otherwise.
+        """
+        if self._exited:
+            raise TerminalError("the shell has exited; restart() the terminal to go on")
+        with self._cond:
+            commands_before = self._marks.commands
+            ready = self._marks.active and self._shell_at_prompt()
+            if self._marks.active and not ready:
+                state = self._classify(self._emulator.lines(), self._emulator.cursor)
+                raise TerminalError(
+                    f"the shell is not at a prompt (state: {state.value}); wait() for the "
+                    "command that is running, or interrupt() it, before run()"
+                )
+            start_mark = self._transcript.mark()
+        started = time.monotonic()
+        if "\n" in command or len(command) > 512:
+            self.paste(command)
+            self.send_text("\r")
+        else:
+            self.send_text(command + "\r")
+        outcome = self.wait(prompt=True, timeout=timeout)
+        if outcome.reason is WaitReason.CONTINUATION:
+            self.send_keys("C-c")
+            self.wait(prompt=True, timeout=2.0)
+            raise TerminalError(
+                f"the shell asked for more input after {command!r}: an unclosed quote, "
+                "bracket or heredoc? The command was cancelled with C-c."
+            )
+        interrupted_with = None
+        if outcome.timed_out and interrupt_on_timeout:
+            interrupted_with = self.interrupt()
+        duration = time.monotonic() - started
+        return self._result(command, commands_before, start_mark, outcome, duration,
+                            interrupted_with)
+
+    def _result(self, command, commands_before, start_mark, outcome, duration, interrupted_with):
+        with self._cond:
+            finished = [f for f in self._marks.finished if f[0] > commands_before]
+            if finished:
+                _, exit_code, start, end = finished[-1]
+            else:
+                exit_code = None
+                start = self._marks.command_start or start_mark
+                end = self._transcript.mark()
+        if outcome.timed_out and not finished:
+            exit_code = None
+        size = self._transcript.size(start, end)
+        output_path = None
+        truncated = False
+        if size <= self.max_output_in_memory:
+            output = self._transcript.read(start, end)
+        else:
+            output_path = self._save_output(start, end)
+            output = _head_and_tail(output_path, self.max_output_in_memory // 2, size)
+            truncated = True
+        return RunResult(
+            command=command,
+            exit_code=exit_code,
+            output=output,
+            duration=duration,
+            timed_out=outcome.timed_out,
+            decided_by=outcome.reason,
+            output_bytes=size,
+            output_truncated=truncated,
+            output_path=output_path,
+            interrupted_with=interrupted_with,
+        )
+
+    def _save_output(self, start: Mark, end: Mark) -> Path:
+        if self._output_dir is None:
+            self._output_dir = self._output_dir_arg or Path(tempfile.mkdtemp(prefix="clive-out-"))
+            self._output_dir.mkdir(parents=True, exist_ok=True)
+        path = self._output_dir / f"output-{time.strftime('%Y%m%d-%H%M%S')}-{start.offset}.txt"
+        self._transcript.flush()
+        with open(self._transcript.path, "rb") as source, open(path, "wb") as target:
+            source.seek(start.offset)
+            remaining = end.offset - start.offset
+            while remaining > 0:
+                block = source.read(min(remaining, 1 << 20))
+                if not block:
+                    break
+                target.write(block)
+                remaining -= len(block)
+            target.write(end.pending.encode("utf-8", "replace"))
+        return path
+
+    def interrupt(self, grace: float = 2.0) -> str | None:
+        """Stop what runs in the foreground: C-c, then SIGTERM, then SIGKILL to its group.
+
+        Returns what stopped it ("C-c", "SIGTERM", "SIGKILL"), or None if nothing was running.
+        """
+        if self._exited:
+            return None
+        if self._foreground_is_shell() and not self._marks.continuation:
+            with self._cond:
+                if self._shell_at_prompt():
+                    return None
+        self.send_keys("C-c")
+        if not self.wait(prompt=True, timeout=grace).timed_out:
+            return "C-c"
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                group = os.tcgetpgrp(self._fd)
+            except OSError:
+                return None
+            if group != self._shell_pid:
+                with contextlib.suppress(OSError):
+                    os.killpg(group, sig)
+            if not self.wait(prompt=True, timeout=grace).timed_out:
+                return sig.name
+        return None
+
+
+class _PatternScanner:
+    """Finds a regular expression in output as it arrives, without rereading all of it."""
+
+    _OVERLAP = 4096
+
+    def __init__(self, transcript: Transcript, regex: re.Pattern[str], since: Mark | None):
+        self._transcript = transcript
+        self._regex = regex
+        self._position = since or transcript.mark()
+        self._overlap = ""
+
+    def scan(self) -> str | None:
+        now = self._transcript.mark()
+        committed = self._transcript.read(self._position, Mark(now.offset))
+        found = self._regex.search(self._overlap + committed + now.pending)
+        self._overlap = (self._overlap + committed)[-self._OVERLAP :]
+        self._position = Mark(now.offset)
+        return found.group() if found else None
+
+
+def _head_and_tail(path: Path, keep: int, size: int) -> str:
+    with open(path, "rb") as f:
+        head = f.read(keep // 2).decode("utf-8", "replace")
+        f.seek(max(0, size - keep // 2))
+        tail = f.read().decode("utf-8", "replace")
+    omitted = size - len(head.encode()) - len(tail.encode())
+    return f"{head}\n[... {omitted} bytes omitted; the full output is in {path} ...]\n{tail}"

@@ -1,0 +1,228 @@
+"""The plain-text transcript: everything the terminal printed, as a reader would want it.
+
+Carriage returns and backspaces are applied (a progress bar leaves its last state, not ten
+thousand redraws), escape sequences are removed, and what full-screen programs draw on the
+alternate screen is left out, as tmux leaves it out of its history. Finished lines go to a
+file on disk, so an overnight job's output costs no memory and stays readable; only the line
+being written stays in memory.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from clive.terminal._escapes import ANY_ESCAPE, has_escapes_or_controls
+
+_ALT_SCREEN_SWITCH = re.compile(r"\x1b\[\?(?:1049|1047|47)([hl])")
+# A line this long without a newline is committed in part: an endless line must not eat memory.
+_MAX_PENDING = 1 << 20
+_KEEP_PENDING = 4096
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A position in the transcript: bytes committed to disk, and the unfinished line then."""
+
+    offset: int
+    pending: str = ""
+
+
+class Transcript:
+    """Plain text of a terminal's output, appended as it arrives, readable between marks.
+
+    ``path`` is where the text is kept; without one a temporary file is used and removed on
+    ``close()``. Safe to append from one thread while others read.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        if path is None:
+            handle = tempfile.NamedTemporaryFile(prefix="clive-transcript-", delete=False)
+            self.path = Path(handle.name)
+            handle.close()
+            self._owns_file = True
+        else:
+            self.path = Path(path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._owns_file = False
+        self._file = open(self.path, "ab")  # noqa: SIM115 - lives as long as the transcript
+        self._size = self._file.tell()
+        self._line = ""  # the line being written
+        self._column = 0  # where the next character lands in it
+        self._in_alt_screen = False
+        self._lock = threading.Lock()
+
+    # -- writing --------------------------------------------------------------------------
+
+    def append(self, text: str) -> None:
+        """Add output; ``text`` must not end inside an escape sequence."""
+        if has_escapes_or_controls(text) or self._in_alt_screen:
+            text = self._strip_escapes(text)
+        if not text:
+            return
+        with self._lock:
+            self._append_unlocked(text)
+
+    def _append_unlocked(self, text: str) -> None:
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        newline = text.rfind("\n")
+        if newline < 0:
+            self._write_into_line(text)
+        elif "\r" not in text and "\b" not in text and self._column == len(self._line):
+            self._commit(self._line + text[: newline + 1])
+            self._line = text[newline + 1 :]
+            self._column = len(self._line)
+        else:
+            finished = text[:newline].split("\n")
+            self._write_into_line(finished[0])
+            lines = [self._line]
+            for line in finished[1:]:
+                lines.append(_render(line) if "\r" in line or "\b" in line else line)
+            self._commit("\n".join(lines) + "\n")
+            self._line, self._column = "", 0
+            self._write_into_line(text[newline + 1 :])
+        if len(self._line) > _MAX_PENDING:
+            cut = len(self._line) - _KEEP_PENDING
+            self._commit(self._line[:cut])
+            self._line = self._line[cut:]
+            self._column = max(0, self._column - cut)
+
+    def append_plain_ascii(self, data: bytes) -> None:
+        """Add output known to be printable ASCII, CR, LF and TAB only: the fast path."""
+        with self._lock:
+            if self._in_alt_screen:
+                return
+            data = data.replace(b"\r\n", b"\n")
+            newline = data.rfind(b"\n")
+            if b"\r" in data or (newline >= 0 and self._column != len(self._line)):
+                self._append_unlocked(data.decode("ascii"))
+            elif newline < 0:
+                self._write_into_line(data.decode("ascii"))
+            else:
+                if self._line:
+                    self._commit(self._line)
+                self._file.write(data[: newline + 1])
+                self._size += newline + 1
+                self._line = data[newline + 1 :].decode("ascii")
+                self._column = len(self._line)
+
+    def _strip_escapes(self, text: str) -> str:
+        if "\x1b[?" in text and _ALT_SCREEN_SWITCH.search(text):
+            kept = []
+            position = 0
+            for switch in _ALT_SCREEN_SWITCH.finditer(text):
+                if not self._in_alt_screen:
+                    kept.append(text[position : switch.start()])
+                self._in_alt_screen = switch.group(1) == "h"
+                position = switch.end()
+            if not self._in_alt_screen:
+                kept.append(text[position:])
+            text = "".join(kept)
+        elif self._in_alt_screen:
+            return ""
+        return ANY_ESCAPE.sub("", text)
+
+    def _write_into_line(self, text: str) -> None:
+        if not text:
+            return
+        if self._column == len(self._line) and "\r" not in text and "\b" not in text:
+            self._line += text
+            self._column = len(self._line)
+        else:
+            self._line, self._column = _overwrite(self._line, self._column, text)
+
+    def _commit(self, text: str) -> None:
+        data = text.encode("utf-8", "surrogateescape")
+        self._file.write(data)
+        self._size += len(data)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def mark(self) -> Mark:
+        """The current end of the transcript."""
+        with self._lock:
+            return Mark(self._size, self._line)
+
+    def read(self, start: Mark | None = None, end: Mark | None = None) -> str:
+        """The text between two marks (default: from the beginning to now)."""
+        start = start or Mark(0)
+        end = end or self.mark()
+        with self._lock:
+            self._file.flush()
+        length = max(0, end.offset - start.offset)
+        if length:
+            with open(self.path, "rb") as f:
+                f.seek(start.offset)
+                committed = f.read(length).decode("utf-8", "replace")
+        else:
+            committed = ""
+        text = committed + end.pending if end.offset > start.offset else end.pending
+        if start.pending and text.startswith(start.pending):
+            text = text[len(start.pending) :]
+        return text
+
+    def size(self, start: Mark | None = None, end: Mark | None = None) -> int:
+        """Bytes of text between two marks (default: all of it), without reading it."""
+        start = start or Mark(0)
+        end = end or self.mark()
+        pending = len(end.pending.encode("utf-8", "replace")) - len(start.pending.encode())
+        return max(0, end.offset - start.offset + pending)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._file.flush()
+
+    def close(self) -> None:
+        """Write the unfinished line and close; a temporary transcript is deleted."""
+        with self._lock:
+            if self._file.closed:
+                return
+            if self._line:
+                self._commit(self._line)
+                self._line, self._column = "", 0
+            self._file.close()
+        if self._owns_file:
+            self.path.unlink(missing_ok=True)
+
+
+def _render(line: str) -> str:
+    """A line as it would look once its carriage returns and backspaces are applied."""
+    return _overwrite("", 0, line)[0]
+
+
+def _overwrite(line: str, column: int, text: str) -> tuple[str, int]:
+    """Write ``text`` (no newlines) into ``line`` at ``column``, as a terminal would."""
+    if "\b" in text:
+        return _overwrite_with_backspaces(line, column, text)
+    first, *redraws = text.split("\r")
+    line = line[:column] + first + line[column + len(first) :]
+    column += len(first)
+    if redraws:
+        # Later redraws win; walk back from the last, keeping what each earlier one shows.
+        shown = ""
+        for segment in reversed(redraws):
+            if len(segment) > len(shown):
+                shown += segment[len(shown) :]
+        line = shown + line[len(shown) :]
+        column = len(redraws[-1])
+    return line, column
+
+
+def _overwrite_with_backspaces(line: str, column: int, text: str) -> tuple[str, int]:
+    cells = list(line)
+    for char in text:
+        if char == "\r":
+            column = 0
+        elif char == "\b":
+            column = max(0, column - 1)
+        else:
+            if column < len(cells):
+                cells[column] = char
+            else:
+                cells.append(char)
+            column += 1
+    return "".join(cells), column
