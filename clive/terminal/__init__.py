@@ -1,10 +1,7 @@
 """The terminal core: a real shell in a PTY that a program can drive, read and trust.
 
-    from clive.terminal import Terminal
-
-    with Terminal(cols=120, rows=40) as term:
-        result = term.run("make test", timeout=600)
-        snap = term.snapshot()
+``Terminal`` is the entry point: ``with Terminal(cols=120, rows=40) as term:``, then
+``term.run("make test", timeout=600)``, ``term.wait(...)``, ``term.snapshot()``.
 """
 
 from clive.terminal.emulator import Cursor, Emulator

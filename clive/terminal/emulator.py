@@ -19,6 +19,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pyte
 from pyte import modes as mo
@@ -302,7 +303,7 @@ def _shift_rows_up(buffer: defaultdict, count: int, lines: int) -> None:
 class _Stream(pyte.Stream):
     """pyte's parser with SU, SD and REP, and a ``feed`` that survives handler errors."""
 
-    csi = {**pyte.Stream.csi, "S": "scroll_up", "T": "scroll_down", "b": "repeat_last"}
+    csi: ClassVar = {**pyte.Stream.csi, "S": "scroll_up", "T": "scroll_down", "b": "repeat_last"}
     events = pyte.Stream.events | {"scroll_up", "scroll_down", "repeat_last"}
 
     def feed(self, data: str) -> None:

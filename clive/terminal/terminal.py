@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -42,6 +42,7 @@ _TERMINAL_QUERY = re.compile(rb"\x1b\[[?>=]?[0-9;]*[nc]")
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\r\n\t") + b"\x7f"
 _RENDER_BACKLOG = 1 << 20  # bytes queued for the screen before it is brought up to date
 _READ_SIZE = 1 << 16
+_BATCH_SIZE = 1 << 18  # bytes read back to back before they are handled
 # A line that ends like a prompt: shell ($ # %), REPLs (>>> ... In [1]: irb> mysql>), and
 # prompts that ask for something ("Continue? [y/N] ").
 _PROMPT_LINE = re.compile(
@@ -54,7 +55,7 @@ _CONTINUATION_SETTLE = 0.3  # seconds a continuation prompt must stand before it
 _HEURISTIC_QUIET = 0.5  # seconds of silence before a prompt-like line counts as a prompt
 
 
-class ScreenState(str, Enum):
+class ScreenState(StrEnum):
     """What the terminal is doing, as a person glancing at it would say."""
 
     PROMPT = "prompt"  # the shell (or a REPL) waits for a command
@@ -66,7 +67,7 @@ class ScreenState(str, Enum):
     EXITED = "exited"  # the shell has exited
 
 
-class WaitReason(str, Enum):
+class WaitReason(StrEnum):
     """Which condition ended a wait."""
 
     PROMPT = "prompt"  # the shell integration marked the end of the command
@@ -329,21 +330,38 @@ class Terminal:
     # -- reading the PTY --------------------------------------------------------------------
 
     def _read_loop(self) -> None:
+        # Non-blocking reads, polling only when there is nothing to read, and everything that
+        # is already there handled in one go: during a flood this keeps the cost per byte low.
+        os.set_blocking(self._fd, False)
         poller = select.poll()
         poller.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-        while not self._stop:
-            if not poller.poll(200):
-                continue
+        chunks: list[bytes] = []
+        size = 0
+        closed = False
+        while not self._stop and not closed:
             try:
                 data = os.read(self._fd, _READ_SIZE)
+                if data:
+                    chunks.append(data)
+                    size += len(data)
+                    if size < _BATCH_SIZE:
+                        continue
+                else:
+                    closed = True
+            except BlockingIOError:
+                if not chunks:
+                    poller.poll(200)
+                    continue
             except OSError:
-                break
-            if not data:
-                break
-            now = time.monotonic()
-            for listener in self._output_listeners:
-                listener(data, now)
-            self._consume(data, now)
+                closed = True
+            if chunks:
+                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                chunks.clear()
+                size = 0
+                now = time.monotonic()
+                for listener in self._output_listeners:
+                    listener(data, now)
+                self._consume(data, now)
         self._on_shell_exit()
 
     def _consume(self, data: bytes, now: float) -> None:
@@ -475,7 +493,8 @@ class Terminal:
     def send_keys(self, *keys: str | Sequence[str]) -> None:
         """Press keys by tmux's names: ``send_keys("C-c")``, ``send_keys("Escape", ":q", "Enter")``.
 
-        A name that is not a key is typed literally, as tmux's send-keys does.
+        A single character is typed as itself; a name that is not a key raises
+        ``UnknownKeyError`` with the closest names, instead of typing it as text (tmux would).
         """
         names: list[str] = []
         for key in keys:
@@ -709,8 +728,9 @@ class Terminal:
         if outcome.timed_out and interrupt_on_timeout:
             interrupted_with = self.interrupt()
         duration = time.monotonic() - started
-        return self._result(command, commands_before, start_mark, outcome, duration,
-                            interrupted_with)
+        return self._result(
+            command, commands_before, start_mark, outcome, duration, interrupted_with
+        )
 
     def _result(self, command, commands_before, start_mark, outcome, duration, interrupted_with):
         with self._cond:
@@ -721,8 +741,8 @@ class Terminal:
                 exit_code = None
                 start = self._marks.command_start or start_mark
                 end = self._transcript.mark()
-        if outcome.timed_out and not finished:
-            exit_code = None
+        if outcome.reason is WaitReason.EXITED and not finished:
+            exit_code = self._exit_status  # the command ended the shell (exit, exec)
         size = self._transcript.size(start, end)
         output_path = None
         truncated = False

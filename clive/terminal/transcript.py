@@ -9,6 +9,7 @@ being written stays in memory.
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import threading
@@ -40,15 +41,15 @@ class Transcript:
 
     def __init__(self, path: str | Path | None = None) -> None:
         if path is None:
-            handle = tempfile.NamedTemporaryFile(prefix="clive-transcript-", delete=False)
-            self.path = Path(handle.name)
-            handle.close()
+            descriptor, name = tempfile.mkstemp(prefix="clive-transcript-", suffix=".txt")
+            os.close(descriptor)
+            self.path = Path(name)
             self._owns_file = True
         else:
             self.path = Path(path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._owns_file = False
-        self._file = open(self.path, "ab")  # noqa: SIM115 - lives as long as the transcript
+        self._file = open(self.path, "ab", buffering=1 << 20)  # noqa: SIM115 - lives as long as the transcript
         self._size = self._file.tell()
         self._line = ""  # the line being written
         self._column = 0  # where the next character lands in it

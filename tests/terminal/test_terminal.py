@@ -159,7 +159,7 @@ def test_run_timeout_interrupts_the_command(term):
 def test_interrupt_escalates_to_signals_when_sigint_is_ignored(term):
     term.send_text(
         "python3 -c 'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-        "print(\"ignor\" + \"ing\", flush=True); time.sleep(60)'\r"
+        'print("ignor" + "ing", flush=True); time.sleep(60)\'\r'
     )
     assert term.wait(pattern="ignoring", timeout=10).reason is WaitReason.PATTERN
     assert term.interrupt(grace=0.5) == "SIGTERM"

@@ -1,0 +1,5 @@
+import sys
+
+from clive.cli import main
+
+sys.exit(main())
