@@ -21,6 +21,20 @@ ANY_ESCAPE = re.compile(
 )
 
 
+_CSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def strip_escapes(text: str) -> str:
+    """``text`` without escape sequences and control characters other than CR, LF, BS, TAB."""
+    # CSI (colours above all) first: a pattern with a literal prefix is searched much faster
+    # than the full alternation, which then only runs when something else is left.
+    if "\x1b[" in text:
+        text = _CSI.sub("", text)
+    if has_escapes_or_controls(text):
+        text = ANY_ESCAPE.sub("", text)
+    return text
+
+
 def split_unfinished_escape(text: str) -> tuple[str, str]:
     """Split ``text`` into what can be interpreted now and an escape sequence still arriving.
 

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from clive.terminal._escapes import ANY_ESCAPE, has_escapes_or_controls
+from clive.terminal._escapes import has_escapes_or_controls, strip_escapes
 
 _ALT_SCREEN_SWITCH = re.compile(r"\x1b\[\?(?:1049|1047|47)([hl])")
 # A line this long without a newline is committed in part: an endless line must not eat memory.
@@ -125,7 +125,7 @@ class Transcript:
             text = "".join(kept)
         elif self._in_alt_screen:
             return ""
-        return ANY_ESCAPE.sub("", text)
+        return strip_escapes(text)
 
     def _write_into_line(self, text: str) -> None:
         if not text:
