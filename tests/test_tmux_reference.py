@@ -95,8 +95,11 @@ def test_wide_character_widths(tmux_pane, text, cursor_x):
 def test_cursor_position_request_is_answered(tmux_pane):
     pane = tmux_pane()
     # bash reads the reply (ESC [ row ; col R) up to its final R.
-    pane.send_text("clear; printf 'ab\\e[6n'; IFS= read -rs -d R -t 5 reply\n")
-    pane.send_text('echo; echo "reply=${reply:1}R"\n')
+    # One line: a second line typed meanwhile would reach `read` before the reply does.
+    pane.send_text(
+        "clear; printf 'ab\\e[6n'; IFS= read -rs -d R -t 5 reply; "
+        'echo; echo "reply=${reply:1}R"\n'
+    )
     pane.wait_for_text(r"^reply=\[1;3R$")
 
 
