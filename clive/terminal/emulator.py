@@ -43,7 +43,9 @@ _PREFILTER = re.compile(
     r"|\x1b\[(?P<cparams>[0-9;]*:[0-9;:]*)[ -/]*(?P<cfinal>[@-~])"
     r"|[\x80-\x9f]"
 )
-_NEEDS_PREFILTER = re.compile(r"\x1b[\]P_^X]|\x1b\[[<=>]|\x1b\[[0-9;]*:|[\x80-\x9f]")
+_PREFILTER_START = re.compile(r"\x1b(?:[\]P_^X]|\[[<=>])")
+_COLON_CSI = re.compile(r"\x1b\[[0-9;]*:")
+_C1_CONTROL = re.compile(r"[\x80-\x9f]")
 
 # Anything that can move the cursor up or sideways across rows, change modes or margins, or
 # address the screen: output between two of these only ever writes the row the cursor is on
@@ -53,6 +55,28 @@ _NOT_ROW_LOCAL = re.compile(
     r"|[\x00-\x06\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]"
 )
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
+_ROW_LOCAL_CSI = re.compile(r"\x1b\[[0-9;]*[mK]")
+# Characters every terminal draws one column wide (checked against wcwidth in the tests): a
+# progress bar made of them has as many columns as characters, found at C speed.
+SURELY_NARROW_RANGES = (
+    (0x20, 0x7E),
+    (0xA0, 0xAC),
+    (0xAE, 0x2FF),
+    (0x370, 0x377),
+    (0x37A, 0x37F),
+    (0x384, 0x38A),
+    (0x38C, 0x38C),
+    (0x38E, 0x3A1),
+    (0x3A3, 0x482),
+    (0x2010, 0x2027),
+    (0x2030, 0x205E),
+    (0x2500, 0x259F),
+)
+_SURELY_NARROW = re.compile(
+    "["
+    + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in SURELY_NARROW_RANGES)
+    + "]*"
+)
 _ERASE_TO_LINE_END = re.compile(r"\x1b\[[02]?K")
 
 
@@ -410,8 +434,11 @@ class Emulator:
         if not self._held_back and (plain or not has_escapes_or_controls(text)):
             self._feed_row_local(text)
             return
-        if _NEEDS_PREFILTER.search(text):
+        if _needs_prefilter(text):
             text = _PREFILTER.sub(self._prefiltered, text)
+        if "\x1b[" in text and not has_escapes_or_controls(_ROW_LOCAL_CSI.sub("", text)):
+            self._feed_row_local(text)  # colours and erase-in-line only: a coloured log
+            return
         position = 0
         for match in _NOT_ROW_LOCAL.finditer(text):
             if match.start() > position:
@@ -448,6 +475,15 @@ class Emulator:
         if text.count("\r") > 2:
             text = _skip_overdrawn_redraws(text, self.cols)
         self._stream.feed(text)
+
+
+def _needs_prefilter(text: str) -> bool:
+    """True when ``text`` has something pyte must not see (each test runs at C speed)."""
+    if "\x1b" in text and _PREFILTER_START.search(text):
+        return True
+    if ":" in text and _COLON_CSI.search(text):
+        return True
+    return not text.isascii() and bool(_C1_CONTROL.search(text))
 
 
 def _cut_after_scrolled_rows(text: str, rows: int) -> int | None:
@@ -517,7 +553,7 @@ def _redraw_width(segment: str, cols: int) -> int:
         segment = _SGR.sub("", _ERASE_TO_LINE_END.sub("", segment))
         if "\x1b" in segment:
             return -1
-    if segment.isascii():
+    if segment.isascii() or _SURELY_NARROW.fullmatch(segment):
         total = len(segment)
     else:
         total = 0
