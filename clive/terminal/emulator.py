@@ -31,6 +31,9 @@ from clive.terminal._escapes import has_escapes_or_controls, split_unfinished_es
 _ALT_SCREEN_MODES = frozenset({47, 1047, 1049})
 _DECCKM = 1 << 5  # pyte stores private modes shifted left by 5.
 _BRACKETED_PASTE = 2004 << 5
+# ESC[>c (secondary device attributes) is rewritten to ESC[9999c, a parameter no program sends
+# (pyte caps parameters at 9999), so pyte's dispatcher answers it in turn.
+_SECONDARY_DA = 9999
 _ZERO_WIDTH_JOINERS = frozenset({"\u200d", "\ufe0e", "\ufe0f"})
 
 # Strings pyte would otherwise draw as text or handle wrongly; removed (or answered) before
@@ -241,8 +244,10 @@ class _Screen(pyte.Screen):
                 y -= self.margins.top
             self._respond(f"\x1b[{y};{x}R")
 
-    def report_device_attributes(self, mode: int = 0, **kwargs) -> None:
-        if mode == 0 and not kwargs.get("private"):
+    def report_device_attributes(self, mode: int = 0, *_args: int, **kwargs) -> None:
+        if mode == _SECONDARY_DA:
+            self._respond("\x1b[>0;10;1c")
+        elif mode == 0 and not kwargs.get("private"):
             self._respond("\x1b[?62;22c")
 
     def write_process_input(self, data: str) -> None:
@@ -457,7 +462,8 @@ class Emulator:
             return ""
         if match.group("prefix"):
             if match.group("prefix") == ">" and match.group("pfinal") == "c":
-                self._screen._respond("\x1b[>0;10;1c")
+                # Answered by pyte's dispatcher, so that answers keep the order of questions.
+                return f"\x1b[{_SECONDARY_DA}c"
             return ""
         if match.group("cfinal") == "m":
             return "\x1b[" + _colon_sgr_to_semicolons(match.group("cparams")) + "m"
