@@ -60,6 +60,8 @@ def child_environment(
     for name in (*HARNESS_CREDENTIALS, *hidden):
         if name in env and name not in (overrides or {}):
             env.pop(name)
+    if "PS1" in env and "PS1" in (overrides or {}):
+        env["CLIVE_PS1"] = env["PS1"]
     env["CLIVE_MANAGED_ENV"] = " ".join(sorted(n for n in managed if n.isidentifier()))
     return env
 
