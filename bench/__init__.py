@@ -1,0 +1,1 @@
+"""clive's benchmarks: `make bench` (python -m bench). Figures beside their references."""

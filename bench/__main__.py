@@ -1,0 +1,247 @@
+"""make bench: clive's terminal against its references, side by side, in one run.
+
+    python -m bench [--quick] [--only throughput|latency|memory]
+
+Throughput: a workload through clive's Terminal and through tmux, until the prompt is back with
+the right final screen and (for clive) a complete transcript. Latency: short commands through
+Terminal.run, subprocess.run and tmux send-keys + wait-for. Memory: peak RSS of a process whose
+Terminal swallows 1 GB of output. Timings are reported, never judged: only a wrong screen or
+transcript makes this exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench._tmux import TmuxReference
+from clive.terminal import Terminal
+
+COLS, ROWS = 120, 40
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+LOG_SCRIPT = """
+import sys
+for i in range(100_000):
+    sys.stdout.write(
+        f"step {i:6d} | loss \\x1b[32m{2.5 - i * 1e-5:.4f}\\x1b[0m | lr 3.0e-04 | "
+        f"\\x1b[1mtok/s {120000 + i % 977}\\x1b[0m\\n"
+    )
+"""
+BAR_SCRIPT = """
+import sys
+N = 200_000
+for i in range(N + 1):
+    filled = i * 40 // N
+    sys.stdout.write(f"\\r{100 * i / N:5.1f}% |{'█' * filled}{' ' * (40 - filled)}| {i}/{N}")
+sys.stdout.write("\\n")
+"""
+
+
+class Report:
+    """Rows of the summary table, and the JSON written beside it."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self.failures: list[str] = []
+
+    def add(self, figure: str, clive: float, reference: float | None, unit: str, goal: str = ""):
+        ratio = clive / reference if reference else None
+        self.rows.append(
+            {"figure": figure, "clive": clive, "reference": reference, "unit": unit,
+             "ratio": ratio, "goal": goal}
+        )  # fmt: skip
+        ref = f"{reference:.3f}" if reference is not None else "-"
+        ratio_text = f"{ratio:.2f}" if ratio is not None else "-"
+        print(f"  {figure}: clive {clive:.3f} {unit}, reference {ref}, ratio {ratio_text}")
+
+    def fail(self, message: str) -> None:
+        self.failures.append(message)
+        print(f"  CORRECTNESS FAILURE: {message}")
+
+    def print_table(self) -> None:
+        print()
+        header = f"{'figure':<48} {'clive':>10} {'reference':>10} {'ratio':>7}  {'unit':<10} goal"
+        print(header)
+        print("-" * len(header))
+        for row in self.rows:
+            ref = f"{row['reference']:.3f}" if row["reference"] is not None else "-"
+            ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
+            print(
+                f"{row['figure']:<48} {row['clive']:>10.3f} {ref:>10} {ratio:>7}  "
+                f"{row['unit']:<10} {row['goal']}"
+            )
+
+    def save(self) -> None:
+        RESULTS.parent.mkdir(exist_ok=True)
+        RESULTS.write_text(
+            json.dumps({"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": self.rows}, indent=1)
+        )
+
+
+class _ByteCounter:
+    """An output listener that counts the bytes the terminal printed."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def __call__(self, data: bytes, _when: float) -> None:
+        self.total += len(data)
+
+
+def _output_rows(lines: list[str], count: int) -> list[str]:
+    """The last ``count`` rows above the final prompt: the command lines and prompts differ
+    between the two harnesses (tmux's command carries its wait-for), the output must not."""
+    rows = list(lines)
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows[-count - 1 : -1]
+
+
+def throughput(report: Report, work: Path, repeats: int) -> None:
+    (work / "log.py").write_text(LOG_SCRIPT)
+    (work / "bar.py").write_text(BAR_SCRIPT)
+    with open(work / "log.txt", "w") as log:
+        subprocess.run([sys.executable, "log.py"], cwd=work, stdout=log, check=True)
+    bar_output = subprocess.run([sys.executable, "bar.py"], cwd=work, capture_output=True).stdout
+    bar_final = bar_output.decode().rsplit("\r", 1)[-1]
+    workloads = [
+        ("seq 1 3000000", "seq 1 3000000", 3_000_000, "3000000", ROWS - 1),
+        ("100,000-line coloured training log", "cat log.txt", 100_000, None, ROWS - 1),
+        ("carriage-return progress bar, 200,000 updates", "python3 bar.py", 1, bar_final, 1),
+    ]
+    for name, command, lines, last, screen_rows in workloads:
+        print(f"throughput: {name}")
+        clive_times, tmux_times, size = [], [], 0
+        for attempt in range(repeats):
+            print(f"  run {attempt + 1}/{repeats}", flush=True)
+            with Terminal(COLS, ROWS, cwd=work, user_rc=False, env={"PS1": "$ "}) as term:
+                printed = _ByteCounter()
+                term.add_output_listener(printed)
+                started = time.perf_counter()
+                result = term.run(command, timeout=600)
+                screen = term.snapshot().lines
+                clive_times.append(time.perf_counter() - started)
+            size = printed.total
+            output_lines = result.output.splitlines()
+            if result.exit_code != 0 or len(output_lines) != lines:
+                report.fail(f"{name}: exit {result.exit_code}, {len(output_lines)} lines")
+            if last is not None and output_lines and output_lines[-1].strip() != last.strip():
+                report.fail(f"{name}: transcript ends with {output_lines[-1]!r}, not {last!r}")
+            tmux = TmuxReference(COLS, ROWS, str(work))
+            try:
+                tmux_times.append(tmux.run(command))
+                reference = tmux.capture()
+            finally:
+                tmux.close()
+            if _output_rows(screen, screen_rows) != _output_rows(reference, screen_rows):
+                report.fail(
+                    f"{name}: final screen differs from tmux's:\n"
+                    + "\n".join(
+                        f"  {a!r:<60} {b!r}" for a, b in zip(screen, reference, strict=False)
+                    )
+                )
+        clive_median, tmux_median = statistics.median(clive_times), statistics.median(tmux_times)
+        report.add(f"{name} (s)", clive_median, tmux_median, "s", "ratio <= 1.0")
+        report.add(
+            f"{name} (MB/s printed)", size / clive_median / 1e6, size / tmux_median / 1e6, "MB/s"
+        )
+
+
+def latency(report: Report, work: Path, count: int) -> None:
+    print(f"latency: {count} sequential short commands (/bin/true: a process each time)")
+    with Terminal(COLS, ROWS, cwd=work, user_rc=False) as term:
+        clive_times = [term.run("/bin/true").duration for _ in range(count)]
+    subprocess_times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        subprocess.run(["/bin/true"], check=True)
+        subprocess_times.append(time.perf_counter() - started)
+    tmux = TmuxReference(COLS, ROWS, str(work))
+    try:
+        tmux_times = [tmux.run("/bin/true") for _ in range(count)]
+    finally:
+        tmux.close()
+    ms = 1000
+    p95 = 18  # the 19th of 20 quantiles
+    clive_median = statistics.median(clive_times) * ms
+    report.add("run() median per command (ms) vs subprocess.run", clive_median,
+               statistics.median(subprocess_times) * ms, "ms")  # fmt: skip
+    report.add("run() median per command (ms) vs tmux send-keys", clive_median,
+               statistics.median(tmux_times) * ms, "ms")  # fmt: skip
+    report.add("run() p95 per command (ms) vs tmux send-keys",
+               statistics.quantiles(clive_times, n=20)[p95] * ms,
+               statistics.quantiles(tmux_times, n=20)[p95] * ms, "ms")  # fmt: skip
+    overhead = clive_median - statistics.median(subprocess_times) * ms
+    report.add("run() overhead over subprocess.run (ms)", overhead, None, "ms", "< 5 ms")
+
+
+def memory(report: Report, size: int) -> None:
+    print(f"memory: {size / 1e6:.0f} MB of output through one Terminal (in a child process)")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--memory-child", str(size)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if done.returncode != 0:
+        report.fail(f"memory child failed: {done.stderr[-2000:]}")
+        return
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    if not figures["complete"]:
+        report.fail(f"memory: output not complete on disk: {figures}")
+    report.add(f"peak RSS after {size / 1e6:.0f} MB of output (MB)", figures["peak_rss_mb"],
+               None, "MB", "< 300 MB")  # fmt: skip
+    report.add(f"time for {size / 1e6:.0f} MB of output (s)", figures["seconds"], None, "s")
+
+
+def _memory_child(size: int) -> None:
+    line = "x" * 59
+    with tempfile.TemporaryDirectory() as work, Terminal(COLS, ROWS, cwd=work) as term:
+        started = time.perf_counter()
+        result = term.run(f"yes {line} 2>/dev/null | head -c {size}", timeout=3600)
+        seconds = time.perf_counter() - started
+        on_disk = result.output_path.stat().st_size if result.output_path else len(result.output)
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent.
+        status = Path("/proc/self/status").read_text()
+        peak = int(status.split("VmHWM:")[1].split()[0]) / 1024
+        complete = on_disk == size and result.exit_code == 0
+        print(json.dumps({"peak_rss_mb": peak, "seconds": seconds, "complete": complete}))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 repeat, 50 commands, 100 MB")
+    parser.add_argument("--only", choices=["throughput", "latency", "memory"])
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        _memory_child(args.memory_child)
+        return 0
+    report = Report()
+    with tempfile.TemporaryDirectory(prefix="clive-bench-") as tmp:
+        work = Path(tmp)
+        os.environ.pop("TMUX", None)
+        if args.only in (None, "throughput"):
+            throughput(report, work, repeats=1 if args.quick else 3)
+        if args.only in (None, "latency"):
+            latency(report, work, count=50 if args.quick else 200)
+        if args.only in (None, "memory"):
+            memory(report, size=100_000_000 if args.quick else 1_000_000_000)
+    report.print_table()
+    report.save()
+    if report.failures:
+        print("\ncorrectness failures:\n  " + "\n  ".join(report.failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
