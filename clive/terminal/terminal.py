@@ -40,9 +40,9 @@ _OSC = re.compile(r"\x1b\]([^\x07\x1b]*)(?:\x07|\x1b\\)")
 _TERMINAL_QUERY = re.compile(rb"\x1b\[[?>=]?[0-9;]*[nc]")
 # Control bytes other than CR, LF and TAB: a chunk without them (and without ESC) is plain text.
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\r\n\t") + b"\x7f"
+_TRANSCRIPT_BATCH = 1 << 16  # bytes of output without markers handled in one piece
 _RENDER_BACKLOG = 1 << 20  # bytes queued for the screen before it is brought up to date
 _READ_SIZE = 1 << 16
-_BATCH_SIZE = 1 << 18  # bytes read back to back before they are handled
 # A line that ends like a prompt: shell ($ # %), REPLs (>>> ... In [1]: irb> mysql>), and
 # prompts that ask for something ("Continue? [y/N] ").
 _PROMPT_LINE = re.compile(
@@ -218,6 +218,8 @@ class Terminal:
         self._screen_decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._transcript_decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._held_back = ""
+        self._transcript_backlog: list[bytes] = []
+        self._transcript_backlog_bytes = 0
         self._last_output = time.monotonic()
         self._last_notify = 0.0
         self._last_input = 0.0
@@ -303,6 +305,8 @@ class Terminal:
     @property
     def transcript(self) -> Transcript:
         """Everything printed so far, as plain text."""
+        with self._cond:
+            self._write_transcript()
         return self._transcript
 
     @property
@@ -330,64 +334,47 @@ class Terminal:
     # -- reading the PTY --------------------------------------------------------------------
 
     def _read_loop(self) -> None:
-        # Non-blocking reads, polling only when there is nothing to read, and everything that
-        # is already there handled in one go: during a flood this keeps the cost per byte low.
-        os.set_blocking(self._fd, False)
+        # Poll, then read what is there. Reading again at once (non-blocking) looks cheaper but
+        # is slower: it takes the output in crumbs of a few hundred bytes, and every read
+        # contends with the writer for the PTY's locks.
         poller = select.poll()
         poller.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-        chunks: list[bytes] = []
-        size = 0
-        closed = False
-        while not self._stop and not closed:
+        while not self._stop:
+            if self._transcript_backlog and not poller.poll(0):
+                with self._cond:
+                    self._write_transcript()  # output paused: bring the transcript up to date
+            if not poller.poll(200):
+                continue
             try:
                 data = os.read(self._fd, _READ_SIZE)
-                if data:
-                    chunks.append(data)
-                    size += len(data)
-                    if size < _BATCH_SIZE:
-                        continue
-                else:
-                    closed = True
-            except BlockingIOError:
-                if not chunks:
-                    poller.poll(200)
-                    continue
             except OSError:
-                closed = True
-            if chunks:
-                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                chunks.clear()
-                size = 0
-                now = time.monotonic()
-                for listener in self._output_listeners:
-                    listener(data, now)
-                self._consume(data, now)
+                break
+            if not data:
+                break
+            now = time.monotonic()
+            for listener in self._output_listeners:
+                listener(data, now)
+            self._consume(data, now)
         self._on_shell_exit()
 
     def _consume(self, data: bytes, now: float) -> None:
         with self._cond:
             wake_waiters = now - self._last_notify > 0.02
-            if (
-                not self._held_back
-                and data.isascii()
-                and len(data.translate(None, _CONTROL_BYTES)) == len(data)
-                and not self._transcript_decoder.getstate()[0]
-            ):
-                # Plain text, the bulk of any flood: no escapes, so no markers either.
-                self._transcript.append_plain_ascii(data)
-            else:
+            plain = _is_plain(data)
+            if not plain:
                 self._queued_plain = False
-                decoded = self._transcript_decoder.decode(data)
-                text, self._held_back = split_unfinished_escape(self._held_back + decoded)
-                if "\x1b]" in text:
-                    wake_waiters = True
-                    position = 0
-                    for osc in _OSC.finditer(text):
-                        self._transcript.append(text[position : osc.start()])
-                        self._on_osc(osc.group(1))
-                        position = osc.end()
-                    text = text[position:]
-                self._transcript.append(text)
+            if b"\x1b]" in data or b"\x07" in data:
+                # It may hold (or finish) a shell marker: handle it now, after the backlog.
+                wake_waiters = True
+                self._transcript_backlog.append(data)
+                self._write_transcript()
+            else:
+                # Text without markers can wait a little and be handled in bigger pieces:
+                # the fixed cost per piece is what made a coloured log slow.
+                self._transcript_backlog.append(data)
+                self._transcript_backlog_bytes += len(data)
+                if self._transcript_backlog_bytes >= _TRANSCRIPT_BATCH:
+                    self._write_transcript()
             self._queued.append(data)
             self._queued_bytes += len(data)
             self._last_output = now
@@ -400,6 +387,29 @@ class Terminal:
             if wake_waiters:
                 self._last_notify = now
                 self._cond.notify_all()
+
+    def _write_transcript(self) -> None:
+        """Append the backlog of output to the transcript (caller holds the lock)."""
+        if not self._transcript_backlog:
+            return
+        backlog = self._transcript_backlog
+        data = backlog[0] if len(backlog) == 1 else b"".join(backlog)
+        backlog.clear()
+        self._transcript_backlog_bytes = 0
+        if not self._held_back and _is_plain(data) and not self._transcript_decoder.getstate()[0]:
+            # Plain text, the bulk of any flood: no escapes, so no markers either.
+            self._transcript.append_plain_ascii(data)
+            return
+        decoded = self._transcript_decoder.decode(data)
+        text, self._held_back = split_unfinished_escape(self._held_back + decoded)
+        if "\x1b]" in text:
+            position = 0
+            for osc in _OSC.finditer(text):
+                self._transcript.append(text[position : osc.start()])
+                self._on_osc(osc.group(1))
+                position = osc.end()
+            text = text[position:]
+        self._transcript.append(text)
 
     def _on_osc(self, payload: str) -> None:
         code, _, rest = payload.partition(";")
@@ -440,6 +450,7 @@ class Terminal:
             if status is None and self._child.signalstatus is not None:
                 status = 128 + self._child.signalstatus
         with self._cond:
+            self._write_transcript()
             self._exited = True
             self._exit_status = status
             self._cond.notify_all()
@@ -634,9 +645,10 @@ class Terminal:
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
         start = time.monotonic()
         deadline = None if timeout is None else start + timeout
-        scanner = _PatternScanner(self._transcript, regex, since) if regex else None
-        next_scan = start
         with self._cond:
+            self._write_transcript()
+            scanner = _PatternScanner(self._transcript, regex, since) if regex else None
+            next_scan = start
             while True:
                 now = time.monotonic()
                 elapsed = now - start
@@ -647,6 +659,7 @@ class Terminal:
                     if reason is not None:
                         return WaitOutcome(reason, elapsed, exit_code=self._marks.last_exit_code)
                 if scanner is not None and now >= next_scan:
+                    self._write_transcript()
                     found = scanner.scan()
                     if found is not None:
                         return WaitOutcome(WaitReason.PATTERN, elapsed, match=found)
@@ -709,6 +722,7 @@ class Terminal:
                     f"the shell is not at a prompt (state: {state.value}); wait() for the "
                     "command that is running, or interrupt() it, before run()"
                 )
+            self._write_transcript()
             start_mark = self._transcript.mark()
         started = time.monotonic()
         if "\n" in command or len(command) > 512:
@@ -740,6 +754,7 @@ class Terminal:
             else:
                 exit_code = None
                 start = self._marks.command_start or start_mark
+                self._write_transcript()
                 end = self._transcript.mark()
         if outcome.reason is WaitReason.EXITED and not finished:
             exit_code = self._exit_status  # the command ended the shell (exit, exec)
@@ -808,6 +823,11 @@ class Terminal:
             if not self.wait(prompt=True, timeout=grace).timed_out:
                 return sig.name
         return None
+
+
+def _is_plain(data: bytes) -> bool:
+    """Printable ASCII, CR, LF and TAB only (checked at C speed)."""
+    return data.isascii() and len(data.translate(None, _CONTROL_BYTES)) == len(data)
 
 
 class _PatternScanner:
