@@ -51,6 +51,7 @@ _PROMPT_LINE = re.compile(
 _PASSWORD_LINE = re.compile(r"(?i)(pass(word|phrase)|\bpin\b|token)[^\n]*:\s*$")
 _PAGER_LINE = re.compile(r"^(?::|\(END\)|--More--.*|.*lines \d+-\d+.*|~)\s*$")
 _PAGERS = frozenset({"less", "more", "most", "pg", "man"})
+_PATTERN_POLL = 0.05  # seconds between looks for a wait() pattern in new output
 _CONTINUATION_SETTLE = 0.3  # seconds a continuation prompt must stand before it counts
 _HEURISTIC_QUIET = 0.5  # seconds of silence before a prompt-like line counts as a prompt
 
@@ -221,7 +222,6 @@ class Terminal:
         self._transcript_backlog: list[bytes] = []
         self._transcript_backlog_bytes = 0
         self._last_output = time.monotonic()
-        self._last_notify = 0.0
         self._last_input = 0.0
         self._awaiting_prompt_after: int | None = None
         self._exited = False
@@ -359,7 +359,7 @@ class Terminal:
 
     def _consume(self, data: bytes, now: float) -> None:
         with self._cond:
-            wake_waiters = now - self._last_notify > 0.02
+            wake_waiters = False
             plain = _is_plain(data)
             if not plain:
                 self._queued_plain = False
@@ -382,10 +382,9 @@ class Terminal:
                 b"\x1b[" in data and _TERMINAL_QUERY.search(data)
             ):
                 self._render()
-            # Waiters poll for quiet and patterns themselves; waking them on every chunk of a
-            # flood would only fight the reader for the GIL.
+            # Only markers wake waiters: quiet and pattern waits keep their own time. A waiter
+            # woken during a flood takes the GIL from this thread for a whole switch interval.
             if wake_waiters:
-                self._last_notify = now
                 self._cond.notify_all()
 
     def _write_transcript(self) -> None:
@@ -663,7 +662,7 @@ class Terminal:
                     found = scanner.scan()
                     if found is not None:
                         return WaitOutcome(WaitReason.PATTERN, elapsed, match=found)
-                    next_scan = now + 0.02
+                    next_scan = now + _PATTERN_POLL
                 if quiet is not None and now - max(start, self._last_output) >= quiet:
                     return WaitOutcome(WaitReason.QUIET, elapsed)
                 if deadline is not None and now >= deadline:
@@ -677,7 +676,7 @@ class Terminal:
         if quiet is not None:
             delays.append(max(0.0, self._last_output + quiet - now))
         if scanner is not None:
-            delays.append(0.02)
+            delays.append(_PATTERN_POLL)
         if prompt and not self._marks.active:
             delays.append(0.1)
         return max(0.001, min(delays))
