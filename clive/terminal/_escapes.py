@@ -48,8 +48,13 @@ def split_unfinished_escape(text: str) -> tuple[str, str]:
     window = max(0, len(text) - MAX_HELD_BACK)
     terminated = max(text.rfind("\x07"), text.rfind("\x1b\\"))
     string = _STRING_START.search(text, max(window, terminated + 1))
+    # A string (OSC, DCS...) with no terminator is still arriving, unless another escape
+    # sequence came after it: that cuts it short, as in xterm.
     if string is not None:
-        return text[: string.start()], text[string.start() :]
+        # An ESC as the very last character may be the first half of the terminator.
+        cut_short = -1 < text.find("\x1b", string.start() + 2) < len(text) - 1
+        if not cut_short:
+            return text[: string.start()], text[string.start() :]
     if len(text) - last <= 64 and _UNFINISHED_TAIL.fullmatch(text, last):
         return text[:last], text[last:]
     return text, ""

@@ -41,6 +41,7 @@ _ZERO_WIDTH_JOINERS = frozenset({"\u200d", "\ufe0e", "\ufe0f"})
 # with a <, =, > prefix or colon sub-parameters, and C1 controls.
 _PREFILTER = re.compile(
     r"\x1b\](?P<osc>[^\x07\x1b]*)(?:\x07|\x1b\\)"
+    r"|\x1b\][^\x07\x1b]*(?=\x1b[^\\])"  # an OSC cut short by another sequence, as xterm does
     r"|\x1b[P_^X][\s\S]*?(?:\x07|\x1b\\)"
     r"|\x1b\[(?P<prefix>[<=>])(?P<pparams>[0-9;:]*)[ -/]*(?P<pfinal>[@-~])"
     r"|\x1b\[(?P<cparams>[0-9;]*:[0-9;:]*)[ -/]*(?P<cfinal>[@-~])"

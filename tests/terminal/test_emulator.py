@@ -182,3 +182,9 @@ def test_fast_path_after_many_lines_keeps_colour_state():
         slow.feed(line + "\n" if line != "tail" else line)
     assert fast.cells() == slow.cells()
     assert fast.lines()[-1] == "tail"
+
+
+def test_osc_cut_short_by_another_sequence_does_not_swallow_the_screen():
+    # As in xterm, the string runs until the next escape sequence, which ends it.
+    emulator = _screen("\x1b]0;never terminated\r\nstill in it \x1b[1mbold\x1b[0m\r\nnext")
+    assert emulator.lines()[:2] == ["bold", "next"]
