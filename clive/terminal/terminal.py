@@ -209,6 +209,8 @@ class Terminal:
         """Start the shell and wait for its first prompt (or for it to go quiet)."""
         if self._started:
             raise TerminalError("this terminal is already running; close() it first")
+        if self._cwd is not None and not os.path.isdir(self._cwd):
+            raise TerminalError(f"cannot start the shell in {self._cwd!r}: not a directory")
         self._cond = threading.Condition()
         self._marks = _ShellMarks()
         self._emulator = Emulator(self._cols, self._rows, respond=self._answer_terminal_query)
@@ -254,9 +256,16 @@ class Terminal:
         )
         self._reader.start()
         if self._command is None:
-            self.wait(prompt=True, timeout=self._startup_timeout)
+            outcome = self.wait(prompt=True, timeout=self._startup_timeout)
         else:
-            self.wait(quiet=0.3, timeout=self._startup_timeout)
+            outcome = self.wait(quiet=0.3, timeout=self._startup_timeout)
+        if outcome.reason is WaitReason.EXITED:
+            said = self.transcript.read().strip()[-500:]
+            self.close()
+            raise TerminalError(
+                f"{argv[0]} exited as it started (status {self._exit_status})"
+                + (f"; it said: {said}" if said else "")
+            )
         return self
 
     def restart(self) -> Terminal:

@@ -347,3 +347,12 @@ def test_listeners_see_every_byte(term):
 def test_terminal_survives_a_child_killed_by_signal(term):
     result = term.run("sh -c 'kill -SEGV $$'")
     assert result.exit_code == 128 + signal.SIGSEGV
+
+
+def test_start_errors_say_what_went_wrong(tmp_path):
+    with pytest.raises(TerminalError, match="not a directory"):
+        Terminal(cwd=tmp_path / "missing").start()
+    with pytest.raises(TerminalError, match="not found"):
+        Terminal(command=["no-such-program-for-clive"]).start()
+    with pytest.raises(TerminalError, match=r"exited as it started \(status 4\).*bye"):
+        Terminal(command=["bash", "-c", "echo bye; exit 4"]).start()
