@@ -436,6 +436,8 @@ class Emulator:
         drawn. Everything else goes through pyte unchanged. An escape sequence cut off at the
         end of ``text`` is held back until the rest of it arrives.
         """
+        if self._held_back:
+            plain = False  # the sequence held back last time now comes first
         text, self._held_back = split_unfinished_escape(self._held_back + text)
         if not self._held_back and (plain or not has_escapes_or_controls(text)):
             self._feed_row_local(text)

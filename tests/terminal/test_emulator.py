@@ -188,3 +188,13 @@ def test_osc_cut_short_by_another_sequence_does_not_swallow_the_screen():
     # As in xterm, the string runs until the next escape sequence, which ends it.
     emulator = _screen("\x1b]0;never terminated\r\nstill in it \x1b[1mbold\x1b[0m\r\nnext")
     assert emulator.lines()[:2] == ["bold", "next"]
+
+
+def test_sequence_held_back_is_not_lost_when_the_rest_arrives_as_plain_text():
+    flood = "".join(f"{i}\r\n" for i in range(40)) + "end"
+    split, whole = Emulator(10, 5), Emulator(10, 5)
+    split.feed("top\x1b[2;1")
+    split.feed("H" + flood, plain=True)
+    whole.feed("top\x1b[2;1H" + flood)
+    assert split.lines() == whole.lines()
+    assert split.cursor == whole.cursor
