@@ -144,6 +144,7 @@ class _ShellMarks:
     active: bool = False  # a marker has been seen: the shell runs clive's rc
     prompts: int = 0  # primary prompts shown
     prompt_events: int = 0  # prompts of either kind shown (primary and continuation)
+    new_prompt_due: bool = True  # PROMPT_COMMAND ran: the next primary prompt is a new one
     commands: int = 0  # commands started (OSC 133;C)
     at_prompt: bool = False
     continuation: bool = False
@@ -426,10 +427,14 @@ class Terminal:
             marks.active = True
             kind, _, params = rest.partition(";")
             if kind == "A":
-                marks.prompt_events += 1
                 if "k=s" in params:
+                    marks.prompt_events += 1
                     marks.continuation = True
-                else:
+                elif marks.new_prompt_due:
+                    # Readline redraws the prompt (a paste, C-l, a resize) with its markers:
+                    # only a prompt after PROMPT_COMMAND (marker D) is a new one.
+                    marks.new_prompt_due = False
+                    marks.prompt_events += 1
                     marks.prompts += 1
                     marks.at_prompt = True
                     marks.continuation = False
@@ -440,13 +445,15 @@ class Terminal:
                 # Several lines in one go each print PS0: the output starts at the first.
                 if marks.command_start is None:
                     marks.command_start = self._transcript.mark()
-            elif kind == "D" and marks.command_start is not None:
-                exit_code = int(params) if params.lstrip("-").isdigit() else None
-                end = self._transcript.mark()
-                marks.finished.append((marks.commands, exit_code, marks.command_start, end))
-                del marks.finished[:-16]
-                marks.last_exit_code = exit_code
-                marks.command_start = None
+            elif kind == "D":
+                marks.new_prompt_due = True
+                if marks.command_start is not None:
+                    exit_code = int(params) if params.lstrip("-").isdigit() else None
+                    end = self._transcript.mark()
+                    marks.finished.append((marks.commands, exit_code, marks.command_start, end))
+                    del marks.finished[:-16]
+                    marks.last_exit_code = exit_code
+                    marks.command_start = None
         elif code == "7":
             marks.cwd = unquote(urlparse(rest).path) or marks.cwd
 

@@ -356,3 +356,26 @@ def test_start_errors_say_what_went_wrong(tmp_path):
         Terminal(command=["no-such-program-for-clive"]).start()
     with pytest.raises(TerminalError, match=r"exited as it started \(status 4\).*bye"):
         Terminal(command=["bash", "-c", "echo bye; exit 4"]).start()
+
+
+def test_prompt_redrawn_by_readline_is_not_a_new_prompt(tmp_path):
+    # A stand-in shell that speaks clive's markers and, like readline after a paste, redraws
+    # its prompt (markers included) after the command line is in, before running it.
+    shell = tmp_path / "shell.py"
+    shell.write_text(
+        "import sys, time\n"
+        "def say(text):\n"
+        "    sys.stdout.write(text)\n"
+        "    sys.stdout.flush()\n"
+        "say('\\x1b]133;D;0\\x07\\x1b]133;A\\x07$ \\x1b]133;B\\x07')\n"
+        "line = sys.stdin.readline().strip()\n"
+        "say('\\r\\x1b]133;A\\x07$ \\x1b]133;B\\x07' + line)\n"
+        "time.sleep(0.5)\n"
+        "say('\\r\\n\\x1b]133;C\\x07ran\\r\\n\\x1b]133;D;0\\x07\\x1b]133;A\\x07$ ')\n"
+        "sys.stdin.readline()\n"
+    )
+    with Terminal(cols=80, rows=24, cwd=tmp_path, command=["python3", str(shell)]) as t:
+        assert t.integrated
+        t.send_text("anything\r")
+        assert t.wait(prompt=True, timeout=10).reason is WaitReason.PROMPT
+        assert "ran" in t.transcript.read()
