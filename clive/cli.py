@@ -27,8 +27,19 @@ examples:
 """
 
 
+_COMMANDS = ("exec",)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in _COMMANDS:
+        print(
+            f"clive: cannot run the task {argv[0]!r} yet: the agent loop is not built. "
+            "`clive exec -- COMMAND` runs a command in clive's terminal; see `clive --help`.",
+            file=sys.stderr,
+        )
+        return 2
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -44,3 +44,10 @@ def test_help_lists_the_commands():
     assert done.returncode == 0
     assert "exec" in done.stdout
     assert "clive exec" in _clive("exec", "--help").stdout
+
+
+def test_a_task_says_clearly_that_the_agent_is_not_there_yet():
+    done = _clive("speed up nanochat training")
+    assert done.returncode == 2
+    assert "agent loop is not built" in done.stderr
+    assert "clive exec" in done.stderr
