@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from clive import __version__
 from clive.terminal import Terminal, TerminalError
@@ -80,7 +82,11 @@ def _exec(args: argparse.Namespace) -> int:
         print("clive exec: --cols must be at least 10 and --rows at least 2", file=sys.stderr)
         return 2
     try:
-        with Terminal(cols=args.cols, rows=args.rows, user_rc=not args.no_user_rc) as term:
+        # A long output is named by path in what is printed: keep it after the terminal closes.
+        outputs = Path(tempfile.gettempdir()) / "clive-outputs"
+        with Terminal(
+            cols=args.cols, rows=args.rows, user_rc=not args.no_user_rc, output_dir=outputs
+        ) as term:
             result = term.run(command, timeout=args.timeout)
             snapshot = term.snapshot()
     except TerminalError as error:
