@@ -30,14 +30,17 @@ def _all_processes() -> dict[int, tuple[str, int, int, int]]:
     return table
 
 
-def family(shell_pid: int) -> set[int]:
-    """The shell, its descendants, and every process in its session.
+def family(shell_pid: int, marker: bytes | None = None) -> set[int]:
+    """The shell, its descendants, every process in its session, and every process whose
+    environment carries ``marker`` (a ``NAME=value`` the shell was started with).
 
-    Descendants that left the session (setsid, daemons) are found through their parents;
-    processes in the session whose parent died are found through the session id.
+    Descendants that left the session (setsid, daemons) are found through their parents while
+    those live, and through the inherited marker once they have been re-parented to init.
     """
     table = _all_processes()
     members = {shell_pid} | {pid for pid, info in table.items() if info[3] == shell_pid}
+    if marker is not None:
+        members |= {pid for pid in table if pid != os.getpid() and _has_in_environ(pid, marker)}
     children: dict[int, list[int]] = {}
     for pid, info in table.items():
         children.setdefault(info[1], []).append(pid)
@@ -48,6 +51,14 @@ def family(shell_pid: int) -> set[int]:
                 members.add(child)
                 stack.append(child)
     return members
+
+
+def _has_in_environ(pid: int, marker: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return marker in f.read().split(b"\0")
+    except OSError:
+        return False
 
 
 def terminate(pids: set[int], grace: float = 1.0) -> None:

@@ -21,6 +21,7 @@ import tempfile
 import termios
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -237,6 +238,9 @@ class Terminal:
         else:
             argv, extra = bash_command(user_rc=self._user_rc)
         env = child_environment({**extra, **self._env_overrides}, hidden=self._hide_env)
+        # Every process started from this shell inherits the id, so close() finds even those
+        # that left its session and were re-parented to init.
+        env["CLIVE_TERMINAL_ID"] = self._terminal_id = uuid.uuid4().hex
         try:
             self._child = pexpect.spawn(
                 argv[0],
@@ -283,7 +287,8 @@ class Terminal:
         if not self._started or self._closed:
             return
         self._closed = True
-        family = _processes.family(self._shell_pid)
+        marker = f"CLIVE_TERMINAL_ID={self._terminal_id}".encode()
+        family = _processes.family(self._shell_pid, marker)
         with contextlib.suppress(OSError):
             os.kill(self._shell_pid, signal.SIGHUP)
         _processes.terminate(family, grace=1.0)

@@ -292,7 +292,9 @@ def test_shell_exit_is_detected_and_a_new_shell_can_start(term):
 def test_close_leaves_no_process_behind_even_ignoring_sighup(tmp_path):
     t = Terminal(cols=80, rows=24, cwd=tmp_path).start()
     t.run("nohup sleep 300 >/dev/null 2>&1 & echo $! > bg.pid")
-    t.run("setsid sh -c 'trap \"\" HUP TERM; sleep 300' >/dev/null 2>&1 & echo $! > sid.pid")
+    # setsid forks: the process that stays is the child, re-parented to init at once.
+    t.run("setsid sh -c 'echo $$ > sid.pid; trap \"\" HUP TERM; sleep 300' >/dev/null 2>&1 &")
+    t.wait(pattern="never", timeout=0.3)
     t.send_text("trap '' HUP; sleep 300\r")
     time.sleep(0.2)
     pids = [int((tmp_path / name).read_text()) for name in ("bg.pid", "sid.pid")]
