@@ -225,6 +225,7 @@ class Terminal:
         self._held_back = ""
         self._transcript_backlog: list[bytes] = []
         self._transcript_backlog_bytes = 0
+        self._transcript_backlog_plain = True
         self._last_output = time.monotonic()
         self._last_input = 0.0
         self._awaiting_prompt_after: int | None = None
@@ -375,9 +376,9 @@ class Terminal:
     def _consume(self, data: bytes, now: float) -> None:
         with self._cond:
             wake_waiters = False
-            plain = _is_plain(data)
-            if not plain:
+            if not _is_plain(data):
                 self._queued_plain = False
+                self._transcript_backlog_plain = False
             if b"\x1b]" in data or b"\x07" in data:
                 # It may hold (or finish) a shell marker: handle it now, after the backlog.
                 wake_waiters = True
@@ -410,7 +411,8 @@ class Terminal:
         data = backlog[0] if len(backlog) == 1 else b"".join(backlog)
         backlog.clear()
         self._transcript_backlog_bytes = 0
-        if not self._held_back and _is_plain(data) and not self._transcript_decoder.getstate()[0]:
+        plain, self._transcript_backlog_plain = self._transcript_backlog_plain, True
+        if not self._held_back and plain and not self._transcript_decoder.getstate()[0]:
             # Plain text, the bulk of any flood: no escapes, so no markers either.
             self._transcript.append_plain_ascii(data)
             return
