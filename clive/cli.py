@@ -1,123 +1,244 @@
-"""The ``clive`` command."""
+"""The ``clive`` command: ``clive [OPTIONS] "task"`` runs a task; the rest are subcommands."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
+import os
+import re
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 from clive import __version__
-from clive.terminal import Terminal, TerminalError
+
+_USAGE = """\
+clive [OPTIONS] "TASK"
+       clive COMMAND [ARGS]   (clive COMMAND --help for each)"""
 
 _DESCRIPTION = """\
-clive: a harness in which a language model inhabits a real terminal.
+clive: a language model at work in a real terminal, every session recorded.
 
-The agent loop (clive "task") is not built yet. What works today is the terminal
-core: `clive exec` runs a command in clive's own shell (bash in a pseudo-terminal
-with shell integration) and reports what clive saw: the exit code, the complete
-output, and the screen.
-"""
+Runs TASK in a real shell (bash in a pseudo-terminal, in the current directory):
+the model observes the screen, types, waits, and finishes with a summary. Every
+event is written to a session directory as it happens (./sessions by default)."""
 
-_EXEC_EPILOG = """\
+_EPILOG = """\
+commands:
+  sessions           list the recorded sessions
+  show SESSION       print a session as a transcript of its steps
+  replay SESSION     print the screen as it was at a moment (--at SECONDS --print)
+  export SESSION     write the recording (--format cast) or a Markdown report (--format md)
+  demo               run a bundled scripted task: the whole product, no API key needed
+  exec -- COMMAND    run one shell command in clive's terminal and report what it saw
+
+SESSION is a session directory, its name, a unique part of its name, or "last".
+
+models:
+  --model script:PATH   a JSONL script, one model turn a line:
+                        {"text": "...", "tool": "type", "input": {"text": "ls"}}
+                        tools: type {text, enter}, keys {keys}, wait {until, pattern,
+                        seconds, timeout}, note {text}, finish {summary}
+  The Anthropic and OpenAI-compatible backends are not built yet in this version.
+
+exit status: 0 finished, 1 clive failed, 2 bad usage, 3 a budget ran out,
+  4 too many invalid tool calls, 5 the model failed, 6 the shell exited, 130 quit.
+
 examples:
-  clive exec -- make test
-  clive exec --screen -- 'ls --color=always /'
-  clive exec --json --timeout 60 -- './train.py --steps 100'
-"""
+  clive demo
+  clive --model script:turns.jsonl --max-steps 20 "run the tests"
+  clive show last
+  clive replay last --at 30 --print"""
 
-
-_COMMANDS = ("exec",)
+_COMMANDS = ("sessions", "show", "replay", "export", "demo", "exec")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and not argv[0].startswith("-") and argv[0] not in _COMMANDS:
-        print(
-            f"clive: cannot run the task {argv[0]!r} yet: the agent loop is not built. "
-            "`clive exec -- COMMAND` runs a command in clive's terminal; see `clive --help`.",
-            file=sys.stderr,
-        )
-        return 2
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    return args.handler(args)
+    if argv and argv[0] in _COMMANDS:
+        args = _command_parser(argv[0]).parse_args(argv[1:])
+    else:
+        parser = _task_parser()
+        args = parser.parse_args(argv)
+        if args.task is None:
+            parser.print_help()
+            return 2
+    module, _, function = args.handler.partition(":")
+    return getattr(importlib.import_module(module), function)(args)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="clive", description=_DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
+def parse_duration(text: str) -> float:
+    """``90``, ``90s``, ``15m``, ``2h``, ``1h30m`` as seconds."""
+    match = re.fullmatch(
+        r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text
     )
-    parser.add_argument("--version", action="version", version=f"clive {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if not text.strip() or match is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration (examples: 90, 15m, 2h, 1h30m)"
+        )
+    hours, minutes, seconds = (float(group or 0) for group in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration must be more than zero")
+    return total
 
-    run = commands.add_parser(
-        "exec",
-        help="run a shell command in clive's terminal and report what clive saw",
-        description="Run a shell command in clive's terminal (bash in a PTY with shell "
-        "integration), wait until it ends, and print its output. The exit status is the "
-        "command's own.",
-        epilog=_EXEC_EPILOG,
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
+
+
+def _sessions_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sessions-dir",
+        metavar="DIR",
+        default=os.environ.get("CLIVE_SESSIONS_DIR", "sessions"),
+        help="where sessions are written and read (default ./sessions, or $CLIVE_SESSIONS_DIR)",
+    )
+
+
+def _session_options(parser: argparse.ArgumentParser) -> None:
+    """The options of running a session, shared by a task and the demo."""
+    _sessions_dir_option(parser)
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="no UI: print a line per event (the only mode so far)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the events as JSON lines")
+    parser.add_argument(
+        "--max-steps",
+        type=_positive_int,
+        default=500,
+        metavar="N",
+        help="stop after N model turns (default 500)",
+    )
+    parser.add_argument(
+        "--max-time",
+        type=parse_duration,
+        default=None,
+        metavar="DURATION",
+        help="stop after this long: 90, 15m, 2h (default: no limit)",
+    )
+    parser.add_argument(
+        "--max-invalid-calls",
+        type=_positive_int,
+        default=3,
+        metavar="N",
+        help="stop after N invalid tool calls in a row (default 3)",
+    )
+    parser.add_argument("--cols", type=int, default=120, help="terminal width (default 120)")
+    parser.add_argument("--rows", type=int, default=40, help="terminal height (default 40)")
+    parser.add_argument("--no-user-rc", action="store_true", help="do not source ~/.bashrc")
+
+
+def _task_parser() -> argparse.ArgumentParser:
+    from clive.models import DEFAULT_MODEL
+
+    parser = argparse.ArgumentParser(
+        prog="clive",
+        usage=_USAGE,
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("shell_command", nargs="+", metavar="COMMAND", help="the command line")
-    run.add_argument("--timeout", type=float, default=None, help="seconds before C-c")
-    run.add_argument("--cols", type=int, default=120, help="terminal width (default 120)")
-    run.add_argument("--rows", type=int, default=40, help="terminal height (default 40)")
-    run.add_argument("--screen", action="store_true", help="also print the final screen")
-    run.add_argument("--json", action="store_true", help="print the result as JSON")
-    run.add_argument("--no-user-rc", action="store_true", help="do not source ~/.bashrc")
-    run.set_defaults(handler=_exec)
+    parser.add_argument("--version", action="version", version=f"clive {__version__}")
+    parser.add_argument("task", nargs="?", metavar="TASK", help="what the agent should do")
+    parser.add_argument(
+        "--model",
+        default=os.environ.get("CLIVE_MODEL", DEFAULT_MODEL),
+        help=f"script:PATH, or a model name (default {DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--cwd", default=".", metavar="DIR", help="the shell's working directory (default: here)"
+    )
+    _session_options(parser)
+    parser.set_defaults(handler="clive.commands.run:run")
     return parser
 
 
-def _exec(args: argparse.Namespace) -> int:
-    command = " ".join(args.shell_command)
-    if args.cols < 10 or args.rows < 2:
-        print("clive exec: --cols must be at least 10 and --rows at least 2", file=sys.stderr)
-        return 2
-    try:
-        # A long output is named by path in what is printed: keep it after the terminal closes.
-        outputs = Path(tempfile.gettempdir()) / "clive-outputs"
-        with Terminal(
-            cols=args.cols, rows=args.rows, user_rc=not args.no_user_rc, output_dir=outputs
-        ) as term:
-            result = term.run(command, timeout=args.timeout)
-            snapshot = term.snapshot()
-    except TerminalError as error:
-        print(f"clive exec: {error}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "command": result.command,
-                    "exit_code": result.exit_code,
-                    "duration": round(result.duration, 4),
-                    "timed_out": result.timed_out,
-                    "decided_by": result.decided_by.value,
-                    "output": result.output,
-                    "output_bytes": result.output_bytes,
-                    "screen": snapshot.lines if args.screen else None,
-                    "cwd": snapshot.cwd,
-                }
-            )
+def _command_parser(name: str) -> argparse.ArgumentParser:
+    prog = f"clive {name}"
+    formatter = argparse.RawDescriptionHelpFormatter
+    if name == "sessions":
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description="List the recorded sessions: "
+            "when, task, model, outcome, duration, steps, cost.",
         )
+        _sessions_dir_option(parser)
+        parser.add_argument("--json", action="store_true", help="one session.json a line")
+        parser.set_defaults(handler="clive.commands.sessions:sessions")
+    elif name == "show":
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description="Print a session as a "
+            "transcript of its steps: what the model saw, said and did.",
+        )
+        parser.add_argument("session", metavar="SESSION", help='a session (or "last")')
+        parser.add_argument("--full", action="store_true", help="include every screen seen")
+        _sessions_dir_option(parser)
+        parser.set_defaults(handler="clive.commands.show:show")
+    elif name == "replay":
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description="The terminal of a session as "
+            "it was at a moment; --print prints it (the replay UI comes later).",
+        )
+        parser.add_argument("session", metavar="SESSION", help='a session (or "last")')
+        parser.add_argument(
+            "--at",
+            type=float,
+            default=-0.0,
+            metavar="SECONDS",
+            help="seconds from the start; negative counts from the end (default: the end)",
+        )
+        parser.add_argument("--print", action="store_true", help="print the screen and exit")
+        _sessions_dir_option(parser)
+        parser.set_defaults(handler="clive.commands.replay:replay")
+    elif name == "export":
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description="Write a session's terminal "
+            "recording (asciicast v2: plays in asciinema) or a Markdown report.",
+        )
+        parser.add_argument("session", metavar="SESSION", help='a session (or "last")')
+        parser.add_argument("--format", choices=("cast", "md"), required=True)
+        parser.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+        _sessions_dir_option(parser)
+        parser.set_defaults(handler="clive.commands.export:export")
+    elif name == "demo":
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description="Run a bundled scripted task "
+            "in a real shell, in a fresh temporary directory, recorded like any session. "
+            "No language model and no API key are involved.",
+        )
+        _session_options(parser)
+        parser.set_defaults(handler="clive.commands.demo:demo")
     else:
-        sys.stdout.write(result.output)
-        if args.screen:
-            width = snapshot.cols
-            print("-" * width + "\n" + snapshot.text() + "\n" + "-" * width)
-        status = "timed out" if result.timed_out else f"exit {result.exit_code}"
-        print(f"[clive] {status} after {result.duration:.2f}s", file=sys.stderr)
-    if result.timed_out:
-        return 124
-    return result.exit_code if result.exit_code is not None else 1
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description="Run a shell command in clive's terminal (bash in a PTY with shell "
+            "integration), wait until it ends, and print its output. The exit status is the "
+            "command's own.",
+            epilog="examples:\n  clive exec -- make test\n  clive exec --screen -- 'ls "
+            "--color=always /'\n  clive exec --json --timeout 60 -- './train.py --steps 100'",
+            formatter_class=formatter,
+        )
+        parser.add_argument("shell_command", nargs="+", metavar="COMMAND", help="the command line")
+        parser.add_argument("--timeout", type=float, default=None, help="seconds before C-c")
+        parser.add_argument("--cols", type=int, default=120, help="terminal width (default 120)")
+        parser.add_argument("--rows", type=int, default=40, help="terminal height (default 40)")
+        parser.add_argument("--screen", action="store_true", help="also print the final screen")
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.add_argument("--no-user-rc", action="store_true", help="do not source ~/.bashrc")
+        parser.set_defaults(handler="clive.commands.exec:exec_command")
+    return parser
 
 
 if __name__ == "__main__":

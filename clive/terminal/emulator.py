@@ -516,6 +516,18 @@ def _sgr_state(text: str) -> str:
     return "".join(_SGR.findall(text, max(reset, 0)))
 
 
+def collapse_redraws(text: str, cols: int) -> str:
+    """``text`` without the carriage-return redraws that later ones cover, when that leaves
+    the screen exactly as ``text`` would: ``text`` must only write rows in place (text,
+    colours, erase-in-line, CR, LF), and start with no escape sequence in flight.
+
+    A progress bar redrawn ten times a second then costs one redraw per piece of output.
+    """
+    if text.count("\r") <= 2 or has_escapes_or_controls(_ROW_LOCAL_CSI.sub("", text)):
+        return text
+    return _skip_overdrawn_redraws(text, cols)
+
+
 def _skip_overdrawn_redraws(text: str, cols: int) -> str:
     """Drop carriage-return redraws of a line that a later redraw covers completely."""
     out = []

@@ -630,12 +630,21 @@ class Terminal:
         return ScreenState.RUNNING
 
     def _reads_password(self, cursor_line: str) -> bool:
+        return self._echo_off_line_mode() and bool(_PASSWORD_LINE.search(cursor_line))
+
+    def _echo_off_line_mode(self) -> bool:
         try:
             lflag = termios.tcgetattr(self._fd)[3]
         except termios.error:
             return False
-        echo_off_line_mode = not (lflag & termios.ECHO) and bool(lflag & termios.ICANON)
-        return echo_off_line_mode and bool(_PASSWORD_LINE.search(cursor_line))
+        return not (lflag & termios.ECHO) and bool(lflag & termios.ICANON)
+
+    def reads_secret_input(self) -> bool:
+        """True while a program reads a line without echoing it (a password prompt): what
+        is typed now must not be recorded."""
+        if not self._started or self._exited or self._foreground_is_shell():
+            return False
+        return self._echo_off_line_mode()
 
     def _prompt_heuristic(self, cursor_line: str) -> bool:
         quiet_since = max(self._last_output, self._last_input)
@@ -807,17 +816,7 @@ class Terminal:
             self._output_dir = self._output_dir_arg or Path(tempfile.mkdtemp(prefix="clive-out-"))
             self._output_dir.mkdir(parents=True, exist_ok=True)
         path = self._output_dir / f"output-{time.strftime('%Y%m%d-%H%M%S')}-{start.offset}.txt"
-        self._transcript.flush()
-        with open(self._transcript.path, "rb") as source, open(path, "wb") as target:
-            source.seek(start.offset)
-            remaining = end.offset - start.offset
-            while remaining > 0:
-                block = source.read(min(remaining, 1 << 20))
-                if not block:
-                    break
-                target.write(block)
-                remaining -= len(block)
-            target.write(end.pending.encode("utf-8", "replace"))
+        self._transcript.save(path, start, end)
         return path
 
     def interrupt(self, grace: float = 2.0) -> str | None:

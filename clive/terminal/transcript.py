@@ -173,6 +173,30 @@ class Transcript:
         pending = len(end.pending.encode("utf-8", "replace")) - len(start.pending.encode())
         return max(0, end.offset - start.offset + pending)
 
+    def save(self, path: str | Path, start: Mark | None = None, end: Mark | None = None) -> None:
+        """Write what ``read(start, end)`` returns to ``path``, a block at a time."""
+        start = start or Mark(0)
+        end = end or self.mark()
+        self.flush()
+        prefix = start.pending.encode("utf-8", "surrogateescape")
+        with open(path, "wb") as target:
+            if end.offset <= start.offset:
+                target.write(end.pending.removeprefix(start.pending).encode("utf-8", "replace"))
+                return
+            with open(self.path, "rb") as source:
+                source.seek(start.offset)
+                remaining = end.offset - start.offset
+                while remaining > 0:
+                    block = source.read(min(remaining, 1 << 20))
+                    if not block:
+                        break
+                    remaining -= len(block)
+                    if prefix:
+                        block = block.removeprefix(prefix)
+                        prefix = b""
+                    target.write(block)
+            target.write(end.pending.encode("utf-8", "replace"))
+
     def flush(self) -> None:
         with self._lock:
             self._file.flush()

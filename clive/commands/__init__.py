@@ -1,0 +1,1 @@
+"""One module per ``clive`` command: each a thin function over the core."""

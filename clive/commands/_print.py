@@ -1,0 +1,91 @@
+"""Events as one readable line each: what ``--headless`` prints."""
+
+from __future__ import annotations
+
+import json
+
+from clive.session.events import (
+    BudgetWarning,
+    Control,
+    Error,
+    Event,
+    InputSent,
+    ModelTurn,
+    Note,
+    Observation,
+    SessionEnded,
+    SessionStarted,
+    ToolResult,
+)
+
+_WIDTH = 160
+
+
+def event_line(event: Event) -> str | None:
+    """``event`` as one line, or None for events not worth a line (terminal output)."""
+    text = _describe(event)
+    if text is None:
+        return None
+    return f"[{format_duration(event.t):>8}] {_one_line(text)}"
+
+
+def _describe(event: Event) -> str | None:
+    if isinstance(event, SessionStarted):
+        scripted = " (scripted: no language model)" if event.scripted else ""
+        where = f"session {event.session_id} started in {event.cwd}"
+        return f"{where}: {event.task!r} with {event.model}{scripted}"
+    if isinstance(event, Observation):
+        code = "" if event.exit_code is None else f", last exit {event.exit_code}"
+        return (
+            f"step {event.step} observed: {event.state}{code}, "
+            f"{event.new_output_lines} new lines, ~{event.tokens} tokens"
+        )
+    if isinstance(event, ModelTurn):
+        calls = (
+            "; ".join(f"{c.name} {_compact(c.input)}" for c in event.tool_calls) or "no tool call"
+        )
+        said = f"{event.text.strip()} " if event.text.strip() else ""
+        return f"step {event.step} model: {said}-> {calls}"
+    if isinstance(event, ToolResult):
+        if event.name == "note" and event.ok:
+            return None  # the note event says it
+        mark = "ok" if event.ok else "FAILED"
+        return f"step {event.step} {event.name} {mark}: {event.content}"
+    if isinstance(event, Note):
+        return f"step {event.step} note: {event.text}"
+    if isinstance(event, InputSent):
+        return f"user typed {event.data!r}" if event.source == "user" else None
+    if isinstance(event, Control):
+        return f"{event.source} {event.action.replace('_', ' ')} {event.message}".rstrip()
+    if isinstance(event, BudgetWarning):
+        return f"budget warning: {event.used:g} of {event.limit:g} {event.budget} used"
+    if isinstance(event, Error):
+        return f"error: {event.message.strip().splitlines()[-1] if event.message.strip() else ''}"
+    if isinstance(event, SessionEnded):
+        totals = event.totals
+        cost = "" if totals.cost is None else f", ${totals.cost:.4f}"
+        why = event.summary or event.reason
+        return (
+            f"session ended: {event.outcome.value} after {totals.steps} steps, "
+            f"{format_duration(totals.duration)}{cost}" + (f": {why}" if why else "")
+        )
+    return None
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _WIDTH else text[: _WIDTH - 3] + "..."
+
+
+def format_duration(seconds: float) -> str:
+    """``75.3`` as ``1m15s``; under a minute with a tenth of a second."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"

@@ -1,0 +1,43 @@
+"""``clive replay SESSION --at SECONDS --print``: the screen as it was at that moment."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from clive.session import SessionNotFound, find_session
+from clive.session.asciicast import CastError
+from clive.session.replay import ScreenIndex
+
+
+def replay(args: argparse.Namespace) -> int:
+    if not args.print:
+        print(
+            "clive replay: the replay UI is not built yet in this version; "
+            "--print --at SECONDS prints the screen at that moment",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        session = find_session(args.session, Path(args.sessions_dir))
+        if not session.cast_path.exists():
+            print(f"clive replay: {session.name} has no terminal.cast", file=sys.stderr)
+            return 1
+        index = ScreenIndex.open(session.cast_path, progress=_progress)
+    except (SessionNotFound, CastError) as error:
+        print(f"clive replay: {error}", file=sys.stderr)
+        return 2
+    at = args.at
+    if at < 0:
+        at = max(0.0, index.duration + at)  # from the end, as with Python's negative indices
+    screen = index.screen_at(at)
+    sys.stdout.write("\n".join(line.rstrip() for line in screen.lines()).rstrip("\n") + "\n")
+    return 0
+
+
+def _progress(done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        print(f"\rindexing the recording: {done * 100 // total}%", end="", file=sys.stderr)
+        if done >= total:
+            print(file=sys.stderr)

@@ -1,0 +1,56 @@
+"""``clive sessions``: the sessions on disk, one line each."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+from pathlib import Path
+
+from clive.commands._print import format_duration
+from clive.session import list_sessions
+
+
+def sessions(args: argparse.Namespace) -> int:
+    root = Path(args.sessions_dir)
+    found = list_sessions(root)
+    if args.json:
+        for session in found:
+            print(session.info.model_dump_json())
+        return 0
+    if not found:
+        print(f"no sessions in {root}")
+        return 0
+    rows = [("SESSION", "WHEN", "TASK", "MODEL", "OUTCOME", "TIME", "STEPS", "COST")]
+    for session in found:
+        info = session.info
+        totals = info.totals
+        rows.append(
+            (
+                session.name,
+                _when(info.started_at),
+                _clip(info.task, 40),
+                _clip(info.model + (" (scripted)" if info.scripted else ""), 32),
+                info.outcome.value,
+                format_duration(totals.duration),
+                str(totals.steps),
+                "-" if totals.cost is None else f"${totals.cost:.2f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return 0
+
+
+def _when(iso: str) -> str:
+    try:
+        return datetime.datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -1,0 +1,94 @@
+"""The asciicast v2 format: a JSON header line, then one ``[time, code, data]`` line per event.
+
+Codes: ``o`` output, ``i`` input, ``r`` resize (``"120x40"``), ``m`` marker. Only the format
+lives here; what clive records, and when, is ``clive.session.writer``'s business.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+
+@dataclass(frozen=True)
+class CastEvent:
+    """One event line, with the byte offset where it starts in the file."""
+
+    offset: int
+    end: int  # where the next line starts
+    time: float
+    code: str
+    data: str
+
+
+@dataclass(frozen=True)
+class CastHeader:
+    width: int
+    height: int
+    timestamp: int | None = None
+    title: str | None = None
+
+
+class CastError(ValueError):
+    """The file is not an asciicast v2 recording."""
+
+
+class CastWriter:
+    """Writes events to an open binary file; every line is written whole and flushed."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+
+    def header(self, width: int, height: int, *, timestamp: int, title: str, env: dict) -> None:
+        header = {"version": 2, "width": width, "height": height, "timestamp": timestamp}
+        self._line({**header, "title": title, "env": env})
+
+    def event(self, time: float, code: str, data: str) -> None:
+        self._line([round(time, 6), code, data])
+
+    def _line(self, value: Any) -> None:
+        self._file.write(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        self._file.write(b"\n")
+        self._file.flush()
+
+
+def read_header(path: Path) -> CastHeader:
+    """The header of the recording at ``path``."""
+    with open(path, "rb") as file:
+        first = file.readline()
+    try:
+        header = json.loads(first)
+        if header.get("version") != 2:
+            raise CastError(f"{path}: asciicast version {header.get('version')!r}, expected 2")
+        width, height = int(header["width"]), int(header["height"])
+        return CastHeader(width, height, header.get("timestamp"), header.get("title"))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise CastError(f"{path}: not an asciicast v2 header: {first[:80]!r}") from error
+
+
+def iter_events(path: Path, start: int | None = None) -> Iterator[CastEvent]:
+    """The events of the recording from byte offset ``start`` (default: the first event).
+
+    A last line cut short (the recorder was killed while writing it) ends the iteration
+    quietly; a malformed line elsewhere raises ``CastError`` naming it.
+    """
+    with open(path, "rb") as file:
+        if start is None:
+            file.readline()
+            offset = file.tell()
+        else:
+            file.seek(start)
+            offset = start
+        for line in file:
+            here = offset
+            offset += len(line)
+            try:
+                time, code, data = json.loads(line)
+            except ValueError as error:
+                if not line.endswith(b"\n"):
+                    return  # torn last line
+                raise CastError(f"{path}: bad event line at byte {here}: {line[:80]!r}") from error
+            yield CastEvent(here, offset, float(time), code, data)

@@ -1,0 +1,191 @@
+"""Everything that happens in a session, as typed events: one discriminated union.
+
+The running agent publishes these; the session writer stores them; headless mode prints them;
+replay reads them back. Terminal output and input are events too, but on disk their bytes live
+once, in ``terminal.cast`` (asciicast v2), not again in ``events.jsonl``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class Outcome(StrEnum):
+    """How a session ended. ``interrupted`` is never written: it is what a reader concludes
+    when a session has no end event (the harness was killed)."""
+
+    FINISHED = "finished"
+    STEP_LIMIT = "step_limit"
+    TIME_LIMIT = "time_limit"
+    INVALID_TOOL_CALLS = "invalid_tool_calls"
+    MODEL_ERROR = "model_error"
+    SHELL_EXITED = "shell_exited"
+    QUIT = "quit"
+    ERROR = "error"  # clive itself failed
+    INTERRUPTED = "interrupted"
+    RUNNING = "running"
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    t: float = 0.0  # seconds since the session started
+    scripted: bool = False  # the model of this session is a script, not a language model
+
+
+class Usage(BaseModel):
+    """Tokens a model turn used."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+        )
+
+
+class ToolCall(BaseModel):
+    """One tool call as the model made it (the input is not validated yet)."""
+
+    id: str
+    name: str
+    input: Any = None
+
+
+class SessionStarted(_Event):
+    type: Literal["session_started"] = "session_started"
+    session_id: str
+    task: str
+    model: str
+    cwd: str
+    cols: int
+    rows: int
+    settings: dict[str, Any] = Field(default_factory=dict)
+    versions: dict[str, str] = Field(default_factory=dict)
+    started_at: str  # ISO 8601, local time with offset
+
+
+class TerminalOutput(_Event):
+    type: Literal["terminal_output"] = "terminal_output"
+    data: str
+
+
+class InputSent(_Event):
+    type: Literal["input_sent"] = "input_sent"
+    data: str
+    source: Literal["agent", "user", "harness"] = "agent"
+
+
+class TerminalResized(_Event):
+    type: Literal["terminal_resized"] = "terminal_resized"
+    cols: int
+    rows: int
+
+
+class ModelTurn(_Event):
+    type: Literal["model_turn"] = "model_turn"
+    step: int
+    model: str
+    text: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    cost: float | None = None  # dollars; None when unknown
+    duration: float = 0.0  # seconds the model took
+
+
+class Observation(_Event):
+    type: Literal["observation"] = "observation"
+    step: int
+    text: str  # exactly what the model was given
+    tokens: int  # estimated (see clive.agent.observation.estimate_tokens)
+    state: str
+    exit_code: int | None = None
+    cwd: str | None = None
+    new_output_lines: int = 0
+    full_output_path: str | None = None  # under the session directory, when truncated
+
+
+class ToolResult(_Event):
+    type: Literal["tool_result"] = "tool_result"
+    step: int
+    call_id: str
+    name: str
+    ok: bool
+    content: str
+    duration: float = 0.0
+
+
+class Note(_Event):
+    type: Literal["note"] = "note"
+    step: int
+    text: str
+
+
+class Control(_Event):
+    type: Literal["control"] = "control"
+    action: Literal["pause", "resume", "steer", "take_over", "give_back", "quit"]
+    message: str = ""
+    source: Literal["user", "harness"] = "user"
+
+
+class BudgetWarning(_Event):
+    type: Literal["budget_warning"] = "budget_warning"
+    budget: str
+    used: float
+    limit: float
+
+
+class Error(_Event):
+    type: Literal["error"] = "error"
+    message: str
+    fatal: bool = False
+    step: int | None = None
+
+
+class Totals(BaseModel):
+    steps: int = 0
+    usage: Usage = Field(default_factory=Usage)
+    cost: float | None = None
+    duration: float = 0.0
+    invalid_tool_calls: int = 0
+
+
+class SessionEnded(_Event):
+    type: Literal["session_ended"] = "session_ended"
+    outcome: Outcome
+    summary: str = ""
+    reason: str = ""
+    totals: Totals = Field(default_factory=Totals)
+
+
+Event = Annotated[
+    SessionStarted
+    | TerminalOutput
+    | InputSent
+    | TerminalResized
+    | ModelTurn
+    | Observation
+    | ToolResult
+    | Note
+    | Control
+    | BudgetWarning
+    | Error
+    | SessionEnded,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(line: str | bytes) -> Event:
+    """One JSON line of ``events.jsonl`` as an event (raises pydantic.ValidationError)."""
+    return EVENT_ADAPTER.validate_json(line)

@@ -1,0 +1,50 @@
+"""``session.json``: what a session is, at a glance, without reading its events."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from clive.session.events import Outcome, Totals
+
+SESSION_FILE = "session.json"
+EVENTS_FILE = "events.jsonl"
+CAST_FILE = "terminal.cast"
+OUTPUTS_DIR = "outputs"
+NOTES_FILE = "notes.md"
+
+
+class SessionInfo(BaseModel):
+    """The summary of a session, rewritten (atomically) when it starts and when it ends."""
+
+    id: str
+    task: str
+    model: str
+    scripted: bool = False
+    cwd: str
+    cols: int
+    rows: int
+    started_at: str
+    ended_at: str | None = None
+    outcome: Outcome = Outcome.RUNNING
+    summary: str = ""
+    reason: str = ""
+    totals: Totals = Field(default_factory=Totals)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    versions: dict[str, str] = Field(default_factory=dict)
+    pid: int | None = None
+    host: str | None = None
+
+    def write(self, directory: Path) -> None:
+        """Replace ``session.json`` in ``directory``: readers see the old or the new, whole."""
+        path = directory / SESSION_FILE
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+
+    @classmethod
+    def read(cls, directory: Path) -> SessionInfo:
+        return cls.model_validate_json((directory / SESSION_FILE).read_bytes())

@@ -1,0 +1,171 @@
+"""Reading sessions back: their summary, their events, and which session a name means.
+
+A session whose harness was killed has a ``session.json`` that still says it is running, no
+end event, and maybe half a line at the end of ``events.jsonl``: the reader reports it as
+interrupted and names the torn line instead of failing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from clive.session.asciicast import iter_events, read_header
+from clive.session.events import (
+    Event,
+    ModelTurn,
+    Outcome,
+    SessionEnded,
+    TerminalOutput,
+    parse_event,
+)
+from clive.session.info import CAST_FILE, EVENTS_FILE, SESSION_FILE, SessionInfo
+
+
+class SessionNotFound(LookupError):
+    """No session matches the name given."""
+
+
+@dataclass
+class EventLog:
+    """The events of ``events.jsonl``, with what could not be read."""
+
+    events: list[Event] = field(default_factory=list)
+    torn_tail: str | None = None  # a last line cut short by a kill
+    bad_lines: list[int] = field(default_factory=list)  # line numbers that are not events
+
+
+class Session:
+    """A session directory, read-only."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        if not (self.directory / SESSION_FILE).is_file():
+            raise SessionNotFound(f"{self.directory} is not a session (no {SESSION_FILE})")
+        self._info: SessionInfo | None = None
+        self._log: EventLog | None = None
+
+    @property
+    def name(self) -> str:
+        return self.directory.name
+
+    @property
+    def cast_path(self) -> Path:
+        return self.directory / CAST_FILE
+
+    @property
+    def info(self) -> SessionInfo:
+        """``session.json``, with the outcome of an interrupted session filled in."""
+        if self._info is None:
+            info = SessionInfo.read(self.directory)
+            if info.outcome is Outcome.RUNNING:
+                info = self._completed_from_events(info)
+            self._info = info
+        return self._info
+
+    def _completed_from_events(self, info: SessionInfo) -> SessionInfo:
+        log = self.log()
+        ended = next((e for e in reversed(log.events) if isinstance(e, SessionEnded)), None)
+        if ended is not None:
+            outcome, totals = ended.outcome, ended.totals
+            return info.model_copy(update={"outcome": outcome, "totals": totals})
+        outcome = Outcome.RUNNING if _still_running(info) else Outcome.INTERRUPTED
+        totals = info.totals.model_copy(
+            update={
+                "steps": sum(isinstance(e, ModelTurn) for e in log.events),
+                "duration": log.events[-1].t if log.events else 0.0,
+            }
+        )
+        return info.model_copy(update={"outcome": outcome, "totals": totals})
+
+    def log(self) -> EventLog:
+        """Every event in ``events.jsonl`` (terminal output is in the cast: see ``output``)."""
+        if self._log is None:
+            self._log = read_event_log(self.directory / EVENTS_FILE)
+        return self._log
+
+    def output(self) -> Iterator[TerminalOutput]:
+        """The terminal's output events, from the cast."""
+        path = self.cast_path
+        if not path.exists():
+            return
+        for event in iter_events(path):
+            if event.code == "o":
+                yield TerminalOutput(t=event.time, data=event.data, scripted=self.info.scripted)
+
+    def size(self) -> tuple[int, int]:
+        """The terminal's size when the session started (columns, rows)."""
+        if self.cast_path.exists():
+            header = read_header(self.cast_path)
+            return header.width, header.height
+        return self.info.cols, self.info.rows
+
+
+def read_event_log(path: Path) -> EventLog:
+    log = EventLog()
+    if not path.exists():
+        return log
+    with open(path, "rb") as file:
+        for number, line in enumerate(file, start=1):
+            try:
+                log.events.append(parse_event(line))
+            except ValidationError:
+                if not line.endswith(b"\n"):
+                    log.torn_tail = line.decode("utf-8", "replace")
+                else:
+                    log.bad_lines.append(number)
+    return log
+
+
+def _still_running(info: SessionInfo) -> bool:
+    if info.pid is None or info.host != socket.gethostname():
+        return False
+    try:
+        os.kill(info.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def list_sessions(root: Path) -> list[Session]:
+    """The sessions under ``root``, oldest first."""
+    if not root.is_dir():
+        return []
+    found = []
+    for directory in sorted(root.iterdir()):
+        if (directory / SESSION_FILE).is_file():
+            found.append(Session(directory))
+    return found
+
+
+def find_session(name: str, root: Path) -> Session:
+    """The session ``name`` means: a directory path, a name under ``root``, a unique prefix of
+    one, or ``last`` for the most recent."""
+    path = Path(name).expanduser()
+    if (path / SESSION_FILE).is_file():
+        return Session(path)
+    sessions = list_sessions(root)
+    if name in ("last", "latest"):
+        if not sessions:
+            raise SessionNotFound(f"no sessions in {root}")
+        return max(sessions, key=lambda s: s.info.started_at)
+    exact = [s for s in sessions if s.name == name]
+    if exact:
+        return exact[0]
+    matches = [s for s in sessions if s.name.startswith(name) or name in s.name]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise SessionNotFound(
+            f"no session {name!r} in {root} ({len(sessions)} sessions there; "
+            "`clive sessions` lists them)"
+        )
+    names = ", ".join(s.name for s in matches[:5])
+    raise SessionNotFound(f"{name!r} matches {len(matches)} sessions ({names}...): say which")

@@ -1,0 +1,100 @@
+"""A session as a Markdown report: the task, each step (what the model saw, said and did),
+and how it ended. ``clive show`` prints it; ``clive export --format md`` writes it."""
+
+from __future__ import annotations
+
+import json
+
+from clive.session.events import (
+    BudgetWarning,
+    Control,
+    Error,
+    InputSent,
+    ModelTurn,
+    Note,
+    Observation,
+    SessionEnded,
+    ToolResult,
+)
+from clive.session.reader import Session
+
+
+def markdown_report(session: Session, *, full_observations: bool = False) -> str:
+    """The report; ``full_observations`` includes each screen, else only each header."""
+    info = session.info
+    log = session.log()
+    out = [f"# {info.task}", ""]
+    facts = [
+        ("session", session.name),
+        ("model", info.model + (" (scripted: no language model)" if info.scripted else "")),
+        ("started", info.started_at),
+        ("directory", info.cwd),
+        ("outcome", info.outcome.value + (f" ({info.reason})" if info.reason else "")),
+        ("steps", str(info.totals.steps)),
+        ("duration", f"{info.totals.duration:.1f}s"),
+    ]
+    if info.totals.cost is not None:
+        facts.append(("cost", f"${info.totals.cost:.4f}"))
+    out += [f"- **{name}:** {value}" for name, value in facts] + [""]
+    for event in log.events:
+        out += _section(event, full_observations)
+    if log.torn_tail is not None:
+        out += [
+            "",
+            f"> The log ends with a line cut short (the harness was killed): "
+            f"`{log.torn_tail[:120]}`",
+        ]
+    if log.bad_lines:
+        out += ["", f"> Lines that are not events: {', '.join(map(str, log.bad_lines))}"]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _section(event, full: bool) -> list[str]:
+    if isinstance(event, Observation):
+        header, _, rest = event.text.partition("\n")
+        lines = [f"## Step {event.step}", "", f"**Observed** `{header}`", ""]
+        if full:
+            lines += [_fence(rest), ""]
+        return lines
+    if isinstance(event, ModelTurn):
+        lines = []
+        if event.text.strip():
+            lines += [f"**Model:** {event.text.strip()}", ""]
+        for call in event.tool_calls:
+            lines += [f"**Tool call** `{call.name}` `{_inline(call.input)}`", ""]
+        return lines
+    if isinstance(event, ToolResult):
+        mark = "Result" if event.ok else "Failed"
+        return [f"**{mark}** ({event.name}, {event.duration:.1f}s): {event.content}", ""]
+    if isinstance(event, Note):
+        return [f"**Note:** {event.text}", ""]
+    if isinstance(event, InputSent) and event.source == "user":
+        return [f"**The user typed** `{event.data!r}`", ""]
+    if isinstance(event, Control):
+        return [
+            f"**{event.source.capitalize()}: {event.action.replace('_', ' ')}** {event.message}",
+            "",
+        ]
+    if isinstance(event, BudgetWarning):
+        return [f"**Budget warning:** {event.used:g} of {event.limit:g} {event.budget}", ""]
+    if isinstance(event, Error):
+        return ["**Error:**", "", _fence(event.message), ""]
+    if isinstance(event, SessionEnded):
+        lines = ["## End", "", f"**Outcome:** {event.outcome.value}"]
+        if event.reason:
+            lines.append(f"({event.reason})")
+        if event.summary:
+            lines += ["", event.summary]
+        return [*lines, ""]
+    return []
+
+
+def _fence(text: str) -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def _inline(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False).replace("`", "'")

@@ -1,0 +1,261 @@
+"""Writing a session to disk as it happens, so that nothing is lost whenever the harness dies.
+
+``events.jsonl`` gets every event but terminal output, one JSON line each, written whole and
+flushed before ``append`` returns. The terminal's output goes to ``terminal.cast`` (asciicast
+v2) once, with the input, resizes, and a marker at each agent step. Output is gathered for up
+to a second before it is written: carriage-return redraws that a later one in the same second
+covers are dropped (a progress bar costs one redraw a second, and the screen at each second is
+exact), and bursts become one event per 40 ms. Secrets are redacted from both files.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime
+import os
+import re
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from clive.session.asciicast import CastWriter
+from clive.session.events import Event, InputSent, SessionEnded, TerminalOutput, parse_event
+from clive.session.info import CAST_FILE, EVENTS_FILE, NOTES_FILE, OUTPUTS_DIR, SessionInfo
+from clive.session.redact import Redactor, StreamRedactor
+from clive.terminal.emulator import collapse_redraws
+
+# Output is written at least this often (seconds), and redraws are collapsed within it.
+OUTPUT_WINDOW = 1.0
+# Output chunks closer together than this become one event in the cast.
+_MERGE_WITHIN = 0.04
+_MAX_PENDING = 1 << 18  # characters of output held before writing regardless of time
+SECRET_INPUT = "[secret input]"
+
+
+class SessionWriter:
+    """Records one session into ``directory`` (which must not exist yet).
+
+    ``append`` records an event and hands it to every subscriber; ``terminal_output`` and
+    ``terminal_input`` take the terminal's bytes (hook them to the terminal's listeners).
+    Thread-safe: the terminal's reader thread and the agent write concurrently.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        info: SessionInfo,
+        *,
+        redactor: Redactor | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        background_flush: bool = True,
+    ) -> None:
+        directory.mkdir(parents=True)
+        (directory / OUTPUTS_DIR).mkdir()
+        self.directory = directory
+        self.info = info.model_copy(update={"pid": os.getpid(), "host": socket.gethostname()})
+        self.redactor = redactor or Redactor()
+        self._clock = clock
+        self._start = clock()
+        self._cols = info.cols
+        self._lock = threading.RLock()
+        self._listeners: list[Callable[[Event], None]] = []
+        self._events = open(directory / EVENTS_FILE, "ab")  # noqa: SIM115 - open for the session
+        self._cast_file = open(directory / CAST_FILE, "ab")  # noqa: SIM115
+        self._cast = CastWriter(self._cast_file)
+        self._cast.header(
+            info.cols,
+            info.rows,
+            timestamp=int(time.time()),
+            title=self.redactor.redact(info.task),
+            env={"SHELL": os.environ.get("SHELL", "/bin/bash"), "TERM": "xterm-256color"},
+        )
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._output_redactor = StreamRedactor(self.redactor)
+        self._pending: list[tuple[float, str]] = []
+        self._pending_size = 0
+        self._window_start: float | None = None
+        self._last_output = 0.0
+        self._closed = False
+        self.info.write(directory)
+        self._stop_flusher = threading.Event()
+        self._flusher = None
+        if background_flush:
+            self._flusher = threading.Thread(
+                target=self._flush_when_idle, name="clive-session-flush", daemon=True
+            )
+            self._flusher.start()
+
+    @classmethod
+    def create(cls, root: Path, info: SessionInfo, **options) -> SessionWriter:
+        """A writer for a new directory under ``root``, named for the time and the task."""
+        stamp = datetime.datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
+        slug = re.sub(r"[^a-z0-9]+", "-", info.task.lower()).strip("-")[:48].rstrip("-")
+        name = f"{stamp}-{slug}" if slug else stamp
+        for attempt in range(1, 1000):
+            directory = root / (name if attempt == 1 else f"{name}-{attempt}")
+            try:
+                return cls(directory, info.model_copy(update={"id": directory.name}), **options)
+            except FileExistsError:
+                continue
+        raise FileExistsError(f"no free session directory name under {root} for {name}")
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Call ``listener(event)`` with every event recorded from now on."""
+        self._listeners.append(listener)
+
+    def _publish(self, event: Event) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception as error:  # a broken listener must not stop the recording
+                print(f"clive: an event listener failed: {error!r}", file=sys.stderr)
+
+    def elapsed(self) -> float:
+        """Seconds since the session started."""
+        return self._clock() - self._start
+
+    @property
+    def scripted(self) -> bool:
+        return self.info.scripted
+
+    # -- events ---------------------------------------------------------------------------
+
+    def append(self, event: Event) -> Event:
+        """Record ``event`` (its time and scripted flag are set here) and publish it."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this session is closed")
+            event = event.model_copy(
+                update={"t": round(self.elapsed(), 6), "scripted": self.scripted}
+            )
+            line = event.model_dump_json()
+            redacted = self.redactor.redact(line)
+            if redacted != line:
+                event = parse_event(redacted)
+            self._events.write(redacted.encode("utf-8", "surrogatepass") + b"\n")
+            self._events.flush()
+        self._publish(event)
+        return event
+
+    def marker(self, label: str) -> None:
+        """A marker in the cast (asciinema shows them as chapter points): one per agent step."""
+        with self._lock:
+            self._flush_output()
+            self._cast.event(self.elapsed(), "m", self.redactor.redact(label))
+
+    def resize(self, cols: int, rows: int) -> None:
+        with self._lock:
+            self._flush_output()
+            self._cols = cols
+            self._cast.event(self.elapsed(), "r", f"{cols}x{rows}")
+
+    def append_note(self, text: str) -> None:
+        """Add to the session's notes file (what the agent wants to remember)."""
+        with self._lock, open(self.directory / NOTES_FILE, "a", encoding="utf-8") as notes:
+            notes.write(self.redactor.redact(text).rstrip() + "\n\n")
+
+    # -- the terminal's bytes ---------------------------------------------------------------
+
+    def terminal_output(self, data: bytes, when: float) -> None:
+        """Output the terminal printed at monotonic time ``when`` (an output listener)."""
+        t = when - self._start
+        with self._lock:
+            if self._closed:
+                return
+            text = self._decoder.decode(data)
+            if not text:
+                return
+            if self._window_start is None:
+                self._window_start = t
+            self._pending.append((t, text))
+            self._pending_size += len(text)
+            self._last_output = t
+            if t - self._window_start >= OUTPUT_WINDOW or self._pending_size >= _MAX_PENDING:
+                self._flush_output()
+
+    def terminal_input(
+        self, data: bytes, when: float, *, source: str = "agent", secret: bool = False
+    ) -> None:
+        """Input sent to the terminal; ``secret`` (typed at a password prompt) is not kept."""
+        text = SECRET_INPUT if secret else data.decode("utf-8", "replace")
+        with self._lock:
+            if self._closed:
+                return
+            self._flush_output()
+            self._cast.event(when - self._start, "i", self.redactor.redact(text))
+        self.append(InputSent(data=text, source=source))
+
+    def _flush_output(self) -> None:
+        if not self._pending:
+            return
+        text = "".join(chunk for _, chunk in self._pending)
+        collapsed = collapse_redraws(text, self._cols)
+        if collapsed is text:
+            pieces = _merge_close(self._pending)
+        else:
+            pieces = [(self._pending[-1][0], collapsed)]
+        self._pending = []
+        self._pending_size = 0
+        self._window_start = None
+        for t, piece in pieces:
+            self._write_output(t, self._output_redactor.feed(piece))
+
+    def _write_output(self, t: float, text: str) -> None:
+        if text:
+            self._cast.event(t, "o", text)
+            self._publish(TerminalOutput(t=round(t, 6), data=text, scripted=self.scripted))
+
+    def _flush_when_idle(self) -> None:
+        while not self._stop_flusher.wait(0.1):
+            with self._lock:
+                if self._closed:
+                    return
+                now = self.elapsed()
+                if self._window_start is not None and now - self._window_start >= OUTPUT_WINDOW:
+                    self._flush_output()
+                if self._output_redactor.holding and now - self._last_output >= OUTPUT_WINDOW:
+                    self._write_output(now, self._output_redactor.flush())
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def close(self, ended: SessionEnded | None = None) -> None:
+        """Write what is pending, the end event, and the final ``session.json``."""
+        with self._lock:
+            if self._closed:
+                return
+            self._flush_output()
+            self._write_output(self.elapsed(), self._output_redactor.flush())
+            if ended is not None:
+                ended = self.append(ended)
+                self.info = self.info.model_copy(
+                    update={
+                        "ended_at": datetime.datetime.now().astimezone().isoformat(),
+                        "outcome": ended.outcome,
+                        "summary": ended.summary,
+                        "reason": ended.reason,
+                        "totals": ended.totals,
+                    }
+                )
+                self.info.write(self.directory)
+            self._closed = True
+            self._events.close()
+            self._cast_file.close()
+        self._stop_flusher.set()
+        if self._flusher is not None and self._flusher is not threading.current_thread():
+            self._flusher.join(timeout=2)
+
+
+def _merge_close(chunks: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    """Chunks less than 40 ms apart as one, stamped with the time of the first."""
+    merged: list[tuple[float, list[str]]] = []
+    for t, text in chunks:
+        if merged and t - merged[-1][0] < _MERGE_WITHIN:
+            merged[-1][1].append(text)
+        else:
+            merged.append((t, [text]))
+    return [(t, "".join(texts)) for t, texts in merged]
