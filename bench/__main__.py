@@ -1,12 +1,16 @@
 """make bench: clive's terminal against its references, side by side, in one run.
 
-    python -m bench [--quick] [--only throughput|latency|memory]
+    python -m bench [--quick] [--only throughput|latency|memory|log|seek|tokens]
 
 Throughput: a workload through clive's Terminal and through tmux, until the prompt is back with
 the right final screen and (for clive) a complete transcript. Latency: short commands through
 Terminal.run, subprocess.run and tmux send-keys + wait-for. Memory: peak RSS of a process whose
-Terminal swallows 1 GB of output. Timings are reported, never judged: only a wrong screen or
-transcript makes this exit non-zero.
+Terminal swallows 1 GB of output. Log, seek and tokens (bench/session.py): session log bytes per
+hour of a progress bar against a recorder that writes every chunk; the screen at random moments
+of a 1 GB cast through its index against replaying it from the start; tokens of clive's
+observations in a scripted session against the full tmux scrollback that tmux-based harnesses
+send. Timings are reported, never judged: only a wrong screen, transcript or recording makes
+this exit non-zero.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import session
 from bench._tmux import TmuxReference
 from clive.terminal import Terminal
 
@@ -218,8 +223,12 @@ def _memory_child(size: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1 repeat, 50 commands, 100 MB")
-    parser.add_argument("--only", choices=["throughput", "latency", "memory"])
+    parser.add_argument(
+        "--quick", action="store_true", help="1 repeat, 50 commands, 100 MB, 10 min"
+    )
+    parser.add_argument(
+        "--only", choices=["throughput", "latency", "memory", "log", "seek", "tokens"]
+    )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -235,6 +244,12 @@ def main() -> int:
             latency(report, work, count=50 if args.quick else 200)
         if args.only in (None, "memory"):
             memory(report, size=100_000_000 if args.quick else 1_000_000_000)
+        if args.only in (None, "log"):
+            session.log_size(report, args.quick)
+        if args.only in (None, "seek"):
+            session.seek(report, args.quick)
+        if args.only in (None, "tokens"):
+            session.observation_tokens(report, args.quick)
     report.print_table()
     report.save()
     if report.failures:

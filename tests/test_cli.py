@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 
-def _clive(*args: str, cwd=None) -> subprocess.CompletedProcess:
+def _clive(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "clive", *args],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -39,15 +42,103 @@ def test_exec_timeout_is_reported(tmp_path):
     assert "timed out" in done.stderr
 
 
-def test_help_lists_the_commands():
+def test_help_lists_the_commands_and_the_options():
     done = _clive("--help")
     assert done.returncode == 0
-    assert "exec" in done.stdout
-    assert "clive exec" in _clive("exec", "--help").stdout
+    for word in (
+        "sessions",
+        "show",
+        "replay",
+        "export",
+        "demo",
+        "exec",
+        "--model",
+        "--headless",
+        "--json",
+        "--max-steps",
+        "--max-time",
+        "--sessions-dir",
+        "exit status",
+    ):
+        assert word in done.stdout, word
+    for command in ("sessions", "show", "replay", "export", "demo", "exec"):
+        assert f"clive {command}" in _clive(command, "--help").stdout
 
 
-def test_a_task_says_clearly_that_the_agent_is_not_there_yet():
-    done = _clive("speed up nanochat training")
+def test_without_a_key_a_task_says_how_to_give_one_and_mentions_the_demo(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "CLIVE_MODEL")}
+    done = _clive("speed up nanochat training", cwd=tmp_path, env=env)
     assert done.returncode == 2
-    assert "agent loop is not built" in done.stderr
-    assert "clive exec" in done.stderr
+    assert "ANTHROPIC_API_KEY" in done.stderr and "clive demo" in done.stderr
+    assert "--base-url" in done.stderr
+    assert not (tmp_path / "sessions").exists(), "nothing is recorded when nothing can run"
+
+
+def test_bad_options_are_reported_clearly(tmp_path):
+    done = _clive("--max-time", "soon", "task", cwd=tmp_path)
+    assert done.returncode == 2 and "'soon' is not a duration" in done.stderr
+    done = _clive("--model", "script:missing.jsonl", "task", cwd=tmp_path)
+    assert done.returncode == 2 and "cannot read the script missing.jsonl" in done.stderr
+    (tmp_path / "bad.jsonl").write_text('{"tool": "type", "input": {}}\n{"tool": 3}\n')
+    done = _clive("--model", "script:bad.jsonl", "task", cwd=tmp_path)
+    assert done.returncode == 2 and "bad.jsonl:2: tool:" in done.stderr
+    done = _clive("show", "nothing-like-this", cwd=tmp_path)
+    assert done.returncode == 2 and "no session 'nothing-like-this'" in done.stderr
+
+
+def test_demo_then_every_command_reads_the_session(tmp_path):
+    done = _clive("demo", "--no-user-rc", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "session ended: finished after 10 steps" in done.stdout
+    assert "scripted: no language model" in done.stdout
+
+    listing = _clive("sessions", cwd=tmp_path)
+    assert "finished" in listing.stdout and "script:train_demo.jsonl" in listing.stdout
+    assert "Write a small training script" in listing.stdout
+
+    shown = _clive("show", "last", cwd=tmp_path).stdout
+    assert "## Step 4" in shown and "val_loss" in shown and "**Outcome:** finished" in shown
+
+    # At 5 s the training script is running: its progress bar is on the screen.
+    at_five = _clive("replay", "last", "--at", "5", "--print", cwd=tmp_path)
+    assert at_five.returncode == 0, at_five.stderr
+    assert "python3 train.py" in at_five.stdout
+    at_end = _clive("replay", "last", "--print", cwd=tmp_path).stdout
+    assert "exit=0" in at_end and "val_loss" in at_end
+    at_start = _clive("replay", "last", "--at", "0", "--print", cwd=tmp_path).stdout
+    assert "train.py" not in at_start
+
+    report = _clive("export", "last", "--format", "md", "-o", "report.md", cwd=tmp_path)
+    assert report.returncode == 0
+    markdown = (tmp_path / "report.md").read_text()
+    assert markdown.startswith("# Write a small training script") and "```text" in markdown
+
+    cast = _clive("export", "last", "--format", "cast", "-o", "demo.cast", cwd=tmp_path)
+    assert cast.returncode == 0
+    played = subprocess.run(["asciinema", "cat", "demo.cast"], cwd=tmp_path, capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL, check=True)  # fmt: skip
+    assert "val_loss: " in played.stdout and "python3 train.py" in played.stdout
+
+
+def test_json_prints_every_event_as_a_json_line(tmp_path):
+    script = tmp_path / "s.jsonl"
+    script.write_text(
+        '{"tool": "type", "input": {"text": "echo hi"}}\n{"tool": "finish", "input": {"summary": "ok"}}\n'
+    )
+    done = _clive("--model", f"script:{script}", "--json", "--no-user-rc", "say hi", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    kinds = {e["type"] for e in events}
+    assert {"session_started", "observation", "model_turn", "tool_result", "terminal_output",
+            "input_sent", "session_ended"} <= kinds  # fmt: skip
+    assert all(e["scripted"] for e in events)
+    assert events[-1]["outcome"] == "finished"
+    assert "hi" in "".join(e["data"] for e in events if e["type"] == "terminal_output")
+
+
+def test_the_exit_status_reflects_the_outcome(tmp_path):
+    script = tmp_path / "s.jsonl"
+    script.write_text('{"tool": "type", "input": {"text": "true"}}\n' * 5)
+    done = _clive("--model", f"script:{script}", "--max-steps", "2", "--no-user-rc", "loop",
+                  cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 3 and "step_limit" in done.stdout

@@ -95,7 +95,7 @@ class Observer:
             lines.pop()
         if not lines:
             output_section = "New output: none."
-        elif _all_on_screen(lines, snapshot):
+        elif _all_on_screen(lines, snapshot, continues_line=bool(start.pending)):
             output_section = f"New output: {len(lines)} lines, all on the screen below."
         else:
             if len(lines) > self.limits.max_lines and full_path is None:
@@ -152,11 +152,27 @@ def _ends_of(path: Path, keep: int) -> str:
     return f"{head}\n[... {size - 2 * keep} bytes more ...]\n{tail}"
 
 
-def _all_on_screen(lines: list[str], snapshot: Snapshot) -> bool:
+def _all_on_screen(lines: list[str], snapshot: Snapshot, *, continues_line: bool) -> bool:
+    """True when the lines of ``lines`` are on the screen, in order, on consecutive rows.
+    ``continues_line``: the first line is the end of a line begun before (the command
+    typed after a prompt), so it only has to be found on the screen."""
     if len(lines) > snapshot.rows or snapshot.alt_screen:
         return False
     screen = [line.rstrip() for line in snapshot.lines]
-    wanted = [line.rstrip() for line in lines]
+    if continues_line:
+        if lines[0].strip() not in "".join(line.ljust(snapshot.cols) for line in screen):
+            return False
+        lines = lines[1:]
+    cols = snapshot.cols
+    # A line longer than the screen is wide shows on several rows (exact for narrow text;
+    # otherwise no match, and the output is shown: a few tokens more, never less truth).
+    wanted = [
+        line[start : start + cols].rstrip()
+        for line in lines
+        for start in range(0, max(len(line), 1), cols)
+    ]
+    if len(wanted) > len(screen):
+        return False
     for top in range(len(screen) - len(wanted) + 1):
         if screen[top : top + len(wanted)] == wanted:
             return True

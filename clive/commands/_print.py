@@ -32,8 +32,7 @@ def event_line(event: Event) -> str | None:
 def _describe(event: Event) -> str | None:
     if isinstance(event, SessionStarted):
         scripted = " (scripted: no language model)" if event.scripted else ""
-        where = f"session {event.session_id} started in {event.cwd}"
-        return f"{where}: {event.task!r} with {event.model}{scripted}"
+        return f"session started{scripted}: {event.task!r} with {event.model} in {event.cwd}"
     if isinstance(event, Observation):
         code = "" if event.exit_code is None else f", last exit {event.exit_code}"
         return (

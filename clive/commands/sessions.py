@@ -29,7 +29,7 @@ def sessions(args: argparse.Namespace) -> int:
                 session.name,
                 _when(info.started_at),
                 _clip(info.task, 40),
-                _clip(info.model + (" (scripted)" if info.scripted else ""), 32),
+                _model_label(info.model),
                 info.outcome.value,
                 format_duration(totals.duration),
                 str(totals.steps),
@@ -42,6 +42,11 @@ def sessions(args: argparse.Namespace) -> int:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     return 0
+
+
+def _model_label(model: str) -> str:
+    kind, _, rest = model.partition(":")
+    return f"script:{Path(rest).name}" if kind == "script" else _clip(model, 32)
 
 
 def _when(iso: str) -> str:

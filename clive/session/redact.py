@@ -33,10 +33,10 @@ _KEY_SHAPES = (
     r"|sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"  # OpenAI
     r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key id
     r"|(?P<aws>aws_secret_access_key\s*[=:]\s*[\"']?)[A-Za-z0-9/+]{40}"  # AWS secret key
-    r"|\bgh[pousr]_[A-Za-z0-9]{36,}"  # GitHub tokens
-    r"|\bgithub_pat_[A-Za-z0-9_]{22,}"
-    r"|\bhf_[A-Za-z0-9]{30,}"  # Hugging Face
-    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"  # Slack
+    r"|gh[pousr]_[A-Za-z0-9]{36,}"  # GitHub tokens
+    r"|github_pat_[A-Za-z0-9_]{22,}"
+    r"|hf_[A-Za-z0-9]{30,}"  # Hugging Face
+    r"|xox[abprs]-[A-Za-z0-9-]{10,}"  # Slack
 )
 # A piece of output ending like this may end inside a secret: a run of the characters keys
 # are made of, or an AWS secret's name waiting for its value.

@@ -92,7 +92,7 @@ class SessionWriter:
     def create(cls, root: Path, info: SessionInfo, **options) -> SessionWriter:
         """A writer for a new directory under ``root``, named for the time and the task."""
         stamp = datetime.datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
-        slug = re.sub(r"[^a-z0-9]+", "-", info.task.lower()).strip("-")[:48].rstrip("-")
+        slug = re.sub(r"[^a-z0-9]+", "-", info.task.lower()).strip("-")[:32].rstrip("-")
         name = f"{stamp}-{slug}" if slug else stamp
         for attempt in range(1, 1000):
             directory = root / (name if attempt == 1 else f"{name}-{attempt}")

@@ -619,7 +619,7 @@ class Terminal:
                 return ScreenState.PAGER
         if self._emulator.alt_screen:
             return ScreenState.FULL_SCREEN
-        if not foreground_is_shell and self._reads_password(cursor_line):
+        if self._reads_password(cursor_line):  # also bash's own `read -s`
             return ScreenState.PASSWORD
         if self._marks.active and foreground_is_shell:
             if self._marks.continuation and self._prompt_is_current():
@@ -642,9 +642,8 @@ class Terminal:
     def reads_secret_input(self) -> bool:
         """True while a program reads a line without echoing it (a password prompt): what
         is typed now must not be recorded."""
-        if not self._started or self._exited or self._foreground_is_shell():
-            return False
-        return self._echo_off_line_mode()
+        # Not echoing in line mode: readline at a prompt reads key by key instead.
+        return self._started and not self._exited and self._echo_off_line_mode()
 
     def _prompt_heuristic(self, cursor_line: str) -> bool:
         quiet_since = max(self._last_output, self._last_input)

@@ -1,0 +1,49 @@
+"""Running scripted sessions in tests: the real loop, a real shell, a session on disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from clive.agent.loop import AgentSettings
+from clive.agent.task import run_task
+from clive.models import ScriptModel
+from clive.session import Session
+from clive.session.events import SessionEnded
+
+
+def write_script(path: Path, turns: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(turn) + "\n" for turn in turns), encoding="utf-8")
+    return path
+
+
+def run_script(
+    tmp_path: Path, turns: list[dict], task: str = "a scripted task", **settings
+) -> tuple[Session, SessionEnded]:
+    """Run ``turns`` as a session in ``tmp_path/work``, recorded under ``tmp_path/sessions``."""
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    script = write_script(tmp_path / "turns.jsonl", turns)
+    writer, ended = run_task(
+        task,
+        ScriptModel(script),
+        sessions_dir=tmp_path / "sessions",
+        cwd=work,
+        settings=AgentSettings(**settings),
+        cols=80,
+        rows=24,
+        user_rc=False,
+    )
+    return Session(writer.directory), ended
+
+
+def type_(text: str, **extra) -> dict:
+    return {"tool": "type", "input": {"text": text, **extra}}
+
+
+def wait(**extra) -> dict:
+    return {"tool": "wait", "input": extra}
+
+
+def finish(summary: str = "done") -> dict:
+    return {"tool": "finish", "input": {"summary": summary}}

@@ -1,0 +1,191 @@
+"""The session writer and reader: written as it happens, compact, and readable back."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from clive.session import Session, SessionInfo, SessionNotFound, SessionWriter, find_session
+from clive.session.asciicast import iter_events, read_header
+from clive.session.events import Note, Outcome, SessionEnded, Totals
+from clive.session.redact import Redactor
+from clive.terminal.emulator import Emulator
+
+
+def _info(**extra) -> SessionInfo:
+    fields = dict(id="test", task="test task", model="script:x", cwd="/", cols=40, rows=6,
+                  started_at="2026-11-23T10:00:00+00:00", scripted=True)  # fmt: skip
+    return SessionInfo(**{**fields, **extra})
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clocked(tmp_path):
+    clock = _Clock()
+    writer = SessionWriter(
+        tmp_path / "s", _info(), clock=clock, background_flush=False,
+        redactor=Redactor(from_environment=False),
+    )  # fmt: skip
+    yield writer, clock
+    writer.close()
+
+
+def _cast(writer) -> list[tuple[float, str, str]]:
+    return [(e.time, e.code, e.data) for e in iter_events(writer.directory / "terminal.cast")]
+
+
+def test_an_event_is_on_disk_before_append_returns(clocked):
+    writer, clock = clocked
+    clock.now = 2.5
+    writer.append(Note(step=1, text="first"))
+    lines = (writer.directory / "events.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1]) == {
+        "t": 2.5, "scripted": True, "type": "note", "step": 1, "text": "first"
+    }  # fmt: skip
+
+
+def test_session_json_says_running_until_the_end(clocked):
+    writer, clock = clocked
+    assert Session(writer.directory).info.outcome is Outcome.RUNNING  # this process is alive
+    clock.now = 9.0
+    writer.close(SessionEnded(outcome=Outcome.FINISHED, summary="ok", totals=Totals(steps=2)))
+    info = SessionInfo.read(writer.directory)
+    assert info.outcome is Outcome.FINISHED and info.summary == "ok" and info.totals.steps == 2
+    assert info.ended_at is not None
+
+
+def test_output_bursts_become_few_events_and_nothing_is_lost(clocked):
+    writer, clock = clocked
+    for i in range(100):
+        writer.terminal_output(f"line {i}\r\n".encode(), i * 0.001)  # 100 chunks in 0.1 s
+    clock.now = 5.0
+    writer.terminal_input(b"ls\r", 5.0)
+    cast = _cast(writer)
+    outputs = [data for _, code, data in cast if code == "o"]
+    assert len(outputs) <= 3
+    assert "".join(outputs) == "".join(f"line {i}\r\n" for i in range(100))
+    assert cast[-1] == (5.0, "i", "ls\r"), "output before input stays before it"
+
+
+def test_a_character_cut_between_chunks_is_kept_whole(clocked):
+    writer, clock = clocked
+    data = "é€😀".encode()
+    for i, byte in enumerate(data):
+        writer.terminal_output(bytes([byte]), i * 0.5)
+    clock.now = 9
+    writer.close()
+    assert "".join(d for _, c, d in _cast(writer) if c == "o") == "é€😀"
+
+
+def test_a_progress_bar_costs_one_redraw_a_second_and_each_second_is_exact(clocked):
+    writer, clock = clocked
+    truth = Emulator(40, 6)
+    true_screens = {}
+    for i in range(600):  # a minute at 10 updates a second
+        chunk = f"\r{i:4d}/600 [{'#' * (i // 30):<20}]"
+        if i % 100 == 99:
+            chunk += f"\r\nepoch {i // 100} done\r\n"
+        writer.terminal_output(chunk.encode(), i * 0.1)
+        truth.feed(chunk)
+        true_screens[round(i * 0.1, 1)] = truth.lines()
+    clock.now = 60.0
+    writer.close()
+    outputs = [(t, d) for t, c, d in _cast(writer) if c == "o"]
+    assert len(outputs) <= 65, "about one event a second"
+    replay = Emulator(40, 6)
+    for t, data in outputs:
+        replay.feed(data)
+        # Each event leaves the screen the terminal showed at that moment.
+        assert replay.lines() == true_screens[round(t, 1)], t
+    assert replay.lines() == truth.lines()
+
+
+def test_redraws_are_not_dropped_when_the_cursor_moves_between_rows(clocked):
+    writer, clock = clocked
+    text = "\rAAAAAAAA\x1b[A\rBB\rCC\r\n"  # the later redraws are on another row
+    writer.terminal_output(text.encode(), 0.0)
+    clock.now = 2
+    writer.close()
+    assert "".join(d for _, c, d in _cast(writer) if c == "o") == text
+
+
+def test_secret_input_is_not_recorded(clocked):
+    writer, _ = clocked
+    writer.terminal_input(b"hunter2\r", 0.1, secret=True)
+    writer.close()
+    files = "".join(p.read_text() for p in writer.directory.iterdir() if p.is_file())
+    assert "hunter2" not in files and "[secret input]" in files
+
+
+def test_resize_and_markers_go_to_the_cast(clocked):
+    writer, clock = clocked
+    clock.now = 1.0
+    writer.marker("step 1")
+    writer.resize(100, 30)
+    assert _cast(writer) == [(1.0, "m", "step 1"), (1.0, "r", "100x30")]
+    header = read_header(writer.directory / "terminal.cast")
+    assert (header.width, header.height) == (40, 6)
+
+
+@pytest.mark.skipif(shutil.which("asciinema") is None, reason="asciinema is installed in CI")
+def test_asciinema_cat_reproduces_the_output(clocked):
+    writer, clock = clocked
+    text = "\x1b[1;32mbuild ok\x1b[0m\r\nünïcödé ✓ 中文\r\n"
+    writer.terminal_output(text.encode(), 0.2)
+    writer.terminal_input(b"q", 0.3)
+    writer.marker("step 2")
+    writer.close()
+    done = subprocess.run(
+        ["asciinema", "cat", str(writer.directory / "terminal.cast")],
+        capture_output=True, check=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.stdout.decode() == text
+
+
+def test_a_torn_last_line_is_reported_and_the_session_shows_as_interrupted(tmp_path):
+    writer = SessionWriter(tmp_path / "s", _info(), background_flush=False)
+    writer.append(Note(step=1, text="kept"))
+    writer.close()  # no end event: as if killed
+    with open(writer.directory / "events.jsonl", "ab") as events:
+        events.write(b'{"t": 3.0, "type": "no')
+    info = json.loads((writer.directory / "session.json").read_text())
+    info["pid"] = 2**22 + 1  # a process that does not exist
+    (writer.directory / "session.json").write_text(json.dumps(info))
+    session = Session(writer.directory)
+    log = session.log()
+    assert [e.type for e in log.events] == ["note"]
+    assert log.torn_tail == '{"t": 3.0, "type": "no'
+    assert session.info.outcome is Outcome.INTERRUPTED
+
+
+def test_find_session_by_name_prefix_part_and_last(tmp_path):
+    first = SessionWriter.create(tmp_path, _info(task="train the model"), background_flush=False)
+    second = SessionWriter.create(tmp_path, _info(task="run the tests"), background_flush=False)
+    first.close()
+    second.close()
+    assert find_session(first.directory.name, tmp_path).directory == first.directory
+    assert find_session("run-the-tests", tmp_path).directory == second.directory
+    assert find_session(str(second.directory), tmp_path / "elsewhere").name == second.directory.name
+    assert find_session("last", tmp_path).directory in (first.directory, second.directory)
+    with pytest.raises(SessionNotFound, match="no session 'nothing'"):
+        find_session("nothing", tmp_path)
+    with pytest.raises(SessionNotFound, match="matches 2 sessions"):
+        find_session("the", tmp_path)
+
+
+def test_two_sessions_started_in_the_same_second_get_their_own_directories(tmp_path):
+    a = SessionWriter.create(tmp_path, _info(), background_flush=False)
+    b = SessionWriter.create(tmp_path, _info(), background_flush=False)
+    assert a.directory != b.directory and b.directory.name.startswith(a.directory.name)
+    a.close()
+    b.close()
