@@ -115,22 +115,36 @@ def test_demo_then_every_command_reads_the_session(tmp_path):
 
     cast = _clive("export", "last", "--format", "cast", "-o", "demo.cast", cwd=tmp_path)
     assert cast.returncode == 0
-    played = subprocess.run(["asciinema", "cat", "demo.cast"], cwd=tmp_path, capture_output=True,
-                            text=True, stdin=subprocess.DEVNULL, check=True)  # fmt: skip
+    played = subprocess.run(
+        ["asciinema", "cat", "demo.cast"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=True,
+    )
     assert "val_loss: " in played.stdout and "python3 train.py" in played.stdout
 
 
 def test_json_prints_every_event_as_a_json_line(tmp_path):
     script = tmp_path / "s.jsonl"
     script.write_text(
-        '{"tool": "type", "input": {"text": "echo hi"}}\n{"tool": "finish", "input": {"summary": "ok"}}\n'
+        '{"tool": "type", "input": {"text": "echo hi"}}\n'
+        '{"tool": "finish", "input": {"summary": "ok"}}\n'
     )
     done = _clive("--model", f"script:{script}", "--json", "--no-user-rc", "say hi", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     kinds = {e["type"] for e in events}
-    assert {"session_started", "observation", "model_turn", "tool_result", "terminal_output",
-            "input_sent", "session_ended"} <= kinds  # fmt: skip
+    assert {
+        "session_started",
+        "observation",
+        "model_turn",
+        "tool_result",
+        "terminal_output",
+        "input_sent",
+        "session_ended",
+    } <= kinds
     assert all(e["scripted"] for e in events)
     assert events[-1]["outcome"] == "finished"
     assert "hi" in "".join(e["data"] for e in events if e["type"] == "terminal_output")
@@ -139,6 +153,7 @@ def test_json_prints_every_event_as_a_json_line(tmp_path):
 def test_the_exit_status_reflects_the_outcome(tmp_path):
     script = tmp_path / "s.jsonl"
     script.write_text('{"tool": "type", "input": {"text": "true"}}\n' * 5)
-    done = _clive("--model", f"script:{script}", "--max-steps", "2", "--no-user-rc", "loop",
-                  cwd=tmp_path)  # fmt: skip
+    done = _clive(
+        "--model", f"script:{script}", "--max-steps", "2", "--no-user-rc", "loop", cwd=tmp_path
+    )
     assert done.returncode == 3 and "step_limit" in done.stdout

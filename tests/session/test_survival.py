@@ -45,9 +45,16 @@ def test_sigkill_mid_session_leaves_a_readable_interrupted_session(tmp_path):
     work.mkdir()
     sessions = tmp_path / "sessions"
     process = _clive(
-        "--model", f"script:{script}", "--headless", "--no-user-rc", "--cwd", str(work),
-        "--sessions-dir", str(sessions), "count to 400 then sleep",
-    )  # fmt: skip
+        "--model",
+        f"script:{script}",
+        "--headless",
+        "--no-user-rc",
+        "--cwd",
+        str(work),
+        "--sessions-dir",
+        str(sessions),
+        "count to 400 then sleep",
+    )
     seen = []
     for line in process.stdout:
         seen.append(line.decode())
@@ -70,16 +77,29 @@ def test_sigkill_mid_session_leaves_a_readable_interrupted_session(tmp_path):
     assert "line 400" in output, "output written before the kill is in the cast"
     # Everything reads it: the listing, the report, replay, export.
     env = {"CLIVE_SESSIONS_DIR": str(sessions)}
-    listing = subprocess.run([sys.executable, "-m", "clive", "sessions"], capture_output=True,
-                             text=True, env={**os.environ, **env}, check=True)  # fmt: skip
+    listing = subprocess.run(
+        [sys.executable, "-m", "clive", "sessions"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=True,
+    )
     assert "interrupted" in listing.stdout
-    shown = subprocess.run([sys.executable, "-m", "clive", "show", "last"], capture_output=True,
-                           text=True, env={**os.environ, **env}, check=True)  # fmt: skip
+    shown = subprocess.run(
+        [sys.executable, "-m", "clive", "show", "last"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=True,
+    )
     assert "## Step 4" in shown.stdout and "interrupted" in shown.stdout
     screen = subprocess.run(
         [sys.executable, "-m", "clive", "replay", "last", "--print"],
-        capture_output=True, text=True, env={**os.environ, **env}, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=True,
+    )
     assert "sleep 60" in screen.stdout
 
 
