@@ -151,8 +151,9 @@ def _training_log(step: int, chars: int) -> tuple[str, int]:
     lines = []
     size = 0
     while size < chars:
+        loss = 2.5 / (1 + step * 1e-4) + step % 7 * 1e-3
         line = (
-            f"step {step:6d} | loss \x1b[32m{2.5 / (1 + step * 1e-4):.4f}\x1b[0m | lr 3e-4 | "
+            f"step {step:6d} | loss \x1b[32m{loss:.4f}\x1b[0m | lr 3e-4 | "
             f"tok/s {120000 + step * 7919 % 9973}\r\n"
         )
         lines.append(line)

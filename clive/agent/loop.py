@@ -84,8 +84,9 @@ class Agent:
         """Work on ``task`` until the model finishes or a budget runs out; record the end."""
         try:
             ended = self._loop(task)
-        except KeyboardInterrupt:
-            ended = self._ended(SessionOutcome.QUIT, reason="stopped by the user (Ctrl-C)")
+        except KeyboardInterrupt as interrupt:
+            how = str(interrupt) or "Ctrl-C"
+            ended = self._ended(SessionOutcome.QUIT, reason=f"stopped by the user ({how})")
         except Exception as error:
             self.writer.append(Error(message=traceback.format_exc(), fatal=True))
             ended = self._ended(SessionOutcome.ERROR, reason=f"clive failed: {error!r}")

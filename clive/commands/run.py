@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -46,6 +47,8 @@ def run(args: argparse.Namespace, task: str | None = None, model=None) -> int:
         max_steps=args.max_steps, max_time=args.max_time, max_invalid_calls=args.max_invalid_calls
     )
     printer = _Printer(json_lines=args.json)
+    # `kill PID` ends the session cleanly, as Ctrl-C does: recorded as quit, shell closed.
+    signal.signal(signal.SIGTERM, _stop)
     try:
         writer, ended = run_task(
             task,
@@ -63,6 +66,10 @@ def run(args: argparse.Namespace, task: str | None = None, model=None) -> int:
         return 1
     print(f"session: {writer.directory}", file=sys.stderr)
     return EXIT_STATUS.get(ended.outcome, 1)
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 class _Printer:

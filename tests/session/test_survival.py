@@ -142,3 +142,29 @@ def test_planted_secrets_never_reach_disk(tmp_path, monkeypatch):
     assert "length 28" in output
     assert "the key is not here: ." in output, "the harness's key never reaches the shell"
     assert "[REDACTED]" in output
+
+
+def test_sigterm_ends_the_session_cleanly_as_quit(tmp_path):
+    script = write_script(tmp_path / "turns.jsonl", [type_("sleep 100"), wait(timeout=200)])
+    sessions = tmp_path / "sessions"
+    process = _clive(
+        "--model",
+        f"script:{script}",
+        "--no-user-rc",
+        "--cwd",
+        str(tmp_path),
+        "--sessions-dir",
+        str(sessions),
+        "sleep",
+    )
+    for line in process.stdout:
+        if b"step 2 model" in line:
+            break
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 130
+    (directory,) = sessions.iterdir()
+    info = Session(directory).info
+    assert info.outcome is Outcome.QUIT and info.reason == "stopped by the user (SIGTERM)"
+    sleepers = subprocess.run(["pgrep", "-f", "^sleep 100$"], capture_output=True, text=True)
+    assert sleepers.stdout == "", "the shell and its command are gone"
