@@ -193,7 +193,7 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
         parser.add_argument(
             "--at",
             type=float,
-            default=-0.0,
+            default=None,
             metavar="SECONDS",
             help="seconds from the start; negative counts from the end (default: the end)",
         )

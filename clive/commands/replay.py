@@ -29,7 +29,9 @@ def replay(args: argparse.Namespace) -> int:
         print(f"clive replay: {error}", file=sys.stderr)
         return 2
     at = args.at
-    if at < 0:
+    if at is None:
+        at = index.duration
+    elif at < 0:
         at = max(0.0, index.duration + at)  # from the end, as with Python's negative indices
     screen = index.screen_at(at)
     sys.stdout.write("\n".join(line.rstrip() for line in screen.lines()).rstrip("\n") + "\n")

@@ -2,9 +2,9 @@
 
 Replaying a cast from its start to reach hour six of a training run would mean feeding
 gigabytes through the emulator. The index (``terminal.cast.index``, built on first use and
-extended when the cast has grown) stores a keyframe every few megabytes of output: the whole
-screen state as escape sequences, and where in the cast to go on from. Seeking feeds one
-keyframe and at most a few megabytes of output.
+extended when the cast has grown) stores a keyframe every few megabytes of output: the
+emulator's whole state, and where in the cast to go on from. Seeking restores one keyframe
+and feeds at most a few megabytes of output.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clive.session.asciicast import iter_events, read_header
-from clive.terminal._screen_state import screen_state_ansi
+from clive.terminal._screen_state import restore_state, save_state
 from clive.terminal.emulator import Emulator
 
 INDEX_SUFFIX = ".index"
@@ -31,7 +31,7 @@ class Keyframe:
     offset: int  # where the next event starts in the cast
     cols: int
     rows: int
-    screen: str  # escape sequences that rebuild the screen in a fresh emulator
+    state: str  # the emulator's state (clive.terminal._screen_state), "" for a fresh one
 
 
 class ScreenIndex:
@@ -93,7 +93,7 @@ class ScreenIndex:
                 head = {"version": _INDEX_VERSION, "cast_size": self.cast_size}
                 file.write(json.dumps(head) + "\n")
                 for k in self.keyframes:
-                    file.write(json.dumps([k.time, k.offset, k.cols, k.rows, k.screen]) + "\n")
+                    file.write(json.dumps([k.time, k.offset, k.cols, k.rows, k.state]) + "\n")
             os.replace(temporary, index_path)
         except OSError:
             pass  # a read-only session: the index lives in memory only
@@ -132,10 +132,9 @@ def _extend(
         _apply(emulator, event.code, event.data)
         if event.code == "o":
             fed += len(event.data)
-        if fed >= every:
-            keyframes.append(
-                Keyframe(event.time, end, emulator.cols, emulator.rows, screen_state_ansi(emulator))
-            )
+        # Inside an unfinished sequence there is no keyframe to take: the next event it is.
+        if fed >= every and (state := save_state(emulator)) is not None:
+            keyframes.append(Keyframe(event.time, end, emulator.cols, emulator.rows, state))
             fed = 0
             if progress is not None:
                 progress(end, size)
@@ -143,10 +142,9 @@ def _extend(
 
 
 def _emulator_from(keyframe: Keyframe) -> Emulator:
-    emulator = Emulator(keyframe.cols, keyframe.rows)
-    if keyframe.screen:
-        emulator.feed(keyframe.screen)
-    return emulator
+    if keyframe.state:
+        return restore_state(keyframe.state)
+    return Emulator(keyframe.cols, keyframe.rows)
 
 
 def _apply(emulator: Emulator, code: str, data: str) -> None:
