@@ -158,7 +158,7 @@ class ToolRunner:
         outcome = terminal.wait(
             prompt=True, quiet=_SETTLE_QUIET, timeout=self._clip(_SETTLE_AFTER_ENTER)
         )
-        return ToolOutcome(True, f"{what} and Enter; {_describe(outcome, waited_for='done')}")
+        return ToolOutcome(True, f"{what} and Enter; {_describe(outcome, waited_for='settle')}")
 
     def _keys(self, call: KeysInput) -> ToolOutcome:
         try:
@@ -200,9 +200,11 @@ def _describe(outcome, *, waited_for: str) -> str:
     if reason is WaitReason.PATTERN:
         return f"the pattern matched {after}: {outcome.match!r}"
     if reason is WaitReason.QUIET:
-        if waited_for == "done":
+        if waited_for in ("done", "settle"):
             return f"still running: no output for a moment {after}"
         return f"output went quiet {after}"
     if reason is WaitReason.EXITED:
         return f"the shell exited (status {outcome.exit_code}) {after}"
+    if waited_for == "settle":
+        return f"still running {after}; wait for it to end, or act on what it shows"
     return f"timed out {after}; what was running is still running"

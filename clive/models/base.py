@@ -1,10 +1,18 @@
-"""The one small protocol every model backend implements, and the types it speaks."""
+"""The one small protocol every model backend implements, and the types it speaks.
+
+A backend turns the conversation (system prompt, messages, tools) into the model's next turn.
+It reports text as it streams (``on_text``) and each retry it makes (``on_retry``), and raises
+``ModelUnavailable`` when a transient failure outlasts its retries (the session then pauses and
+can be resumed) or ``ModelError`` for a failure retrying cannot fix.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from clive.session.events import ToolCall, Usage
 
@@ -27,12 +35,23 @@ class ToolResultBlock:
 
 @dataclass(frozen=True)
 class Message:
-    """One message of the conversation, in no provider's format."""
+    """One message of the conversation, in no provider's format.
+
+    A user message is its tool results, then ``text``, then ``transient``: the part a later
+    turn replaces (the screen of an observation, once newer screens exist). Backends that
+    cache the conversation put the rolling cache breakpoint after ``text``, so that replacing
+    ``transient`` never invalidates what is cached.
+
+    ``reasoning`` holds an assistant turn's thinking blocks exactly as the backend received
+    them (Anthropic wants them back, signatures and all, while a tool call is answered).
+    """
 
     role: Literal["user", "assistant"]
     text: str = ""
     tool_calls: Sequence[ToolCall] = ()
     tool_results: Sequence[ToolResultBlock] = ()
+    transient: str = ""
+    reasoning: Sequence[dict[str, Any]] = ()
 
 
 @dataclass(frozen=True)
@@ -41,10 +60,32 @@ class ModelReply:
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     cost: float | None = None  # dollars; None when the backend cannot tell
+    thinking: str = ""  # the model's extended thinking, when it was switched on
+    reasoning: Sequence[dict[str, Any]] = ()  # see Message.reasoning
+    stop_reason: str | None = None
 
 
 class ModelError(RuntimeError):
     """The model could not give a reply; the message says why and what to do."""
+
+
+class ModelUnavailable(ModelError):
+    """A transient failure (rate limit, overload, server error, timeout, a stream cut off)
+    that outlasted the retries: the session pauses and can be resumed later."""
+
+
+@dataclass(frozen=True)
+class Retry:
+    """One failed attempt that will be tried again after ``delay`` seconds."""
+
+    attempt: int  # 1 for the first failure
+    attempts: int  # how many tries in all
+    delay: float
+    reason: str  # what failed, e.g. "529 overloaded_error: Overloaded"
+
+
+TextListener = Callable[[str], None]
+RetryListener = Callable[[Retry], None]
 
 
 class Model(Protocol):
@@ -52,7 +93,45 @@ class Model(Protocol):
 
     name: str
     scripted: bool  # replies come from a script, not from a language model
+    context_limit: int | None  # tokens the model reads at most; None when unknown
 
     def reply(
-        self, system: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
+        self,
+        system: str,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        *,
+        on_text: TextListener | None = None,
+        on_retry: RetryListener | None = None,
     ) -> ModelReply: ...
+
+
+class Pricing(BaseModel):
+    """Dollars per million tokens, for one model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_read: float | None = Field(None, ge=0, description="default: a tenth of input")
+    cache_write: float | None = Field(None, ge=0, description="default: 1.25 times input")
+
+    def cost(self, usage: Usage) -> float:
+        """What ``usage`` costs, in dollars."""
+        cache_read = self.input * 0.1 if self.cache_read is None else self.cache_read
+        cache_write = self.input * 1.25 if self.cache_write is None else self.cache_write
+        return (
+            usage.input_tokens * self.input
+            + usage.output_tokens * self.output
+            + usage.cache_read_tokens * cache_read
+            + usage.cache_write_tokens * cache_write
+        ) / 1e6
+
+
+def price_for(model: str, prices: dict[str, Pricing]) -> Pricing | None:
+    """The price of ``model``: an exact entry, else the longest entry it starts with
+    (``claude-sonnet-4-5`` prices ``claude-sonnet-4-5-20250929``)."""
+    if model in prices:
+        return prices[model]
+    matches = [name for name in prices if model.startswith(name)]
+    return prices[max(matches, key=len)] if matches else None

@@ -15,7 +15,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from clive.models.base import Message, ModelError, ModelReply, ToolSpec
+from clive.models.base import (
+    Message,
+    ModelError,
+    ModelReply,
+    RetryListener,
+    TextListener,
+    ToolSpec,
+)
 from clive.session.events import ToolCall
 
 
@@ -35,6 +42,7 @@ class ScriptModel:
     """Replays the turns of ``path`` in order, one per call of ``reply``."""
 
     scripted = True
+    context_limit = None
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -43,7 +51,13 @@ class ScriptModel:
         self._next = 0
 
     def reply(
-        self, system: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
+        self,
+        system: str,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        *,
+        on_text: TextListener | None = None,
+        on_retry: RetryListener | None = None,
     ) -> ModelReply:
         if self._next >= len(self.turns):
             raise ModelError(
@@ -55,6 +69,8 @@ class ScriptModel:
         calls = []
         if turn.tool is not None:
             calls.append(ToolCall(id=f"script-{self._next}", name=turn.tool, input=turn.input))
+        if turn.text and on_text is not None:
+            on_text(turn.text)
         return ModelReply(text=turn.text, tool_calls=calls, cost=0.0)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,10 @@ from clive.terminal.emulator import Emulator
 
 INDEX_SUFFIX = ".index"
 _INDEX_VERSION = 1
-KEYFRAME_EVERY = 4 << 20  # characters of output between keyframes
+KEYFRAME_EVERY = 4 << 20  # characters of output between keyframes, at most
+# ... and seconds of emulator work: full-screen redraws are parsed cell by cell, ten times
+# slower than a log, so a seek must not have megabytes of them to feed.
+KEYFRAME_WORK = 0.2
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ def _extend(
     last = keyframes[-1]
     emulator = _emulator_from(last)
     fed = 0
+    work_started = time.perf_counter()
     for event in iter_events(cast_path, last.offset):
         end = event.end
         if end > size:
@@ -132,10 +137,12 @@ def _extend(
         _apply(emulator, event.code, event.data)
         if event.code == "o":
             fed += len(event.data)
+        due = fed >= every or (fed and time.perf_counter() - work_started >= KEYFRAME_WORK)
         # Inside an unfinished sequence there is no keyframe to take: the next event it is.
-        if fed >= every and (state := save_state(emulator)) is not None:
+        if due and (state := save_state(emulator)) is not None:
             keyframes.append(Keyframe(event.time, end, emulator.cols, emulator.rows, state))
             fed = 0
+            work_started = time.perf_counter()
             if progress is not None:
                 progress(end, size)
     return keyframes
