@@ -2,8 +2,10 @@
 
     while no budget is spent:
         view = observe()                 # header, new output, screen
-        reply = ask the model            # text and tool calls
-        for each tool call: act          # type, keys, wait, note, finish
+        if the context is nearly full:   # the model writes notes; a fresh context starts
+            compact()
+        reply = ask the model            # text and tool calls, streamed
+        for each tool call: act          # type, keys, wait, note, finish (risky: approval)
     end, with the outcome and why
 
 Every step is recorded as it happens (``SessionWriter``), so a session killed at any moment
@@ -15,16 +17,30 @@ from __future__ import annotations
 import dataclasses
 import time
 import traceback
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from clive.agent.observation import ObservationLimits, Observer, View
+from clive.agent.approval import ApprovalPolicy, ApprovalRequest
+from clive.agent.observation import ObservationLimits, Observer, View, estimate_tokens
 from clive.agent.prompts import Prompts
 from clive.agent.tools import NoteInput, ToolOutcome, ToolRunner, TypeInput, tool_specs, validate
-from clive.models.base import Message, Model, ModelError, ModelReply, ToolResultBlock
+from clive.models.base import (
+    Message,
+    Model,
+    ModelError,
+    ModelReply,
+    ModelUnavailable,
+    Retry,
+    ToolResultBlock,
+)
 from clive.session.events import (
+    Approval,
     BudgetWarning,
+    ContextCompacted,
     Error,
+    ModelRetry,
+    ModelText,
     ModelTurn,
     Note,
     Observation,
@@ -34,11 +50,12 @@ from clive.session.events import (
     Totals,
 )
 from clive.session.events import Outcome as SessionOutcome
-from clive.session.info import OUTPUTS_DIR
+from clive.session.info import NOTES_FILE, OUTPUTS_DIR
 from clive.session.writer import SessionWriter
 from clive.terminal import ScreenState, Terminal
 
 _WARN_AT = 0.8  # a budget warning when this share of a budget is spent
+SCREEN_GONE = "(The screen of this step is no longer shown.)"
 
 
 class AgentSettings(BaseModel):
@@ -46,7 +63,19 @@ class AgentSettings(BaseModel):
 
     max_steps: int = Field(500, ge=1, description="model turns before the session stops")
     max_time: float | None = Field(None, gt=0, description="seconds of wall time")
+    max_cost: float | None = Field(None, gt=0, description="dollars")
+    max_tokens: int | None = Field(None, ge=1, description="tokens of every kind, in all")
     max_invalid_calls: int = Field(3, ge=1, description="invalid tool calls in a row")
+    context_limit: int | None = Field(None, ge=1, description="tokens; default: the model's")
+    compact_at: float = Field(0.8, gt=0, lt=1, description="share of the context limit")
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """Where a resumed session takes up: its totals so far and what the model is told."""
+
+    totals: Totals
+    situation: str
 
 
 class Agent:
@@ -60,21 +89,29 @@ class Agent:
         prompts: Prompts,
         settings: AgentSettings | None = None,
         limits: ObservationLimits | None = None,
+        approval: ApprovalPolicy | None = None,
+        resumption: Resumption | None = None,
     ) -> None:
         self.terminal = terminal
         self.model = model
         self.writer = writer
         self.prompts = prompts
         self.settings = settings or AgentSettings()
+        self.approval = approval or ApprovalPolicy("never", {})
+        self.resumption = resumption
         self.observer = Observer(terminal, writer.directory / OUTPUTS_DIR, limits)
         self.tools = ToolRunner(terminal, lambda: self.observer.last_mark, self._time_left)
         self.tool_specs = tool_specs(prompts.tools)
         self.messages: list[Message] = []
-        self.totals = Totals()
+        self.totals = resumption.totals.model_copy(deep=True) if resumption else Totals()
         self.input_source = "agent"
         self._invalid_in_a_row = 0
         self._warned: set[str] = set()
-        self._last_view_message: tuple[int, View] | None = None
+        self._context_tokens = 0  # what the model read at its last turn, as it reported
+        self._paused_reason = ""  # set when the model stayed unavailable through its retries
+        self._fixed_tokens = estimate_tokens(prompts.system) + estimate_tokens(
+            "".join(spec.description + str(spec.input_schema) for spec in self.tool_specs)
+        )
         terminal.add_output_listener(writer.terminal_output)
         terminal.add_input_listener(self._record_input)
 
@@ -96,17 +133,26 @@ class Agent:
     def _loop(self, task: str) -> SessionEnded:
         results: list[ToolResultBlock] = []
         complaint = ""
-        step = 0
+        step = self.totals.steps
         while (limit := self._spent_budget(step)) is None:
             step += 1
             self.writer.marker(f"step {step}")
             view = self._observe(step)
-            self._tell(task if step == 1 else complaint, results, view)
+            if not self.messages:
+                situation = self.resumption.situation if self.resumption else ""
+                self._start_context(task, view, situation)
+            elif self._context_is_full(view):
+                if not self._compact(step, task, results, view):
+                    return self._ended(SessionOutcome.PAUSED, reason=self._paused_reason)
+            else:
+                self._tell(complaint, results, view)
             if view.state is ScreenState.EXITED:
                 return self._ended(SessionOutcome.SHELL_EXITED, reason="the shell exited")
 
             reply = self._ask(step)
             if reply is None:
+                if self._paused_reason:
+                    return self._ended(SessionOutcome.PAUSED, reason=self._paused_reason)
                 return self._ended(SessionOutcome.MODEL_ERROR, reason="the model failed")
 
             results, complaint = [], ""
@@ -145,22 +191,46 @@ class Agent:
         return view
 
     def _tell(self, text: str, results: list[ToolResultBlock], view: View) -> None:
-        """Add the next user message; the previous observation shrinks to its short form."""
-        if self._last_view_message is not None:
-            index, old = self._last_view_message
+        """Add the next user message; the screen of the one before is no longer shown."""
+        for index in range(len(self.messages) - 1, -1, -1):
             message = self.messages[index]
-            shrunk = message.text.replace(old.text, old.short_text)
-            self.messages[index] = dataclasses.replace(message, text=shrunk)
-        body = f"{text}\n\n{view.text}" if text else view.text
-        self.messages.append(Message("user", body, tool_results=tuple(results)))
-        self._last_view_message = (len(self.messages) - 1, view)
+            if message.role == "user" and message.transient:
+                self.messages[index] = dataclasses.replace(message, transient=SCREEN_GONE)
+                break
+        body = f"{text}\n\n{view.short}" if text else view.short
+        self.messages.append(
+            Message("user", body, tool_results=tuple(results), transient=view.screen)
+        )
+
+    def _start_context(self, task: str, view: View, situation: str) -> None:
+        """A fresh conversation: the task, the notes kept so far, where things stand."""
+        notes_path = self.writer.directory / NOTES_FILE
+        notes = notes_path.read_text(encoding="utf-8").strip() if notes_path.exists() else ""
+        opening = self.prompts.fresh_context(task, notes, situation) if notes or situation else task
+        self.messages = []
+        self._context_tokens = 0
+        self._tell(opening, [], view)
 
     # -- think ------------------------------------------------------------------------------
 
-    def _ask(self, step: int) -> ModelReply | None:
+    def _ask(self, step: int, purpose: str = "act") -> ModelReply | None:
         started = time.monotonic()
+        context = self._conversation_tokens()
         try:
-            reply = self.model.reply(self.prompts.system, self.messages, self.tool_specs)
+            reply = self.model.reply(
+                self.prompts.system,
+                self.messages,
+                self.tool_specs,
+                on_text=lambda text: self._stream_text(step, text),
+                on_retry=lambda retry: self._record_retry(step, retry),
+            )
+        except ModelUnavailable as error:
+            self.writer.append(Error(message=str(error), fatal=True, step=step))
+            self._paused_reason = (
+                f"the model is unavailable: {error}. Resume later with: "
+                f"clive resume {self.writer.directory}"
+            )
+            return None
         except ModelError as error:
             self.writer.append(Error(message=str(error), fatal=True, step=step))
             return None
@@ -169,9 +239,19 @@ class Agent:
             for call in reply.tool_calls:
                 if call.name == "type" and isinstance(call.input, dict):
                     self.writer.redactor.add_secret(str(call.input.get("text", "")))
-        self.messages.append(Message("assistant", reply.text, tool_calls=tuple(reply.tool_calls)))
+        self.messages.append(
+            Message(
+                "assistant",
+                reply.text,
+                tool_calls=tuple(reply.tool_calls),
+                reasoning=tuple(reply.reasoning),
+            )
+        )
+        usage = reply.usage
+        read = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+        self._context_tokens = read + usage.output_tokens if read else 0
         self.totals.steps = step
-        self.totals.usage = self.totals.usage + reply.usage
+        self.totals.usage = self.totals.usage + usage
         if reply.cost is not None:
             self.totals.cost = (self.totals.cost or 0.0) + reply.cost
         self.writer.append(
@@ -180,12 +260,90 @@ class Agent:
                 model=self.model.name,
                 text=reply.text,
                 tool_calls=reply.tool_calls,
-                usage=reply.usage,
+                usage=usage,
                 cost=reply.cost,
                 duration=round(time.monotonic() - started, 3),
+                thinking=reply.thinking,
+                context_tokens=read or context,
+                purpose=purpose,
             )
         )
         return reply
+
+    def _stream_text(self, step: int, text: str) -> None:
+        self.writer.publish(
+            ModelText(
+                t=round(self.writer.elapsed(), 6),
+                step=step,
+                text=text,
+                scripted=self.writer.scripted,
+            )
+        )
+
+    def _record_retry(self, step: int, retry: Retry) -> None:
+        self.writer.append(
+            ModelRetry(
+                step=step,
+                attempt=retry.attempt,
+                attempts=retry.attempts,
+                delay=round(retry.delay, 3),
+                reason=retry.reason,
+            )
+        )
+
+    # -- the context ------------------------------------------------------------------------
+
+    def _context_limit(self) -> int | None:
+        return self.settings.context_limit or self.model.context_limit
+
+    def _conversation_tokens(self) -> int:
+        """The conversation's size in tokens, estimated (system prompt and tools included)."""
+        return self._fixed_tokens + sum(
+            estimate_tokens(m.text)
+            + estimate_tokens(m.transient)
+            + sum(estimate_tokens(r.content) for r in m.tool_results)
+            + sum(estimate_tokens(str(c.input)) + 10 for c in m.tool_calls)
+            for m in self.messages
+        )
+
+    def _context_is_full(self, view: View) -> bool:
+        limit = self._context_limit()
+        if limit is None:
+            return False
+        size = self._context_tokens or self._conversation_tokens()
+        return size + view.tokens > self.settings.compact_at * limit
+
+    def _compact(self, step: int, task: str, results: list[ToolResultBlock], view: View) -> bool:
+        """Ask the model for its notes, keep them, and start a fresh context with them.
+        False when the model could not be asked (the session pauses)."""
+        before = self._conversation_tokens() + view.tokens
+        self.messages.append(
+            Message("user", self.prompts.compact, tool_results=tuple(results), compaction=True)
+        )
+        reply = self._ask(step, purpose="compact")
+        if reply is None:
+            return False
+        notes = [reply.text.strip()] if reply.text.strip() else []
+        for call in reply.tool_calls:
+            checked = validate(call.name, call.input)
+            if isinstance(checked, NoteInput):
+                notes.append(checked.text.strip())
+        written = "\n\n".join(notes) or "(the model wrote no notes)"
+        self.writer.append_note(f"## Notes at step {step} (context compacted)\n\n{written}")
+        situation = (
+            "The conversation was cleared to stay within the context limit; the terminal is "
+            "as you left it, and your notes above are what you kept."
+        )
+        self._start_context(task, view, situation)
+        self.writer.append(
+            ContextCompacted(
+                step=step,
+                tokens_before=before,
+                tokens_after=self._conversation_tokens(),
+                notes=written,
+            )
+        )
+        return True
 
     # -- act --------------------------------------------------------------------------------
 
@@ -198,6 +356,8 @@ class Agent:
             self.writer.append_note(checked.text)
             self.writer.append(Note(step=step, text=checked.text))
             outcome = ToolOutcome(True, "noted")
+        elif isinstance(checked, TypeInput) and (refusal := self._refusal(step, checked.text)):
+            outcome = refusal
         else:
             if isinstance(checked, TypeInput) and self.terminal.reads_secret_input():
                 self.writer.redactor.add_secret(checked.text)
@@ -216,6 +376,31 @@ class Agent:
         )
         return outcome
 
+    def _refusal(self, step: int, text: str) -> ToolOutcome | None:
+        """None when ``text`` may be typed; else the refusal the model reads."""
+        rule = self.approval.rule_for(text)
+        if rule is None or self.terminal.reads_secret_input():
+            return None
+        decision = self.approval.decide(ApprovalRequest(step, text, rule))
+        self.writer.append(
+            Approval(
+                step=step,
+                action=text,
+                rule=rule,
+                approved=decision.approved,
+                by=decision.by,
+                reason=decision.reason,
+            )
+        )
+        if decision.approved:
+            return None
+        why = f": {decision.reason}" if decision.reason else ""
+        return ToolOutcome(
+            False,
+            f"refused, nothing was typed: this needs approval ({rule}) and was not "
+            f"approved{why}. Find a safer way, or finish and say what you need.",
+        )
+
     def _record_input(self, data: bytes, when: float) -> None:
         secret = self.terminal.reads_secret_input()
         self.writer.terminal_input(data, when, source=self.input_source, secret=secret)
@@ -228,13 +413,23 @@ class Agent:
         return max(0.0, self.settings.max_time - self.writer.elapsed())
 
     def _spent_budget(self, steps: int) -> SessionEnded | None:
-        settings = self.settings
-        budgets = [("steps", steps, settings.max_steps, SessionOutcome.STEP_LIMIT)]
-        if settings.max_time is not None:
-            budgets.append(
-                ("time", self.writer.elapsed(), settings.max_time, SessionOutcome.TIME_LIMIT)
-            )
+        settings, totals = self.settings, self.totals
+        usage = totals.usage
+        tokens = (
+            usage.input_tokens
+            + usage.output_tokens
+            + usage.cache_read_tokens
+            + usage.cache_write_tokens
+        )
+        budgets = [
+            ("steps", steps, settings.max_steps, SessionOutcome.STEP_LIMIT),
+            ("time", self.writer.elapsed(), settings.max_time, SessionOutcome.TIME_LIMIT),
+            ("cost", totals.cost or 0.0, settings.max_cost, SessionOutcome.COST_LIMIT),
+            ("tokens", tokens, settings.max_tokens, SessionOutcome.TOKEN_LIMIT),
+        ]
         for name, used, limit, outcome in budgets:
+            if limit is None:
+                continue
             if used >= limit:
                 return self._ended(outcome, reason=f"the {name} budget ({limit:g}) is spent")
             if used >= _WARN_AT * limit and name not in self._warned:

@@ -54,8 +54,9 @@ class ObservationLimits:
 class View:
     """One observation: the text given to the model, and its parts for the session log."""
 
-    text: str
-    short_text: str  # the same without the screen: what older observations shrink to
+    text: str  # the whole observation: ``short``, a blank line, ``screen``
+    short: str  # the header and the new output
+    screen: str  # the screen section, which later observations replace
     tokens: int
     state: ScreenState
     exit_code: int | None
@@ -114,7 +115,8 @@ class Observer:
         text = f"{short}\n\n{screen}"
         return View(
             text=text,
-            short_text=short + "\n(The screen of this step is no longer shown.)",
+            short=short,
+            screen=screen,
             tokens=estimate_tokens(text),
             state=snapshot.state,
             exit_code=snapshot.last_exit_code,

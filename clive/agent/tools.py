@@ -104,6 +104,12 @@ def validate(name: str, raw_input: object) -> _Input | ToolOutcome:
     if model is None:
         known = ", ".join(INPUTS)
         return ToolOutcome(False, f"unknown tool {name!r}; the tools are {known}", invalid=True)
+    if isinstance(raw_input, str):
+        # The model's input did not parse as JSON: the backend kept it as it came.
+        shown = raw_input if len(raw_input) <= 200 else raw_input[:200] + "..."
+        return ToolOutcome(
+            False, f"invalid input for {name}: not a JSON object: {shown!r}", invalid=True
+        )
     try:
         return model.model_validate(raw_input if raw_input is not None else {})
     except ValidationError as error:

@@ -44,6 +44,8 @@ class Message:
 
     ``reasoning`` holds an assistant turn's thinking blocks exactly as the backend received
     them (Anthropic wants them back, signatures and all, while a tool call is answered).
+    ``compaction`` marks the request for notes before the context is cleared (a script
+    answers it with its ``compact`` turns; a language model just reads the text).
     """
 
     role: Literal["user", "assistant"]
@@ -52,6 +54,7 @@ class Message:
     tool_results: Sequence[ToolResultBlock] = ()
     transient: str = ""
     reasoning: Sequence[dict[str, Any]] = ()
+    compaction: bool = False
 
 
 @dataclass(frozen=True)

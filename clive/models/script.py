@@ -1,9 +1,11 @@
 """The script backend: model turns read from a JSONL file, for tests and the demo.
 
 One turn a line: ``{"text": "what the model says", "tool": NAME, "input": {...}}``; ``text`` is
-optional, and so is ``tool`` (a turn that only talks). Blank lines and lines starting with
-``#`` are skipped. The script does not look at what the terminal shows: it drives the real
-loop, terminal and session, and every event of the session says it was scripted.
+optional, and so is ``tool`` (a turn that only talks). A line ``{"compact": "notes"}`` is the
+answer to a request for notes when the context is compacted: such lines are used, in order,
+only for those requests. Blank lines and lines starting with ``#`` are skipped. The script
+does not look at what the terminal shows: it drives the real loop, terminal and session, and
+every event of the session says it was scripted.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from clive.models.base import (
     Message,
@@ -32,6 +34,13 @@ class ScriptTurn(BaseModel):
     text: str = ""
     tool: str | None = None
     input: Any = None
+    compact: str | None = None  # notes, answering a compaction request
+
+    @model_validator(mode="after")
+    def _compact_stands_alone(self) -> ScriptTurn:
+        if self.compact is not None and (self.text or self.tool or self.input is not None):
+            raise ValueError('a compact line holds only the notes: {"compact": "..."}')
+        return self
 
 
 class ScriptError(ValueError):
@@ -47,8 +56,11 @@ class ScriptModel:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.name = f"script:{self.path}"
-        self.turns = load_script(self.path)
+        turns = load_script(self.path)
+        self.turns = [turn for turn in turns if turn.compact is None]
+        self.compactions = [turn.compact for turn in turns if turn.compact is not None]
         self._next = 0
+        self._next_compaction = 0
 
     def reply(
         self,
@@ -59,6 +71,8 @@ class ScriptModel:
         on_text: TextListener | None = None,
         on_retry: RetryListener | None = None,
     ) -> ModelReply:
+        if messages and messages[-1].compaction:
+            return self._compaction()
         if self._next >= len(self.turns):
             raise ModelError(
                 f"the script {self.path} has no turn left after {len(self.turns)} turns "
@@ -72,6 +86,14 @@ class ScriptModel:
         if turn.text and on_text is not None:
             on_text(turn.text)
         return ModelReply(text=turn.text, tool_calls=calls, cost=0.0)
+
+    def _compaction(self) -> ModelReply:
+        if self._next_compaction >= len(self.compactions):
+            notes = "(scripted: the script has no compact line left, so no notes)"
+        else:
+            notes = self.compactions[self._next_compaction]
+            self._next_compaction += 1
+        return ModelReply(text=notes, cost=0.0)
 
 
 def load_script(path: Path) -> list[ScriptTurn]:

@@ -24,6 +24,9 @@ class Outcome(StrEnum):
     MODEL_ERROR = "model_error"
     SHELL_EXITED = "shell_exited"
     QUIT = "quit"
+    COST_LIMIT = "cost_limit"
+    TOKEN_LIMIT = "token_limit"
+    PAUSED = "paused"  # the model stayed unavailable through its retries: resumable
     ERROR = "error"  # clive itself failed
     INTERRUPTED = "interrupted"
     RUNNING = "running"
@@ -100,6 +103,52 @@ class ModelTurn(_Event):
     usage: Usage = Field(default_factory=Usage)
     cost: float | None = None  # dollars; None when unknown
     duration: float = 0.0  # seconds the model took
+    thinking: str = ""  # extended thinking, when it was switched on
+    context_tokens: int = 0  # the conversation the model read (reported, else estimated)
+    purpose: Literal["act", "compact"] = "act"
+
+
+class ModelText(_Event):
+    """A piece of the model's text as it streams (published live, never written: the whole
+    text is in the ``model_turn`` that follows)."""
+
+    type: Literal["model_text"] = "model_text"
+    step: int
+    text: str
+
+
+class ModelRetry(_Event):
+    """A model call failed for a reason that may pass; clive tries again after ``delay``."""
+
+    type: Literal["model_retry"] = "model_retry"
+    step: int
+    attempt: int
+    attempts: int
+    delay: float
+    reason: str
+
+
+class ContextCompacted(_Event):
+    """The conversation neared the model's context limit: the model wrote its notes, and a
+    fresh context started from the task, the notes and the current observation."""
+
+    type: Literal["context_compacted"] = "context_compacted"
+    step: int
+    tokens_before: int
+    tokens_after: int
+    notes: str
+
+
+class Approval(_Event):
+    """A risky action and what was decided about it."""
+
+    type: Literal["approval"] = "approval"
+    step: int
+    action: str  # what the model wanted to do, e.g. the command it typed
+    rule: str  # why it is risky: the rule it matched, or "every action" with --approve always
+    approved: bool
+    by: Literal["user", "policy"] = "policy"
+    reason: str = ""
 
 
 class Observation(_Event):
@@ -173,6 +222,10 @@ Event = Annotated[
     | InputSent
     | TerminalResized
     | ModelTurn
+    | ModelText
+    | ModelRetry
+    | ContextCompacted
+    | Approval
     | Observation
     | ToolResult
     | Note

@@ -22,7 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from clive.session.asciicast import CastWriter
-from clive.session.events import Event, InputSent, SessionEnded, TerminalOutput, parse_event
+from clive.session.events import (
+    Event,
+    InputSent,
+    Outcome,
+    SessionEnded,
+    TerminalOutput,
+    parse_event,
+)
 from clive.session.info import CAST_FILE, EVENTS_FILE, NOTES_FILE, OUTPUTS_DIR, SessionInfo
 from clive.session.redact import Redactor, StreamRedactor
 from clive.terminal.emulator import collapse_redraws
@@ -51,27 +58,33 @@ class SessionWriter:
         redactor: Redactor | None = None,
         clock: Callable[[], float] = time.monotonic,
         background_flush: bool = True,
+        resume_at: float | None = None,
     ) -> None:
-        directory.mkdir(parents=True)
-        (directory / OUTPUTS_DIR).mkdir()
+        if resume_at is None:
+            directory.mkdir(parents=True)
+            (directory / OUTPUTS_DIR).mkdir()
         self.directory = directory
-        self.info = info.model_copy(update={"pid": os.getpid(), "host": socket.gethostname()})
+        self.info = info.model_copy(
+            update={"pid": os.getpid(), "host": socket.gethostname(), "outcome": Outcome.RUNNING}
+        )
         self.redactor = redactor or Redactor()
         self._clock = clock
-        self._start = clock()
+        # A resumed session goes on from where its clock stopped, in the same files.
+        self._start = clock() - (resume_at or 0.0)
         self._cols = info.cols
         self._lock = threading.RLock()
         self._listeners: list[Callable[[Event], None]] = []
         self._events = open(directory / EVENTS_FILE, "ab")  # noqa: SIM115 - open for the session
         self._cast_file = open(directory / CAST_FILE, "ab")  # noqa: SIM115
         self._cast = CastWriter(self._cast_file)
-        self._cast.header(
-            info.cols,
-            info.rows,
-            timestamp=int(time.time()),
-            title=self.redactor.redact(info.task),
-            env={"SHELL": os.environ.get("SHELL", "/bin/bash"), "TERM": "xterm-256color"},
-        )
+        if resume_at is None:
+            self._cast.header(
+                info.cols,
+                info.rows,
+                timestamp=int(time.time()),
+                title=self.redactor.redact(info.task),
+                env={"SHELL": os.environ.get("SHELL", "/bin/bash"), "TERM": "xterm-256color"},
+            )
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._output_redactor = StreamRedactor(self.redactor)
         self._pending: list[tuple[float, str]] = []
@@ -87,6 +100,13 @@ class SessionWriter:
                 target=self._flush_when_idle, name="clive-session-flush", daemon=True
             )
             self._flusher.start()
+
+    @classmethod
+    def reopen(cls, directory: Path, resume_at: float, **options) -> SessionWriter:
+        """A writer that goes on recording the existing session in ``directory``, its clock
+        starting at ``resume_at`` seconds (where the session stopped)."""
+        info = SessionInfo.read(directory)
+        return cls(directory, info, resume_at=resume_at, **options)
 
     @classmethod
     def create(cls, root: Path, info: SessionInfo, **options) -> SessionWriter:
@@ -108,7 +128,8 @@ class SessionWriter:
         """Call ``listener(event)`` with every event recorded from now on."""
         self._listeners.append(listener)
 
-    def _publish(self, event: Event) -> None:
+    def publish(self, event: Event) -> None:
+        """Hand ``event`` to every listener without writing it (text as it streams)."""
         for listener in self._listeners:
             try:
                 listener(event)
@@ -139,7 +160,7 @@ class SessionWriter:
                 event = parse_event(redacted)
             self._events.write(redacted.encode("utf-8", "surrogatepass") + b"\n")
             self._events.flush()
-        self._publish(event)
+        self.publish(event)
         return event
 
     def marker(self, label: str) -> None:
@@ -208,7 +229,7 @@ class SessionWriter:
     def _write_output(self, t: float, text: str) -> None:
         if text:
             self._cast.event(t, "o", text)
-            self._publish(TerminalOutput(t=round(t, 6), data=text, scripted=self.scripted))
+            self.publish(TerminalOutput(t=round(t, 6), data=text, scripted=self.scripted))
 
     def _flush_when_idle(self) -> None:
         while not self._stop_flusher.wait(0.1):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from scripted import finish, run_script, type_, wait
+from scripted import finish, run_script, type_, wait, write_script
 
+from clive.agent.loop import SCREEN_GONE
+from clive.agent.task import run_task
+from clive.models import ScriptModel
 from clive.session.events import (
     BudgetWarning,
     Error,
@@ -210,25 +213,29 @@ def test_output_already_on_screen_is_not_repeated(tmp_path):
     assert "New output (" not in observation.text and observation.text.count("echo two") == 1
 
 
+class RecordingScript(ScriptModel):
+    """The script backend, keeping a copy of every conversation it is sent."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.conversations = []
+
+    def reply(self, system, messages, tools, **listeners):
+        self.conversations.append(list(messages))
+        return super().reply(system, messages, tools, **listeners)
+
+
 def test_older_observations_lose_their_screen_in_the_conversation(tmp_path):
-    from clive.agent.loop import Agent
-
-    seen = []
-    original = Agent._ask
-
-    def spy(self, step):
-        seen.append([m.text for m in self.messages if m.role == "user"])
-        return original(self, step)
-
-    Agent._ask = spy
-    try:
-        run_script(tmp_path, [type_("echo A"), type_("echo B"), finish()])
-    finally:
-        Agent._ask = original
-    last = seen[-1]
-    assert "Screen (" not in last[0] and "no longer shown" in last[0]
-    assert "Screen (" in last[-1]
-    assert last[0].startswith("a scripted task"), "the task stays in the first message"
+    model = RecordingScript(
+        write_script(tmp_path / "t.jsonl", [type_("echo A"), type_("echo B"), finish()])
+    )
+    (tmp_path / "work").mkdir()
+    run_task("a scripted task", model, sessions_dir=tmp_path / "s", cwd=tmp_path / "work")
+    users = [m for m in model.conversations[-1] if m.role == "user"]
+    assert [m.transient for m in users[:-1]] == [SCREEN_GONE, SCREEN_GONE]
+    assert users[-1].transient.startswith("Screen (")
+    assert all("Screen (" not in m.text for m in users)
+    assert users[0].text.startswith("a scripted task"), "the task stays in the first message"
 
 
 @pytest.mark.parametrize("enter", [True, False])
