@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from clive import __version__
 
@@ -28,20 +28,28 @@ commands:
   show SESSION       print a session as a transcript of its steps
   replay SESSION     print the screen as it was at a moment (--at SECONDS --print)
   export SESSION     write the recording (--format cast) or a Markdown report (--format md)
+  resume SESSION     continue an interrupted or paused session
   demo               run a bundled scripted task: the whole product, no API key needed
   exec -- COMMAND    run one shell command in clive's terminal and report what it saw
 
 SESSION is a session directory, its name, a unique part of its name, or "last".
 
 models:
-  --model script:PATH   a JSONL script, one model turn a line:
-                        {"text": "...", "tool": "type", "input": {"text": "ls"}}
-                        tools: type {text, enter}, keys {keys}, wait {until, pattern,
-                        seconds, timeout}, note {text}, finish {summary}
-  The Anthropic and OpenAI-compatible backends are not built yet in this version.
+  --model claude-sonnet-4-5   Anthropic (the default), with ANTHROPIC_API_KEY set
+  --model openai:NAME --base-url http://localhost:8000/v1
+                              any OpenAI-compatible server (vLLM, Ollama, llama.cpp,
+                              LM Studio, OpenAI); OPENAI_API_KEY is sent when set
+  --model script:PATH         a JSONL script, one model turn a line (see README.md):
+                              {"text": "...", "tool": "type", "input": {"text": "ls"}}
+
+settings: flags win over CLIVE_* environment variables (CLIVE_MODEL, CLIVE_MAX_COST...),
+  which win over ./clive.toml, which wins over ~/.config/clive/config.toml. Prices per
+  model ([prices."NAME"] input/output per million tokens) and the risky-command rules
+  ([risky] name = "regex") are set in those files.
 
 exit status: 0 finished, 1 clive failed, 2 bad usage, 3 a budget ran out,
-  4 too many invalid tool calls, 5 the model failed, 6 the shell exited, 130 quit.
+  4 too many invalid tool calls, 5 the model failed, 6 the shell exited,
+  7 paused (the model stayed unavailable: clive resume SESSION), 130 quit.
 
 examples:
   clive demo
@@ -49,7 +57,7 @@ examples:
   clive show last
   clive replay last --at 30 --print"""
 
-_COMMANDS = ("sessions", "show", "replay", "export", "demo", "exec")
+_COMMANDS = ("sessions", "show", "replay", "export", "resume", "demo", "exec")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,6 +70,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.task is None:
             parser.print_help()
             return 2
+    if hasattr(args, "sessions_dir"):
+        # Settings from config files and the environment fill in what flags left out.
+        from clive.config import Config, ConfigError, load_config
+
+        flags = {name: getattr(args, name, None) for name in Config.model_fields}
+        try:
+            args.config = load_config(Path(getattr(args, "cwd", ".")).resolve(), flags)
+        except ConfigError as error:
+            print(f"clive: {error}", file=sys.stderr)
+            return 2
+        args.sessions_dir = str(args.config.sessions_dir)
     module, _, function = args.handler.partition(":")
     return getattr(importlib.import_module(module), function)(args)
 
@@ -82,6 +101,16 @@ def parse_duration(text: str) -> float:
     return total
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be more than zero")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -96,13 +125,42 @@ def _sessions_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sessions-dir",
         metavar="DIR",
-        default=os.environ.get("CLIVE_SESSIONS_DIR", "sessions"),
+        default=None,
         help="where sessions are written and read (default ./sessions, or $CLIVE_SESSIONS_DIR)",
     )
 
 
-def _session_options(parser: argparse.ArgumentParser) -> None:
-    """The options of running a session, shared by a task and the demo."""
+def _session_options(parser: argparse.ArgumentParser, *, with_model: bool = True) -> None:
+    """The options of running a session. Those left out come from the config files and the
+    environment (see clive/config.py), so their defaults are None here."""
+    if with_model:
+        parser.add_argument(
+            "--model",
+            default=None,
+            help="claude-... (Anthropic, the default: claude-sonnet-4-5), openai:NAME with "
+            "--base-url, or script:PATH",
+        )
+        parser.add_argument(
+            "--base-url",
+            default=None,
+            metavar="URL",
+            help="the API's address: an OpenAI-compatible server "
+            "(http://localhost:8000/v1) or another Messages API endpoint",
+        )
+        parser.add_argument(
+            "--thinking",
+            type=_positive_int,
+            default=None,
+            metavar="TOKENS",
+            help="switch on extended thinking with this budget (at least 1024)",
+        )
+        parser.add_argument(
+            "--max-output-tokens",
+            type=_positive_int,
+            default=None,
+            metavar="N",
+            help="tokens one model turn may write (default 8192)",
+        )
     _sessions_dir_option(parser)
     parser.add_argument(
         "--headless",
@@ -111,34 +169,71 @@ def _session_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the events as JSON lines")
     parser.add_argument(
+        "--approve",
+        choices=("never", "risky", "always"),
+        default=None,
+        help="which commands need a person's approval (default risky: rm -rf on broad "
+        "paths, mkfs, dd to devices, force pushes, curl | sh, sudo...; see clive/config.py). "
+        "Headless, a command that needs approval is refused and the model is told why",
+    )
+    parser.add_argument(
+        "--prompts",
+        default=None,
+        metavar="DIR",
+        help="a directory of prompt files overriding clive's (system.md, tools.md, "
+        "compact.md, context.md)",
+    )
+    budgets = parser.add_argument_group("budgets (a warning at 80%%, a clean stop at 100%%)")
+    budgets.add_argument(
         "--max-steps",
         type=_positive_int,
-        default=500,
+        default=None,
         metavar="N",
         help="stop after N model turns (default 500)",
     )
-    parser.add_argument(
+    budgets.add_argument(
         "--max-time",
         type=parse_duration,
         default=None,
         metavar="DURATION",
         help="stop after this long: 90, 15m, 2h (default: no limit)",
     )
-    parser.add_argument(
+    budgets.add_argument(
+        "--max-cost",
+        type=_positive_float,
+        default=None,
+        metavar="DOLLARS",
+        help="stop when the model has cost this much (default: no limit)",
+    )
+    budgets.add_argument(
+        "--max-tokens",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="stop after N tokens of every kind, cache reads included (default: no limit)",
+    )
+    budgets.add_argument(
         "--max-invalid-calls",
         type=_positive_int,
-        default=3,
+        default=None,
         metavar="N",
         help="stop after N invalid tool calls in a row (default 3)",
     )
-    parser.add_argument("--cols", type=int, default=120, help="terminal width (default 120)")
-    parser.add_argument("--rows", type=int, default=40, help="terminal height (default 40)")
-    parser.add_argument("--no-user-rc", action="store_true", help="do not source ~/.bashrc")
+    budgets.add_argument(
+        "--context-limit",
+        type=_positive_int,
+        default=None,
+        metavar="TOKENS",
+        help="compact the conversation before it reaches this size "
+        "(default: the model's context window)",
+    )
+    terminal = parser.add_argument_group("terminal")
+    terminal.add_argument("--cols", type=int, default=120, help="terminal width (default 120)")
+    terminal.add_argument("--rows", type=int, default=40, help="terminal height (default 40)")
+    terminal.add_argument("--no-user-rc", action="store_true", help="do not source ~/.bashrc")
 
 
 def _task_parser() -> argparse.ArgumentParser:
-    from clive.models import DEFAULT_MODEL
-
     parser = argparse.ArgumentParser(
         prog="clive",
         usage=_USAGE,
@@ -148,11 +243,6 @@ def _task_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"clive {__version__}")
     parser.add_argument("task", nargs="?", metavar="TASK", help="what the agent should do")
-    parser.add_argument(
-        "--model",
-        default=os.environ.get("CLIVE_MODEL", DEFAULT_MODEL),
-        help=f"script:PATH, or a model name (default {DEFAULT_MODEL})",
-    )
     parser.add_argument(
         "--cwd", default=".", metavar="DIR", help="the shell's working directory (default: here)"
     )
@@ -218,8 +308,20 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
             "in a real shell, in a fresh temporary directory, recorded like any session. "
             "No language model and no API key are involved.",
         )
-        _session_options(parser)
+        _session_options(parser, with_model=False)
         parser.set_defaults(handler="clive.commands.demo:demo")
+    elif name == "resume":
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description="Continue an interrupted or paused session in the same session "
+            "directory: a fresh shell in the directory the session was last in, and a fresh "
+            "context from the task, the session's notes and where it stopped. Budgets count "
+            "the whole session. The model is the session's unless --model says otherwise.",
+            formatter_class=formatter,
+        )
+        parser.add_argument("session", metavar="SESSION", help='a session (or "last")')
+        _session_options(parser)
+        parser.set_defaults(handler="clive.commands.resume:resume")
     else:
         parser = argparse.ArgumentParser(
             prog=prog,

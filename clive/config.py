@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -122,7 +122,11 @@ def load_config(
     """The settings for a run in ``cwd``: defaults < files < environment < ``flags``
     (flags that are None were not given)."""
     environ = os.environ if environ is None else environ
-    merged: dict[str, Any] = {}
+    # Tables start from the defaults, so a file adds or changes entries, not replaces them.
+    merged: dict[str, Any] = {
+        "prices": {name: price.model_dump() for name, price in DEFAULT_PRICES.items()},
+        "risky": dict(DEFAULT_RISKY),
+    }
     for path in config_files(cwd):
         values = _read_file(path)
         _validate(values, str(path))
@@ -132,7 +136,7 @@ def load_config(
         for name in _ENV_SETTINGS
         if environ.get(f"CLIVE_{name.upper()}")
     }
-    _validate(from_env, "the environment (CLIVE_...)")
+    _validate(from_env, "the environment", lambda field: f"CLIVE_{field.upper()}")
     _merge(merged, from_env)
     _merge(merged, {name: value for name, value in flags.items() if value is not None})
     return _validate(merged, "the settings")
@@ -157,13 +161,15 @@ def _merge(into: dict[str, Any], values: Mapping[str, Any]) -> None:
             into[key] = value
 
 
-def _validate(values: Mapping[str, Any], where: str) -> Config:
+def _validate(
+    values: Mapping[str, Any], where: str, name: Callable[[str], str] = lambda field: field
+) -> Config:
     try:
         return Config.model_validate(values)
     except ValidationError as error:
         problems = []
         for problem in error.errors():
-            field = ".".join(str(part) for part in problem["loc"]) or "(the file)"
+            field = name(".".join(str(part) for part in problem["loc"])) or "(the file)"
             given = problem.get("input")
             shown = "" if isinstance(given, dict) else f" (given: {given!r})"
             message = problem["msg"]

@@ -56,6 +56,7 @@ from clive.terminal import ScreenState, Terminal
 
 _WARN_AT = 0.8  # a budget warning when this share of a budget is spent
 SCREEN_GONE = "(The screen of this step is no longer shown.)"
+_MAX_NOTES_CHARS = 20_000  # of notes in a fresh context; the rest stays in notes.md
 
 
 class AgentSettings(BaseModel):
@@ -76,6 +77,7 @@ class Resumption:
 
     totals: Totals
     situation: str
+    notes: list[str]  # the notes a fresh context carries: the last compaction's and later
 
 
 class Agent:
@@ -109,6 +111,8 @@ class Agent:
         self._warned: set[str] = set()
         self._context_tokens = 0  # what the model read at its last turn, as it reported
         self._paused_reason = ""  # set when the model stayed unavailable through its retries
+        # The notes a fresh context opens with: the last compaction's, then later notes.
+        self.notes: list[str] = list(resumption.notes) if resumption else []
         self._fixed_tokens = estimate_tokens(prompts.system) + estimate_tokens(
             "".join(spec.description + str(spec.input_schema) for spec in self.tool_specs)
         )
@@ -204,8 +208,12 @@ class Agent:
 
     def _start_context(self, task: str, view: View, situation: str) -> None:
         """A fresh conversation: the task, the notes kept so far, where things stand."""
-        notes_path = self.writer.directory / NOTES_FILE
-        notes = notes_path.read_text(encoding="utf-8").strip() if notes_path.exists() else ""
+        notes = "\n\n".join(self.notes).strip()
+        if len(notes) > _MAX_NOTES_CHARS:
+            notes = (
+                f"[... the start is left out: all the notes are in {NOTES_FILE} ...]\n"
+                + notes[-_MAX_NOTES_CHARS:]
+            )
         opening = self.prompts.fresh_context(task, notes, situation) if notes or situation else task
         self.messages = []
         self._context_tokens = 0
@@ -330,6 +338,9 @@ class Agent:
                 notes.append(checked.text.strip())
         written = "\n\n".join(notes) or "(the model wrote no notes)"
         self.writer.append_note(f"## Notes at step {step} (context compacted)\n\n{written}")
+        # The model was asked for everything it needs: these notes replace the earlier ones
+        # in its context (notes.md keeps them all).
+        self.notes = [written]
         situation = (
             "The conversation was cleared to stay within the context limit; the terminal is "
             "as you left it, and your notes above are what you kept."
@@ -354,6 +365,7 @@ class Agent:
             outcome = checked
         elif isinstance(checked, NoteInput):
             self.writer.append_note(checked.text)
+            self.notes.append(checked.text)
             self.writer.append(Note(step=step, text=checked.text))
             outcome = ToolOutcome(True, "noted")
         elif isinstance(checked, TypeInput) and (refusal := self._refusal(step, checked.text)):

@@ -1,4 +1,5 @@
-"""Running one task as a recorded session: a session directory, a terminal, the agent."""
+"""Running a task as a recorded session (a session directory, a terminal, the agent), and
+resuming one that stopped."""
 
 from __future__ import annotations
 
@@ -9,11 +10,26 @@ from collections.abc import Callable
 from pathlib import Path
 
 from clive import __version__
-from clive.agent.loop import Agent, AgentSettings
-from clive.agent.prompts import load_prompts
+from clive.agent.approval import ApprovalPolicy
+from clive.agent.loop import Agent, AgentSettings, Resumption
+from clive.agent.prompts import Prompts, load_prompts
 from clive.models.base import Model
-from clive.session.events import Event, SessionEnded, SessionStarted
+from clive.session.asciicast import last_time
+from clive.session.events import (
+    ContextCompacted,
+    Control,
+    Event,
+    ModelTurn,
+    Note,
+    Observation,
+    Outcome,
+    SessionEnded,
+    SessionStarted,
+    Totals,
+    Usage,
+)
 from clive.session.info import OUTPUTS_DIR, SessionInfo
+from clive.session.reader import Session
 from clive.session.writer import SessionWriter
 from clive.terminal import Terminal
 
@@ -29,6 +45,7 @@ def run_task(
     rows: int = 40,
     user_rc: bool = True,
     prompts_dir: Path | None = None,
+    approval: ApprovalPolicy | None = None,
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[SessionWriter], None] | None = None,
 ) -> tuple[SessionWriter, SessionEnded]:
@@ -49,10 +66,7 @@ def run_task(
         versions=_versions(),
     )
     writer = SessionWriter.create(sessions_dir, info)
-    if on_event is not None:
-        writer.subscribe(on_event)
-    if on_start is not None:
-        on_start(writer)
+    _listen(writer, on_event, on_start)
     writer.append(
         SessionStarted(
             session_id=writer.info.id,
@@ -66,17 +80,111 @@ def run_task(
             started_at=started_at,
         )
     )
-    terminal = Terminal(
-        cols, rows, cwd=cwd, user_rc=user_rc, output_dir=writer.directory / OUTPUTS_DIR
+    return writer, _drive(writer, task, model, prompts, settings, cwd, user_rc, approval, None)
+
+
+def resume_task(
+    session: Session,
+    model: Model,
+    *,
+    settings: AgentSettings | None = None,
+    user_rc: bool = True,
+    prompts_dir: Path | None = None,
+    approval: ApprovalPolicy | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    on_start: Callable[[SessionWriter], None] | None = None,
+) -> tuple[SessionWriter, SessionEnded]:
+    """Go on with ``session`` (interrupted or paused) in its own directory: a fresh shell in
+    the directory it was last in, a fresh context from its task, notes and where it stopped.
+    Raises ``ValueError`` when the session cannot be resumed."""
+    info = session.info
+    if info.outcome in (Outcome.RUNNING, Outcome.FINISHED):
+        why = "is still running" if info.outcome is Outcome.RUNNING else "finished"
+        raise ValueError(f"{session.name} {why}: there is nothing to resume")
+    settings = settings or AgentSettings()
+    prompts = load_prompts(prompts_dir)
+    events = session.log().events
+    totals = _totals_of(events, info.totals)
+    stopped_at = max(
+        (events[-1].t if events else 0.0),
+        last_time(session.cast_path) if session.cast_path.exists() else 0.0,
     )
-    agent = Agent(terminal, model, writer, prompts, settings)
+    cwds = [e.cwd for e in events if isinstance(e, Observation) and e.cwd]
+    cwd = next((Path(c) for c in reversed(cwds) if Path(c).is_dir()), Path(info.cwd))
+    if not cwd.is_dir():
+        raise ValueError(f"{session.name} worked in {cwd}, which no longer exists")
+    why = f" ({info.reason})" if info.reason else ""
+    situation = (
+        f"This session stopped at step {totals.steps}: {info.outcome.value}{why}. It is "
+        f"resumed now in a fresh shell in {cwd}: whatever ran in the old shell is gone, and "
+        "the files on disk are as it left them. Check where things stand before going on."
+    )
+    writer = SessionWriter.reopen(session.directory, stopped_at)
+    _listen(writer, on_event, on_start)
+    writer.append(Control(action="resume", source="user", message=f"in a fresh shell in {cwd}"))
+    resumption = Resumption(totals, situation, _notes_of(events))
+    return writer, _drive(
+        writer, info.task, model, prompts, settings, cwd, user_rc, approval, resumption
+    )
+
+
+def _listen(writer: SessionWriter, on_event, on_start) -> None:
+    if on_event is not None:
+        writer.subscribe(on_event)
+    if on_start is not None:
+        on_start(writer)
+
+
+def _drive(
+    writer: SessionWriter,
+    task: str,
+    model: Model,
+    prompts: Prompts,
+    settings: AgentSettings,
+    cwd: Path,
+    user_rc: bool,
+    approval: ApprovalPolicy | None,
+    resumption: Resumption | None,
+) -> SessionEnded:
+    """The terminal and the agent, from start to end; everything closed whatever happens."""
+    info = writer.info
+    terminal = Terminal(
+        info.cols, info.rows, cwd=cwd, user_rc=user_rc, output_dir=writer.directory / OUTPUTS_DIR
+    )
+    agent = Agent(
+        terminal, model, writer, prompts, settings, approval=approval, resumption=resumption
+    )
     try:
         terminal.start()
-        ended = agent.run(task)
+        return agent.run(task)
     finally:
         terminal.close()
         writer.close()
-    return writer, ended
+
+
+def _notes_of(events: list[Event]) -> list[str]:
+    """The notes a fresh context carries: the last compaction's and those written after."""
+    notes: list[str] = []
+    for event in events:
+        if isinstance(event, ContextCompacted):
+            notes = [event.notes]
+        elif isinstance(event, Note):
+            notes.append(event.text)
+    return notes
+
+
+def _totals_of(events: list[Event], recorded: Totals) -> Totals:
+    """Totals from the events themselves: session.json's are stale after a kill."""
+    turns = [e for e in events if isinstance(e, ModelTurn)]
+    usage = sum((t.usage for t in turns), Usage())
+    costs = [t.cost for t in turns if t.cost is not None]
+    return Totals(
+        steps=max((t.step for t in turns), default=0),
+        usage=usage,
+        cost=sum(costs) if costs else None,
+        duration=recorded.duration,
+        invalid_tool_calls=recorded.invalid_tool_calls,
+    )
 
 
 def _versions() -> dict[str, str]:

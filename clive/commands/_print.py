@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 
 from clive.session.events import (
+    Approval,
     BudgetWarning,
+    ContextCompacted,
     Control,
     Error,
     Event,
     InputSent,
+    ModelRetry,
     ModelTurn,
     Note,
     Observation,
@@ -44,7 +47,32 @@ def _describe(event: Event) -> str | None:
             "; ".join(f"{c.name} {_compact(c.input)}" for c in event.tool_calls) or "no tool call"
         )
         said = f"{event.text.strip()} " if event.text.strip() else ""
-        return f"step {event.step} model: {said}-> {calls}"
+        usage = event.usage
+        tokens = (
+            f" [{usage.input_tokens} in, {usage.output_tokens} out, "
+            f"{usage.cache_read_tokens} cache read, {usage.cache_write_tokens} cache write"
+            + ("" if event.cost is None else f", ${event.cost:.4f}")
+            + "]"
+            if usage.input_tokens or usage.output_tokens or usage.cache_read_tokens
+            else ""
+        )
+        if event.purpose == "compact":
+            return f"step {event.step} model wrote its notes for compaction{tokens}"
+        return f"step {event.step} model: {said}-> {calls}{tokens}"
+    if isinstance(event, ModelRetry):
+        return (
+            f"step {event.step} model call failed ({event.reason}); "
+            f"try {event.attempt + 1} of {event.attempts} in {event.delay:.1f}s"
+        )
+    if isinstance(event, ContextCompacted):
+        return (
+            f"step {event.step} context compacted: ~{event.tokens_before} -> "
+            f"~{event.tokens_after} tokens; notes kept in notes.md"
+        )
+    if isinstance(event, Approval):
+        verdict = "approved" if event.approved else "REFUSED"
+        why = f" ({event.reason})" if event.reason else ""
+        return f"step {event.step} {verdict} by {event.by}: {event.rule}: {event.action!r}{why}"
     if isinstance(event, ToolResult):
         if event.name == "note" and event.ok:
             return None  # the note event says it

@@ -92,3 +92,26 @@ def iter_events(path: Path, start: int | None = None) -> Iterator[CastEvent]:
                     return  # torn last line
                 raise CastError(f"{path}: bad event line at byte {here}: {line[:80]!r}") from error
             yield CastEvent(here, offset, float(time), code, data)
+
+
+def last_time(path: Path) -> float:
+    """The time of the last whole event of the recording (0 when it has none); reads only
+    the end of the file, however long the recording."""
+    size = path.stat().st_size
+    with open(path, "rb") as file:
+        window = 1 << 16
+        while True:
+            file.seek(max(0, size - window))
+            lines = file.read().split(b"\n")
+            # The first piece may be a partial line, the last one is torn or empty.
+            candidates = lines[1:-1] if size > window else lines[:-1]
+            for line in reversed(candidates):
+                try:
+                    value = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(value, list) and value:
+                    return float(value[0])
+            if window >= size:
+                return 0.0
+            window *= 4

@@ -91,6 +91,7 @@ class SessionWriter:
         self._pending_size = 0
         self._window_start: float | None = None
         self._last_output = 0.0
+        self._cast_time = resume_at or 0.0
         self._closed = False
         self.info.write(directory)
         self._stop_flusher = threading.Event()
@@ -105,6 +106,8 @@ class SessionWriter:
     def reopen(cls, directory: Path, resume_at: float, **options) -> SessionWriter:
         """A writer that goes on recording the existing session in ``directory``, its clock
         starting at ``resume_at`` seconds (where the session stopped)."""
+        for name in (EVENTS_FILE, CAST_FILE):
+            _drop_torn_line(directory / name)
         info = SessionInfo.read(directory)
         return cls(directory, info, resume_at=resume_at, **options)
 
@@ -167,13 +170,13 @@ class SessionWriter:
         """A marker in the cast (asciinema shows them as chapter points): one per agent step."""
         with self._lock:
             self._flush_output()
-            self._cast.event(self.elapsed(), "m", self.redactor.redact(label))
+            self._cast_event(self.elapsed(), "m", self.redactor.redact(label))
 
     def resize(self, cols: int, rows: int) -> None:
         with self._lock:
             self._flush_output()
             self._cols = cols
-            self._cast.event(self.elapsed(), "r", f"{cols}x{rows}")
+            self._cast_event(self.elapsed(), "r", f"{cols}x{rows}")
 
     def append_note(self, text: str) -> None:
         """Add to the session's notes file (what the agent wants to remember)."""
@@ -208,7 +211,7 @@ class SessionWriter:
             if self._closed:
                 return
             self._flush_output()
-            self._cast.event(when - self._start, "i", self.redactor.redact(text))
+            self._cast_event(when - self._start, "i", self.redactor.redact(text))
         self.append(InputSent(data=text, source=source))
 
     def _flush_output(self) -> None:
@@ -228,8 +231,16 @@ class SessionWriter:
 
     def _write_output(self, t: float, text: str) -> None:
         if text:
-            self._cast.event(t, "o", text)
+            self._cast_event(t, "o", text)
             self.publish(TerminalOutput(t=round(t, 6), data=text, scripted=self.scripted))
+
+    def _cast_event(self, t: float, code: str, data: str) -> None:
+        # Input is stamped when it is sent and output when it is read, on two threads: the
+        # echo of a key can be read a few microseconds before the key's own event is written.
+        # A player wants times that never go back.
+        t = max(t, self._cast_time)
+        self._cast_time = t
+        self._cast.event(t, code, data)
 
     def _flush_when_idle(self) -> None:
         while not self._stop_flusher.wait(0.1):
@@ -269,6 +280,26 @@ class SessionWriter:
         self._stop_flusher.set()
         if self._flusher is not None and self._flusher is not threading.current_thread():
             self._flusher.join(timeout=2)
+
+
+def _drop_torn_line(path: Path) -> None:
+    """Cut a last line that a killed harness left unfinished: appending after it would make
+    one bad line of two."""
+    if not path.exists():
+        return
+    with open(path, "rb+") as file:
+        size = file.seek(0, os.SEEK_END)
+        keep = size
+        while keep > 0:
+            file.seek(max(0, keep - 4096))
+            chunk = file.read(keep - max(0, keep - 4096))
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = max(0, keep - 4096) + newline + 1
+                break
+            keep = max(0, keep - 4096)
+        if keep < size:
+            file.truncate(keep)
 
 
 def _merge_close(chunks: list[tuple[float, str]]) -> list[tuple[float, str]]:

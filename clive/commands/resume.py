@@ -1,0 +1,44 @@
+"""``clive resume SESSION``: continue an interrupted or paused session where it stopped."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from clive.agent.task import resume_task
+from clive.commands.run import agent_settings, prepare, run_and_report
+from clive.session import SessionNotFound, find_session
+
+
+def resume(args: argparse.Namespace) -> int:
+    try:
+        session = find_session(args.session, Path(args.sessions_dir))
+    except SessionNotFound as error:
+        print(f"clive resume: {error}", file=sys.stderr)
+        return 2
+    if args.model is None:
+        # The session's own model, unless --model (or nothing else) says otherwise.
+        args.config = args.config.model_copy(update={"model": session.info.model})
+    prepared = prepare(args, None)
+    if isinstance(prepared, int):
+        return prepared
+    model, approval = prepared
+    print(f"clive resume: {session.name}, from step {session.info.totals.steps}", file=sys.stderr)
+
+    def start(on_event):
+        return resume_task(
+            session,
+            model,
+            settings=agent_settings(args.config),
+            user_rc=not args.no_user_rc,
+            prompts_dir=args.config.prompts,
+            approval=approval,
+            on_event=on_event,
+        )
+
+    try:
+        return run_and_report(args, start)
+    except ValueError as error:
+        print(f"clive resume: {error}", file=sys.stderr)
+        return 2
