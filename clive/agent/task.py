@@ -115,7 +115,7 @@ def resume_task(
         raise ValueError(f"{session.name} worked in {cwd}, which no longer exists")
     why = f" ({info.reason})" if info.reason else ""
     situation = (
-        f"This session stopped at step {totals.steps}: {info.outcome.value}{why}. It is "
+        f"This session stopped after step {totals.steps}: {info.outcome.value}{why}. It is "
         f"resumed now in a fresh shell in {cwd}: whatever ran in the old shell is gone, and "
         "the files on disk are as it left them. Check where things stand before going on."
     )
