@@ -91,6 +91,12 @@ def _describe(event: Event) -> str | None:
     if isinstance(event, SessionEnded):
         totals = event.totals
         cost = "" if totals.cost is None else f", ${totals.cost:.4f}"
+        usage = totals.usage
+        if usage.input_tokens or usage.output_tokens or usage.cache_read_tokens:
+            cost += (
+                f" ({usage.input_tokens} in, {usage.output_tokens} out, "
+                f"{usage.cache_read_tokens} cache read, {usage.cache_write_tokens} cache write)"
+            )
         why = event.summary or event.reason
         return (
             f"session ended: {event.outcome.value} after {totals.steps} steps, "

@@ -212,6 +212,19 @@ def test_near_the_context_limit_the_model_writes_notes_and_starts_afresh(tmp_pat
     assert "NOTES: echoed" in (session.directory / "notes.md").read_text()
 
 
+def test_a_malformed_tool_input_is_an_invalid_call_the_model_reads(tmp_path, server):
+    server.enqueue(
+        reply(tool_use("type", '{"text": "ls", ')),  # cut short: not JSON
+        _finish("recovered"),
+    )
+    session, ended, _ = _run(tmp_path, _anthropic(server))
+    assert ended.outcome is Outcome.FINISHED and ended.totals.invalid_tool_calls == 1
+    result = next(e for e in session.log().events if isinstance(e, ToolResult))
+    assert not result.ok and "not a JSON object" in result.content
+    told = server.requests[1].body["messages"][-1]["content"][0]
+    assert told["type"] == "tool_result" and told["is_error"] is True
+
+
 def test_the_openai_compatible_backend_runs_the_same_session(tmp_path):
     with ChatServer() as chat:
         chat.enqueue(

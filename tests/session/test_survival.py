@@ -145,7 +145,9 @@ def test_planted_secrets_never_reach_disk(tmp_path, monkeypatch):
 
 
 def test_sigterm_ends_the_session_cleanly_as_quit(tmp_path):
-    script = write_script(tmp_path / "turns.jsonl", [type_("sleep 100"), wait(timeout=200)])
+    # A duration of this run's own, so another run's sleep is not taken for ours.
+    sleep = f"sleep 100.{os.getpid()}"
+    script = write_script(tmp_path / "turns.jsonl", [type_(sleep), wait(timeout=200)])
     sessions = tmp_path / "sessions"
     process = _clive(
         "--model",
@@ -166,5 +168,5 @@ def test_sigterm_ends_the_session_cleanly_as_quit(tmp_path):
     (directory,) = sessions.iterdir()
     info = Session(directory).info
     assert info.outcome is Outcome.QUIT and info.reason == "stopped by the user (SIGTERM)"
-    sleepers = subprocess.run(["pgrep", "-f", "^sleep 100$"], capture_output=True, text=True)
+    sleepers = subprocess.run(["pgrep", "-f", f"^{sleep}$"], capture_output=True, text=True)
     assert sleepers.stdout == "", "the shell and its command are gone"
