@@ -111,6 +111,7 @@ class Agent:
         self._warned: set[str] = set()
         self._context_tokens = 0  # what the model read at its last turn, as it reported
         self._paused_reason = ""  # set when the model stayed unavailable through its retries
+        self._turns_since_compaction: int | None = None  # None: no compaction yet
         # The notes a fresh context opens with: the last compaction's, then later notes.
         self.notes: list[str] = list(resumption.notes) if resumption else []
         self._fixed_tokens = estimate_tokens(prompts.system) + estimate_tokens(
@@ -147,7 +148,7 @@ class Agent:
                 self._start_context(task, view, situation)
             elif self._context_is_full(view):
                 if not self._compact(step, task, results, view):
-                    return self._ended(SessionOutcome.PAUSED, reason=self._paused_reason)
+                    return self._model_failed()
             else:
                 self._tell(complaint, results, view)
             if view.state is ScreenState.EXITED:
@@ -155,9 +156,7 @@ class Agent:
 
             reply = self._ask(step)
             if reply is None:
-                if self._paused_reason:
-                    return self._ended(SessionOutcome.PAUSED, reason=self._paused_reason)
-                return self._ended(SessionOutcome.MODEL_ERROR, reason="the model failed")
+                return self._model_failed()
 
             results, complaint = [], ""
             for call in reply.tool_calls:
@@ -209,10 +208,14 @@ class Agent:
     def _start_context(self, task: str, view: View, situation: str) -> None:
         """A fresh conversation: the task, the notes kept so far, where things stand."""
         notes = "\n\n".join(self.notes).strip()
-        if len(notes) > _MAX_NOTES_CHARS:
+        # Notes take at most a quarter of the context (about 4 characters a token), so a
+        # fresh context always has room to work before the next compaction.
+        limit = self._context_limit()
+        room = _MAX_NOTES_CHARS if limit is None else min(_MAX_NOTES_CHARS, limit)
+        if len(notes) > room:
             notes = (
                 f"[... the start is left out: all the notes are in {NOTES_FILE} ...]\n"
-                + notes[-_MAX_NOTES_CHARS:]
+                + notes[-room:]
             )
         opening = self.prompts.fresh_context(task, notes, situation) if notes or situation else task
         self.messages = []
@@ -260,6 +263,8 @@ class Agent:
         self._context_tokens = read + usage.output_tokens if read else 0
         self.totals.steps = step
         self.totals.usage = self.totals.usage + usage
+        if purpose == "act" and self._turns_since_compaction is not None:
+            self._turns_since_compaction += 1
         if reply.cost is not None:
             self.totals.cost = (self.totals.cost or 0.0) + reply.cost
         self.writer.append(
@@ -277,6 +282,11 @@ class Agent:
             )
         )
         return reply
+
+    def _model_failed(self) -> SessionEnded:
+        if self._paused_reason:
+            return self._ended(SessionOutcome.PAUSED, reason=self._paused_reason)
+        return self._ended(SessionOutcome.MODEL_ERROR, reason="the model failed")
 
     def _stream_text(self, step: int, text: str) -> None:
         self.writer.publish(
@@ -318,6 +328,8 @@ class Agent:
         limit = self._context_limit()
         if limit is None:
             return False
+        if self._turns_since_compaction is not None and self._turns_since_compaction < 2:
+            return False  # a compacted context gets two turns at least: no compaction loop
         size = self._context_tokens or self._conversation_tokens()
         return size + view.tokens > self.settings.compact_at * limit
 
@@ -341,6 +353,7 @@ class Agent:
         # The model was asked for everything it needs: these notes replace the earlier ones
         # in its context (notes.md keeps them all).
         self.notes = [written]
+        self._turns_since_compaction = 0
         situation = (
             "The conversation was cleared to stay within the context limit; the terminal is "
             "as you left it, and your notes above are what you kept."
@@ -384,6 +397,7 @@ class Agent:
                 ok=outcome.ok,
                 content=outcome.content,
                 duration=round(time.monotonic() - started, 3),
+                invalid=outcome.invalid,
             )
         )
         return outcome

@@ -19,17 +19,14 @@ from clive.session.events import (
     ContextCompacted,
     Control,
     Event,
-    ModelTurn,
     Note,
     Observation,
     Outcome,
     SessionEnded,
     SessionStarted,
-    Totals,
-    Usage,
 )
 from clive.session.info import OUTPUTS_DIR, SessionInfo
-from clive.session.reader import Session
+from clive.session.reader import Session, totals_from_events
 from clive.session.writer import SessionWriter
 from clive.terminal import Terminal
 
@@ -104,7 +101,7 @@ def resume_task(
     settings = settings or AgentSettings()
     prompts = load_prompts(prompts_dir)
     events = session.log().events
-    totals = _totals_of(events, info.totals)
+    totals = totals_from_events(events, info.totals)
     stopped_at = max(
         (events[-1].t if events else 0.0),
         last_time(session.cast_path) if session.cast_path.exists() else 0.0,
@@ -171,20 +168,6 @@ def _notes_of(events: list[Event]) -> list[str]:
         elif isinstance(event, Note):
             notes.append(event.text)
     return notes
-
-
-def _totals_of(events: list[Event], recorded: Totals) -> Totals:
-    """Totals from the events themselves: session.json's are stale after a kill."""
-    turns = [e for e in events if isinstance(e, ModelTurn)]
-    usage = sum((t.usage for t in turns), Usage())
-    costs = [t.cost for t in turns if t.cost is not None]
-    return Totals(
-        steps=max((t.step for t in turns), default=0),
-        usage=usage,
-        cost=sum(costs) if costs else None,
-        duration=recorded.duration,
-        invalid_tool_calls=recorded.invalid_tool_calls,
-    )
 
 
 def _versions() -> dict[str, str]:

@@ -50,8 +50,9 @@ class CastWriter:
         self._line([round(time, 6), code, data])
 
     def _line(self, value: Any) -> None:
-        self._file.write(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
-        self._file.write(b"\n")
+        # One write: a reader never sees a whole line without its newline.
+        line = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+        self._file.write(line)
         self._file.flush()
 
 
@@ -72,8 +73,8 @@ def read_header(path: Path) -> CastHeader:
 def iter_events(path: Path, start: int | None = None) -> Iterator[CastEvent]:
     """The events of the recording from byte offset ``start`` (default: the first event).
 
-    A last line cut short (the recorder was killed while writing it) ends the iteration
-    quietly; a malformed line elsewhere raises ``CastError`` naming it.
+    A last line without its newline (cut short by a kill, or still being written) ends the
+    iteration quietly; a malformed line elsewhere raises ``CastError`` naming it.
     """
     with open(path, "rb") as file:
         if start is None:
@@ -85,11 +86,11 @@ def iter_events(path: Path, start: int | None = None) -> Iterator[CastEvent]:
         for line in file:
             here = offset
             offset += len(line)
+            if not line.endswith(b"\n"):
+                return  # torn, or still being written: a line is whole with its newline
             try:
                 time, code, data = json.loads(line)
             except ValueError as error:
-                if not line.endswith(b"\n"):
-                    return  # torn last line
                 raise CastError(f"{path}: bad event line at byte {here}: {line[:80]!r}") from error
             yield CastEvent(here, offset, float(time), code, data)
 

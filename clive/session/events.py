@@ -171,6 +171,7 @@ class ToolResult(_Event):
     ok: bool
     content: str
     duration: float = 0.0
+    invalid: bool = False  # the call itself was wrong (unknown tool, bad input)
 
 
 class Note(_Event):

@@ -17,11 +17,15 @@ from pydantic import ValidationError
 
 from clive.session.asciicast import iter_events, read_header
 from clive.session.events import (
+    Control,
     Event,
     ModelTurn,
     Outcome,
     SessionEnded,
     TerminalOutput,
+    ToolResult,
+    Totals,
+    Usage,
     parse_event,
 )
 from clive.session.info import CAST_FILE, EVENTS_FILE, SESSION_FILE, SessionInfo
@@ -69,18 +73,21 @@ class Session:
         return self._info
 
     def _completed_from_events(self, info: SessionInfo) -> SessionInfo:
-        log = self.log()
-        ended = next((e for e in reversed(log.events) if isinstance(e, SessionEnded)), None)
+        events = self.log().events
+        # A resumed session holds the end of its earlier run: only an end after the last
+        # resume says how it ended.
+        resumed = max(
+            (i for i, e in enumerate(events) if isinstance(e, Control) and e.action == "resume"),
+            default=-1,
+        )
+        ended = next(
+            (e for e in reversed(events[resumed + 1 :]) if isinstance(e, SessionEnded)), None
+        )
         if ended is not None:
             outcome, totals = ended.outcome, ended.totals
             return info.model_copy(update={"outcome": outcome, "totals": totals})
         outcome = Outcome.RUNNING if _still_running(info) else Outcome.INTERRUPTED
-        totals = info.totals.model_copy(
-            update={
-                "steps": sum(isinstance(e, ModelTurn) for e in log.events),
-                "duration": log.events[-1].t if log.events else 0.0,
-            }
-        )
+        totals = totals_from_events(events, info.totals)
         return info.model_copy(update={"outcome": outcome, "totals": totals})
 
     def log(self) -> EventLog:
@@ -104,6 +111,20 @@ class Session:
             header = read_header(self.cast_path)
             return header.width, header.height
         return self.info.cols, self.info.rows
+
+
+def totals_from_events(events: list[Event], recorded: Totals) -> Totals:
+    """A session's totals from its events (session.json's are stale after a kill)."""
+    turns = [e for e in events if isinstance(e, ModelTurn)]
+    costs = [t.cost for t in turns if t.cost is not None]
+    invalid = sum(isinstance(e, ToolResult) and e.invalid for e in events)
+    return Totals(
+        steps=max((t.step for t in turns), default=0),
+        usage=sum((t.usage for t in turns), Usage()),
+        cost=sum(costs) if costs else None,
+        duration=events[-1].t if events else recorded.duration,
+        invalid_tool_calls=invalid,
+    )
 
 
 def read_event_log(path: Path) -> EventLog:

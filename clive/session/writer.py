@@ -20,15 +20,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from clive.session.asciicast import CastWriter
 from clive.session.events import (
+    EVENT_ADAPTER,
     Event,
     InputSent,
     Outcome,
     SessionEnded,
     TerminalOutput,
-    parse_event,
 )
 from clive.session.info import CAST_FILE, EVENTS_FILE, NOTES_FILE, OUTPUTS_DIR, SessionInfo
 from clive.session.redact import Redactor, StreamRedactor
@@ -94,6 +95,10 @@ class SessionWriter:
         self._cast_time = resume_at or 0.0
         self._closed = False
         self.info.write(directory)
+        if resume_at is not None:
+            # A fresh shell follows: replay must not draw it inside the old one's state
+            # (an alternate screen, margins, colours) if the old one died in vim.
+            self._cast_event(resume_at, "o", "\x1bc")
         self._stop_flusher = threading.Event()
         self._flusher = None
         if background_flush:
@@ -158,10 +163,12 @@ class SessionWriter:
                 update={"t": round(self.elapsed(), 6), "scripted": self.scripted}
             )
             line = event.model_dump_json()
-            redacted = self.redactor.redact(line)
-            if redacted != line:
-                event = parse_event(redacted)
-            self._events.write(redacted.encode("utf-8", "surrogatepass") + b"\n")
+            if self.redactor.redact(line) != line:
+                # Redact the strings, not the JSON: a secret such as "1234" may also be
+                # digits of a number or a key, which must stay as they are.
+                event = EVENT_ADAPTER.validate_python(_redacted(event.model_dump(), self.redactor))
+                line = event.model_dump_json()
+            self._events.write(line.encode("utf-8", "surrogatepass") + b"\n")
             self._events.flush()
         self.publish(event)
         return event
@@ -280,6 +287,17 @@ class SessionWriter:
         self._stop_flusher.set()
         if self._flusher is not None and self._flusher is not threading.current_thread():
             self._flusher.join(timeout=2)
+
+
+def _redacted(value: Any, redactor: Redactor) -> Any:
+    """``value`` (a dumped event) with every string in it redacted."""
+    if isinstance(value, str):
+        return redactor.redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item, redactor) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item, redactor) for item in value]
+    return value
 
 
 def _drop_torn_line(path: Path) -> None:
