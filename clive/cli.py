@@ -130,7 +130,9 @@ def _sessions_dir_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _session_options(parser: argparse.ArgumentParser, *, with_model: bool = True) -> None:
+def _session_options(
+    parser: argparse.ArgumentParser, *, with_model: bool = True, with_size: bool = True
+) -> None:
     """The options of running a session. Those left out come from the config files and the
     environment (see clive/config.py), so their defaults are None here."""
     if with_model:
@@ -225,11 +227,12 @@ def _session_options(parser: argparse.ArgumentParser, *, with_model: bool = True
         default=None,
         metavar="TOKENS",
         help="compact the conversation before it reaches this size "
-        "(default: the model's context window)",
+        "(default: the context window of Anthropic models; give it for openai:NAME)",
     )
     terminal = parser.add_argument_group("terminal")
-    terminal.add_argument("--cols", type=int, default=120, help="terminal width (default 120)")
-    terminal.add_argument("--rows", type=int, default=40, help="terminal height (default 40)")
+    if with_size:  # a resumed session keeps its size: its recording has one
+        terminal.add_argument("--cols", type=int, default=120, help="terminal width (default 120)")
+        terminal.add_argument("--rows", type=int, default=40, help="terminal height (default 40)")
     terminal.add_argument("--no-user-rc", action="store_true", help="do not source ~/.bashrc")
 
 
@@ -316,11 +319,13 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
             description="Continue an interrupted or paused session in the same session "
             "directory: a fresh shell in the directory the session was last in, and a fresh "
             "context from the task, the session's notes and where it stopped. Budgets count "
-            "the whole session. The model is the session's unless --model says otherwise.",
+            "the whole session and are the session's own unless a flag changes one (give a "
+            "larger --max-steps to go on after a step limit). The model is the session's "
+            "unless --model says otherwise.",
             formatter_class=formatter,
         )
         parser.add_argument("session", metavar="SESSION", help='a session (or "last")')
-        _session_options(parser)
+        _session_options(parser, with_size=False)
         parser.set_defaults(handler="clive.commands.resume:resume")
     else:
         parser = argparse.ArgumentParser(

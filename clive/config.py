@@ -45,20 +45,27 @@ DEFAULT_PRICES: dict[str, Pricing] = {
 # the model types. Each is named for the message the model and the user see.
 DEFAULT_RISKY: dict[str, str] = {
     "rm -rf on a broad path": (
-        r"\brm\s+(-[a-zA-Z]*[rR][a-zA-Z]*\s+(-[a-zA-Z]+\s+)*|--recursive\s+)"
-        r"(--no-preserve-root\s+)?(/|~|\$HOME|\*|\.\.?/?)(\s|$|\*)"
+        r"\brm\s+(-[a-zA-Z]*[rR][a-zA-Z]*\s+|--recursive\s+|--force\s+|-[a-zA-Z]+\s+|--\s+"
+        r"|--no-preserve-root\s+)*[\"']?(/|~/?|\$\{?HOME\}?/?|\*|\.\.?/?|/(usr|etc|var|home"
+        r"|boot|bin|lib|opt|root|srv)/?)[\"']?\*?(\s|$|;|&|\|)"
     ),
     "making a file system": r"\bmkfs(\.\w+)?\b",
-    "dd onto a device": r"\bdd\b[^\n]*\bof=/dev/",
+    "dd onto a device": r"\bdd\b[^\n;&|]*\bof=/dev/(?!null\b|zero\b|stdout\b|stderr\b|fd/)",
     "writing to a disk device": r">\s*/dev/(sd|nvme|hd|vd|xvd|mmcblk)",
-    "a force push": r"\bgit\s+push\b[^\n]*(--force\b|--force-with-lease\b|\s-f\b|\s\+\S)",
-    "a download piped into a shell": r"\b(curl|wget)\b[^\n|]*\|\s*(sudo\s+)?(ba|z|da|k)?sh\b",
-    "shutting down or rebooting": r"\b(shutdown|reboot|poweroff|halt)\b|\binit\s+[06]\b",
+    "a force push": r"\bgit\s+push\b[^\n;&|]*(--force\b|--force-with-lease\b|\s-f\b|\s\+\S)",
+    "a download piped into a shell": (
+        r"\b(curl|wget)\b[^\n|]*\|\s*(sudo\s+)?((ba|z|da|k)?sh|python3?|perl|ruby)\b"
+    ),
+    "shutting down or rebooting": (
+        r"(^|[;&|(]\s*|\bsudo\s+)(shutdown|reboot|poweroff|halt)\b|(^|[;&|]\s*)init\s+[06]\b"
+    ),
     "sudo": r"(^|[;&|(]\s*|\s)sudo\s",
     "a fork bomb": r":\(\)\s*\{\s*:\s*\|\s*:",
-    "changing permissions of / recursively": r"\bch(mod|own)\s+-R\b[^\n]*\s/(\s|$)",
-    "deleting a git history": r"\brm\s+-[a-zA-Z]*r[a-zA-Z]*\s+[^\n]*\.git(\s|/|$)",
-    "a hard reset or clean of the work tree": r"\bgit\s+(reset\s+--hard|clean\s+-[a-zA-Z]*f)",
+    "changing permissions of / recursively": r"\bch(mod|own)\s+-R\b[^\n;&|]*\s/(\s|$)",
+    "deleting a git history": r"\brm\s+-[a-zA-Z]*[rR][a-zA-Z]*\s+([^\n;&|]*[\s/])?\.git(\s|/|$)",
+    "a hard reset or clean of the work tree": (
+        r"\bgit\s+(-C\s+\S+\s+)?(reset\s+--hard|clean\s+-[a-zA-Z]*f)"
+    ),
 }
 
 

@@ -12,6 +12,18 @@ from clive.session import Session
 from clive.session.events import SessionEnded
 
 
+class RecordingScript(ScriptModel):
+    """The script backend, keeping a copy of every conversation it is sent."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.conversations = []
+
+    def reply(self, system, messages, tools, **listeners):
+        self.conversations.append(list(messages))
+        return super().reply(system, messages, tools, **listeners)
+
+
 def write_script(path: Path, turns: list[dict]) -> Path:
     path.write_text("".join(json.dumps(turn) + "\n" for turn in turns), encoding="utf-8")
     return path

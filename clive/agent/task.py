@@ -17,7 +17,6 @@ from clive.models.base import Model
 from clive.session.asciicast import last_time
 from clive.session.events import (
     ContextCompacted,
-    Control,
     Event,
     Note,
     Observation,
@@ -116,9 +115,8 @@ def resume_task(
         f"resumed now in a fresh shell in {cwd}: whatever ran in the old shell is gone, and "
         "the files on disk are as it left them. Check where things stand before going on."
     )
-    writer = SessionWriter.reopen(session.directory, stopped_at)
+    writer = SessionWriter.reopen(session.directory, stopped_at, f"in a fresh shell in {cwd}")
     _listen(writer, on_event, on_start)
-    writer.append(Control(action="resume", source="user", message=f"in a fresh shell in {cwd}"))
     resumption = Resumption(totals, situation, _notes_of(events))
     return writer, _drive(
         writer, info.task, model, prompts, settings, cwd, user_rc, approval, resumption

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from clive.agent.loop import AgentSettings
 from clive.agent.task import resume_task
 from clive.commands.run import agent_settings, prepare, run_and_report
 from clive.session import SessionNotFound, find_session
@@ -26,11 +27,20 @@ def resume(args: argparse.Namespace) -> int:
     model, approval = prepared
     print(f"clive resume: {session.name}, from step {session.info.totals.steps}", file=sys.stderr)
 
+    # The session's budgets go on, unless a flag says otherwise.
+    flagged = {name for name in AgentSettings.model_fields if getattr(args, name, None) is not None}
+    kept = {
+        name: value
+        for name, value in session.info.settings.items()
+        if name in AgentSettings.model_fields and name not in flagged
+    }
+    settings = agent_settings(args.config).model_copy(update=kept)
+
     def start(on_event):
         return resume_task(
             session,
             model,
-            settings=agent_settings(args.config),
+            settings=settings,
             user_rc=not args.no_user_rc,
             prompts_dir=args.config.prompts,
             approval=approval,

@@ -25,6 +25,7 @@ from typing import Any
 from clive.session.asciicast import CastWriter
 from clive.session.events import (
     EVENT_ADAPTER,
+    Control,
     Event,
     InputSent,
     Outcome,
@@ -108,13 +109,18 @@ class SessionWriter:
             self._flusher.start()
 
     @classmethod
-    def reopen(cls, directory: Path, resume_at: float, **options) -> SessionWriter:
+    def reopen(
+        cls, directory: Path, resume_at: float, message: str = "", **options
+    ) -> SessionWriter:
         """A writer that goes on recording the existing session in ``directory``, its clock
-        starting at ``resume_at`` seconds (where the session stopped)."""
+        starting at ``resume_at`` seconds (where the session stopped). Its first event is a
+        ``resume`` control: readers take no end before it as the session's end."""
         for name in (EVENTS_FILE, CAST_FILE):
             _drop_torn_line(directory / name)
         info = SessionInfo.read(directory)
-        return cls(directory, info, resume_at=resume_at, **options)
+        writer = cls(directory, info, resume_at=resume_at, **options)
+        writer.append(Control(action="resume", source="user", message=message))
+        return writer
 
     @classmethod
     def create(cls, root: Path, info: SessionInfo, **options) -> SessionWriter:

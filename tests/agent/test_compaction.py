@@ -4,7 +4,7 @@ starts from the task, the notes and the current observation."""
 from __future__ import annotations
 
 import pytest
-from scripted import finish, type_, write_script
+from scripted import RecordingScript, finish, type_, write_script
 
 from clive.agent.loop import AgentSettings
 from clive.agent.observation import estimate_tokens
@@ -12,18 +12,6 @@ from clive.agent.task import run_task
 from clive.models import ScriptModel
 from clive.session import Session
 from clive.session.events import ContextCompacted, ModelTurn, Outcome
-
-
-class RecordingScript(ScriptModel):
-    """The script backend, keeping a copy of every conversation it is sent."""
-
-    def __init__(self, path):
-        super().__init__(path)
-        self.conversations = []
-
-    def reply(self, system, messages, tools, **listeners):
-        self.conversations.append(list(messages))
-        return super().reply(system, messages, tools, **listeners)
 
 
 @pytest.mark.slow

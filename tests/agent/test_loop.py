@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from scripted import finish, run_script, type_, wait, write_script
+from scripted import RecordingScript, finish, run_script, type_, wait, write_script
 
 from clive.agent.loop import SCREEN_GONE
 from clive.agent.task import run_task
-from clive.models import ScriptModel
 from clive.session.events import (
     BudgetWarning,
     Error,
@@ -211,18 +210,6 @@ def test_output_already_on_screen_is_not_repeated(tmp_path):
     observation = [e for e in session.log().events if isinstance(e, Observation)][1]
     assert "all on the screen below" in observation.text
     assert "New output (" not in observation.text and observation.text.count("echo two") == 1
-
-
-class RecordingScript(ScriptModel):
-    """The script backend, keeping a copy of every conversation it is sent."""
-
-    def __init__(self, path):
-        super().__init__(path)
-        self.conversations = []
-
-    def reply(self, system, messages, tools, **listeners):
-        self.conversations.append(list(messages))
-        return super().reply(system, messages, tools, **listeners)
 
 
 def test_older_observations_lose_their_screen_in_the_conversation(tmp_path):

@@ -204,3 +204,29 @@ def test_two_sessions_started_in_the_same_second_get_their_own_directories(tmp_p
     assert a.directory != b.directory and b.directory.name.startswith(a.directory.name)
     a.close()
     b.close()
+
+
+def test_a_secret_that_looks_like_json_redacts_strings_only(clocked):
+    writer, clock = clocked
+    writer.redactor.add_secret("1234")  # a PIN typed at a password prompt
+    clock.now = 12.345678  # the time's digits hold the secret
+    writer.append(Note(step=1234, text="the pin is 1234"))
+    (line,) = (writer.directory / "events.jsonl").read_text().splitlines()
+    event = json.loads(line)
+    assert event["step"] == 1234 and event["t"] == 12.345678
+    assert "1234" not in event["text"] and "[REDACTED]" in event["text"]
+
+
+def test_a_resumed_session_is_not_ended_by_its_earlier_run(clocked):
+    writer, _ = clocked
+    writer.close(SessionEnded(outcome=Outcome.PAUSED, reason="model unavailable"))
+    assert Session(writer.directory).info.outcome is Outcome.PAUSED
+    again = SessionWriter.reopen(writer.directory, 5.0, background_flush=False)
+    again.append(Note(step=2, text="going on"))
+    # Running in this process: the earlier run's end does not count.
+    assert Session(writer.directory).info.outcome is Outcome.RUNNING
+    again.close(SessionEnded(outcome=Outcome.FINISHED, summary="done"))
+    info = Session(writer.directory).info
+    assert info.outcome is Outcome.FINISHED and info.summary == "done"
+    times = [e.time for e in iter_events(writer.directory / "terminal.cast")]
+    assert times == sorted(times) and times[-1] >= 5.0
