@@ -227,7 +227,8 @@ def _session_options(
         default=None,
         metavar="TOKENS",
         help="compact the conversation before it reaches this size "
-        "(default: the context window of Anthropic models; give it for openai:NAME)",
+        "(default: the context window of Anthropic models; with any model, a server's "
+        "answer that the conversation is too long also compacts it)",
     )
     terminal = parser.add_argument_group("terminal")
     if with_size:  # a resumed session keeps its size: its recording has one

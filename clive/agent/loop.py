@@ -26,6 +26,7 @@ from clive.agent.observation import ObservationLimits, Observer, View, estimate_
 from clive.agent.prompts import Prompts
 from clive.agent.tools import NoteInput, ToolOutcome, ToolRunner, TypeInput, tool_specs, validate
 from clive.models.base import (
+    ContextOverflow,
     Message,
     Model,
     ModelError,
@@ -112,6 +113,7 @@ class Agent:
         self._context_tokens = 0  # what the model read at its last turn, as it reported
         self._paused_reason = ""  # set when the model stayed unavailable through its retries
         self._turns_since_compaction: int | None = None  # None: no compaction yet
+        self._overflowed = False  # the last request did not fit the model's context window
         # The notes a fresh context opens with: the last compaction's, then later notes.
         self.notes: list[str] = list(resumption.notes) if resumption else []
         self._fixed_tokens = estimate_tokens(prompts.system) + estimate_tokens(
@@ -155,6 +157,13 @@ class Agent:
                 return self._ended(SessionOutcome.SHELL_EXITED, reason="the shell exited")
 
             reply = self._ask(step)
+            if reply is None and self._overflowed:
+                # The model's window is smaller than anyone said: compact now, ask again.
+                self._overflowed = False
+                unanswered = self.messages.pop()
+                if not self._compact(step, task, list(unanswered.tool_results), view):
+                    return self._model_failed()
+                reply = self._ask(step)
             if reply is None:
                 return self._model_failed()
 
@@ -235,6 +244,10 @@ class Agent:
                 on_text=lambda text: self._stream_text(step, text),
                 on_retry=lambda retry: self._record_retry(step, retry),
             )
+        except ContextOverflow as error:
+            self.writer.append(Error(message=str(error), fatal=False, step=step))
+            self._overflowed = purpose == "act"  # a compaction that overflows cannot help
+            return None
         except ModelUnavailable as error:
             self.writer.append(Error(message=str(error), fatal=True, step=step))
             self._paused_reason = (
@@ -286,6 +299,9 @@ class Agent:
     def _model_failed(self) -> SessionEnded:
         if self._paused_reason:
             return self._ended(SessionOutcome.PAUSED, reason=self._paused_reason)
+        if self._overflowed:
+            reason = "the conversation does not fit the model's context window, even compacted"
+            return self._ended(SessionOutcome.MODEL_ERROR, reason=reason)
         return self._ended(SessionOutcome.MODEL_ERROR, reason="the model failed")
 
     def _stream_text(self, step: int, text: str) -> None:

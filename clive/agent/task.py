@@ -58,7 +58,7 @@ def run_task(
         cols=cols,
         rows=rows,
         started_at=started_at,
-        settings=settings.model_dump(),
+        settings={**settings.model_dump(), "approve": approval.mode if approval else "never"},
         versions=_versions(),
     )
     writer = SessionWriter.create(sessions_dir, info)
@@ -117,6 +117,8 @@ def resume_task(
     )
     writer = SessionWriter.reopen(session.directory, stopped_at, f"in a fresh shell in {cwd}")
     _listen(writer, on_event, on_start)
+    if on_event is not None:
+        on_event(writer.resumed)  # written before anyone could listen
     resumption = Resumption(totals, situation, _notes_of(events))
     return writer, _drive(
         writer, info.task, model, prompts, settings, cwd, user_rc, approval, resumption

@@ -18,9 +18,11 @@ def resume(args: argparse.Namespace) -> int:
     except SessionNotFound as error:
         print(f"clive resume: {error}", file=sys.stderr)
         return 2
-    if args.model is None:
-        # The session's own model, unless --model (or nothing else) says otherwise.
-        args.config = args.config.model_copy(update={"model": session.info.model})
+    # The session's own model and approval mode, unless a flag says otherwise.
+    own = {"model": session.info.model, "approve": session.info.settings.get("approve")}
+    args.config = args.config.model_copy(
+        update={name: value for name, value in own.items() if value and getattr(args, name) is None}
+    )
     prepared = prepare(args, None)
     if isinstance(prepared, int):
         return prepared

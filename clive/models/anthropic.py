@@ -23,6 +23,8 @@ import httpx2
 
 from clive.models._retry import RetryPolicy, Transient, parse_retry_after, with_retries
 from clive.models.base import (
+    CONTEXT_OVERFLOW_WORDS,
+    ContextOverflow,
     Message,
     ModelError,
     ModelReply,
@@ -125,6 +127,8 @@ class AnthropicModel:
                 lambda: self._stream(request, on_text), self._classify, self.retry, on_retry
             )
         except anthropic.APIStatusError as error:
+            if _status(error) in (400, 413) and CONTEXT_OVERFLOW_WORDS.search(_describe(error)):
+                raise ContextOverflow(self._explain(error)) from error
             raise ModelError(self._explain(error)) from error
         except anthropic.AnthropicError as error:
             raise ModelError(f"the Anthropic API client failed: {error}") from error

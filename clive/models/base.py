@@ -8,6 +8,7 @@ can be resumed) or ``ModelError`` for a failure retrying cannot fix.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -70,6 +71,19 @@ class ModelReply:
 
 class ModelError(RuntimeError):
     """The model could not give a reply; the message says why and what to do."""
+
+
+class ContextOverflow(ModelError):
+    """The conversation no longer fits the model's context window: compact it and ask again."""
+
+
+# How APIs word a request too long for the model's context window (Anthropic, OpenAI, vLLM,
+# llama.cpp, Ollama...), searched case-insensitively in the error's message.
+CONTEXT_OVERFLOW_WORDS = re.compile(
+    r"prompt is too long|context[_ ]length|context window|maximum context|too many tokens"
+    r"|exceeds? the (available )?context|input is too long|n_ctx",
+    re.IGNORECASE,
+)
 
 
 class ModelUnavailable(ModelError):

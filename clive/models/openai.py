@@ -21,6 +21,8 @@ import httpx2
 
 from clive.models._retry import RetryPolicy, Transient, parse_retry_after, with_retries
 from clive.models.base import (
+    CONTEXT_OVERFLOW_WORDS,
+    ContextOverflow,
     Message,
     ModelError,
     ModelReply,
@@ -183,6 +185,11 @@ class OpenAIModel:
             advice = (
                 f"check --base-url ({self.base_url}; it usually ends in /v1) "
                 f"and the model name ({self.model})"
+            )
+        elif CONTEXT_OVERFLOW_WORDS.search(problem):
+            return ContextOverflow(
+                f"{self.base_url} answered {problem}: the conversation is longer than the "
+                "model's context window"
             )
         elif "tool" in problem.lower():
             advice = (

@@ -94,6 +94,7 @@ class SessionWriter:
         self._window_start: float | None = None
         self._last_output = 0.0
         self._cast_time = resume_at or 0.0
+        self.resumed: Event | None = None  # the resume event of a reopened session
         self._closed = False
         self.info.write(directory)
         if resume_at is not None:
@@ -119,7 +120,7 @@ class SessionWriter:
             _drop_torn_line(directory / name)
         info = SessionInfo.read(directory)
         writer = cls(directory, info, resume_at=resume_at, **options)
-        writer.append(Control(action="resume", source="user", message=message))
+        writer.resumed = writer.append(Control(action="resume", source="user", message=message))
         return writer
 
     @classmethod

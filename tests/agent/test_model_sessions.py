@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from chat_server import ChatServer, streamed_turn, tool_call
+from chat_server import http_error as http_error_chat
 from messages_server import (
     MessagesServer,
     dropped,
@@ -212,6 +213,30 @@ def test_near_the_context_limit_the_model_writes_notes_and_starts_afresh(tmp_pat
     assert "NOTES: echoed" in (session.directory / "notes.md").read_text()
 
 
+def test_a_request_too_long_for_the_model_compacts_and_asks_again(tmp_path, server):
+    server.enqueue(
+        reply(tool_use("type", {"text": "echo working"})),
+        http_error(400, "invalid_request_error", "prompt is too long: 210000 tokens > 200000"),
+        reply(text("NOTES: echoed; now finish.")),
+        _finish("fitted"),
+    )
+    session, ended, _ = _run(tmp_path, _anthropic(server))  # no context limit given
+    assert ended.outcome is Outcome.FINISHED and ended.summary == "fitted"
+    (compacted,) = [e for e in session.log().events if isinstance(e, ContextCompacted)]
+    assert compacted.step == 2 and "NOTES: echoed" in compacted.notes
+    compaction = server.requests[2].body["messages"]
+    assert compaction[-1]["content"][0]["type"] == "tool_result", "the tool call is answered"
+    assert "about to be cleared" in str(compaction[-1]["content"])
+    assert len(server.requests[3].body["messages"]) == 1
+
+
+def test_a_conversation_that_never_fits_ends_with_a_clear_reason(tmp_path, server):
+    too_long = http_error(400, "invalid_request_error", "prompt is too long: 9 tokens > 8")
+    server.enqueue(reply(tool_use("note", {"text": "n"})), too_long, reply(text("N")), too_long)
+    _, ended, _ = _run(tmp_path, _anthropic(server))
+    assert ended.outcome is Outcome.MODEL_ERROR and "context window" in ended.reason
+
+
 def test_a_malformed_tool_input_is_an_invalid_call_the_model_reads(tmp_path, server):
     server.enqueue(
         reply(tool_use("type", '{"text": "ls", ')),  # cut short: not JSON
@@ -247,6 +272,25 @@ def test_the_openai_compatible_backend_runs_the_same_session(tmp_path):
     assert first.cost == pytest.approx((300 * 3 + 600 * 0.3 + 30 * 15) / 1e6)
     output = "".join(e.data for e in session.output())
     assert "hello" in output.replace("echo hello", "")
+
+
+def test_an_openai_compatible_server_s_context_error_compacts(tmp_path):
+    with ChatServer() as chat:
+        chat.enqueue(
+            streamed_turn("", [tool_call("note", {"text": "start"})]),
+            http_error_chat(
+                400,
+                "This model's maximum context length is 8192 tokens. However, you requested "
+                "9000 tokens (8000 in the messages, 1000 in the completion).",
+                error_type="BadRequestError",
+            ),
+            streamed_turn("NOTES: started."),
+            streamed_turn("", [tool_call("finish", {"summary": "fitted"})]),
+        )
+        model = OpenAIModel("small-model", base_url=chat.base_url, retry=FAST)
+        session, ended, _ = _run(tmp_path, model)
+    assert ended.outcome is Outcome.FINISHED and ended.summary == "fitted"
+    assert [e for e in session.log().events if isinstance(e, ContextCompacted)]
 
 
 def test_the_command_line_streams_a_session_against_a_messages_server(tmp_path, server):
