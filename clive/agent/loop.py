@@ -14,6 +14,7 @@ is readable up to that moment.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import traceback
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from clive.agent.approval import ApprovalPolicy, ApprovalRequest
+from clive.agent.control import AgentControl
 from clive.agent.observation import ObservationLimits, Observer, View, estimate_tokens
 from clive.agent.prompts import Prompts
 from clive.agent.tools import NoteInput, ToolOutcome, ToolRunner, TypeInput, tool_specs, validate
@@ -39,6 +41,7 @@ from clive.session.events import (
     Approval,
     BudgetWarning,
     ContextCompacted,
+    Control,
     Error,
     ModelRetry,
     ModelText,
@@ -94,6 +97,7 @@ class Agent:
         limits: ObservationLimits | None = None,
         approval: ApprovalPolicy | None = None,
         resumption: Resumption | None = None,
+        control: AgentControl | None = None,
     ) -> None:
         self.terminal = terminal
         self.model = model
@@ -102,8 +106,13 @@ class Agent:
         self.settings = settings or AgentSettings()
         self.approval = approval or ApprovalPolicy("never", {})
         self.resumption = resumption
+        self.control = control or AgentControl()
+        self.control.listen(self._record_control)
+        self.control.add_waker(terminal.wake)
         self.observer = Observer(terminal, writer.directory / OUTPUTS_DIR, limits)
-        self.tools = ToolRunner(terminal, lambda: self.observer.last_mark, self._time_left)
+        self.tools = ToolRunner(
+            terminal, lambda: self.observer.last_mark, self._time_left, self.control.must_stop
+        )
         self.tool_specs = tool_specs(prompts.tools)
         self.messages: list[Message] = []
         self.totals = resumption.totals.model_copy(deep=True) if resumption else Totals()
@@ -142,6 +151,8 @@ class Agent:
         complaint = ""
         step = self.totals.steps
         while (limit := self._spent_budget(step)) is None:
+            if not self.control.checkpoint():
+                return self._quit()
             step += 1
             self.writer.marker(f"step {step}")
             view = self._observe(step)
@@ -152,7 +163,7 @@ class Agent:
                 if not self._compact(step, task, results, view):
                     return self._model_failed()
             else:
-                self._tell(complaint, results, view)
+                self._tell(self._from_the_user(complaint), results, view)
             if view.state is ScreenState.EXITED:
                 return self._ended(SessionOutcome.SHELL_EXITED, reason="the shell exited")
 
@@ -168,8 +179,14 @@ class Agent:
                 return self._model_failed()
 
             results, complaint = [], ""
+            take_overs = self.control.take_over_count
             for call in reply.tool_calls:
-                outcome = self._act(step, call)
+                if not self.control.checkpoint():
+                    return self._quit()
+                if self.control.take_over_count != take_overs:
+                    outcome = self._skip(step, call)
+                else:
+                    outcome = self._act(step, call)
                 results.append(ToolResultBlock(call.id, outcome.content, not outcome.ok))
                 if outcome.finished:
                     return self._ended(SessionOutcome.FINISHED, summary=outcome.content)
@@ -213,6 +230,16 @@ class Agent:
         self.messages.append(
             Message("user", body, tool_results=tuple(results), transient=view.screen)
         )
+
+    def _from_the_user(self, complaint: str) -> str:
+        """What the person did and said since the last step, before anything else."""
+        parts = [
+            f"The user took the terminal for {spell.seconds:.0f}s, then gave it back: what "
+            "they typed and what it printed are in the new output below."
+            for spell in self.control.take_take_overs()
+        ]
+        parts += [f"Message from the user: {message}" for message in self.control.take_steers()]
+        return "\n\n".join([*parts, complaint] if complaint else parts)
 
     def _start_context(self, task: str, view: View, situation: str) -> None:
         """A fresh conversation: the task, the notes kept so far, where things stand."""
@@ -417,6 +444,28 @@ class Agent:
             )
         )
         return outcome
+
+    def _skip(self, step: int, call: ToolCall) -> ToolOutcome:
+        outcome = ToolOutcome(
+            False, "not done: the user took the terminal before this ran; look again first"
+        )
+        self.writer.append(
+            ToolResult(
+                step=step, call_id=call.id, name=call.name, ok=False, content=outcome.content
+            )
+        )
+        return outcome
+
+    def _record_control(self, action: str, message: str) -> None:
+        if action == "take_over":
+            self.input_source = "user"
+        elif action == "give_back":
+            self.input_source = "agent"
+        with contextlib.suppress(RuntimeError):  # the session has ended meanwhile
+            self.writer.append(Control(action=action, message=message, source="user"))
+
+    def _quit(self) -> SessionEnded:
+        return self._ended(SessionOutcome.QUIT, reason="quit by the user")
 
     def _refusal(self, step: int, text: str) -> ToolOutcome | None:
         """None when ``text`` may be typed; else the refusal the model reads."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from clive import __version__
 from clive.agent.approval import ApprovalPolicy
+from clive.agent.control import AgentControl
 from clive.agent.loop import Agent, AgentSettings, Resumption
 from clive.agent.prompts import Prompts, load_prompts
 from clive.models.base import Model
@@ -42,8 +43,9 @@ def run_task(
     user_rc: bool = True,
     prompts_dir: Path | None = None,
     approval: ApprovalPolicy | None = None,
+    control: AgentControl | None = None,
     on_event: Callable[[Event], None] | None = None,
-    on_start: Callable[[SessionWriter], None] | None = None,
+    on_start: Callable[[SessionWriter, Terminal], None] | None = None,
 ) -> tuple[SessionWriter, SessionEnded]:
     """Run ``task`` in a fresh shell in ``cwd``, recorded under ``sessions_dir``."""
     settings = settings or AgentSettings()
@@ -62,7 +64,7 @@ def run_task(
         versions=_versions(),
     )
     writer = SessionWriter.create(sessions_dir, info)
-    _listen(writer, on_event, on_start)
+    _listen(writer, on_event)
     writer.append(
         SessionStarted(
             session_id=writer.info.id,
@@ -76,7 +78,9 @@ def run_task(
             started_at=started_at,
         )
     )
-    return writer, _drive(writer, task, model, prompts, settings, cwd, user_rc, approval, None)
+    return writer, _drive(
+        writer, task, model, prompts, settings, cwd, user_rc, approval, None, control, on_start
+    )
 
 
 def resume_task(
@@ -87,8 +91,9 @@ def resume_task(
     user_rc: bool = True,
     prompts_dir: Path | None = None,
     approval: ApprovalPolicy | None = None,
+    control: AgentControl | None = None,
     on_event: Callable[[Event], None] | None = None,
-    on_start: Callable[[SessionWriter], None] | None = None,
+    on_start: Callable[[SessionWriter, Terminal], None] | None = None,
 ) -> tuple[SessionWriter, SessionEnded]:
     """Go on with ``session`` (interrupted or paused) in its own directory: a fresh shell in
     the directory it was last in, a fresh context from its task, notes and where it stopped.
@@ -116,20 +121,19 @@ def resume_task(
         "the files on disk are as it left them. Check where things stand before going on."
     )
     writer = SessionWriter.reopen(session.directory, stopped_at, f"in a fresh shell in {cwd}")
-    _listen(writer, on_event, on_start)
+    _listen(writer, on_event)
     if on_event is not None:
         on_event(writer.resumed)  # written before anyone could listen
     resumption = Resumption(totals, situation, _notes_of(events))
     return writer, _drive(
-        writer, info.task, model, prompts, settings, cwd, user_rc, approval, resumption
-    )
+        writer, info.task, model, prompts, settings, cwd, user_rc, approval, resumption, control,
+        on_start,
+    )  # fmt: skip
 
 
-def _listen(writer: SessionWriter, on_event, on_start) -> None:
+def _listen(writer: SessionWriter, on_event) -> None:
     if on_event is not None:
         writer.subscribe(on_event)
-    if on_start is not None:
-        on_start(writer)
 
 
 def _drive(
@@ -142,17 +146,29 @@ def _drive(
     user_rc: bool,
     approval: ApprovalPolicy | None,
     resumption: Resumption | None,
+    control: AgentControl | None,
+    on_start: Callable[..., None] | None,
 ) -> SessionEnded:
-    """The terminal and the agent, from start to end; everything closed whatever happens."""
+    """The terminal and the agent, from start to end; everything closed whatever happens.
+    ``on_start(writer, terminal)`` is called once the shell runs (a UI attaches there)."""
     info = writer.info
     terminal = Terminal(
         info.cols, info.rows, cwd=cwd, user_rc=user_rc, output_dir=writer.directory / OUTPUTS_DIR
     )
     agent = Agent(
-        terminal, model, writer, prompts, settings, approval=approval, resumption=resumption
+        terminal,
+        model,
+        writer,
+        prompts,
+        settings,
+        approval=approval,
+        resumption=resumption,
+        control=control,
     )
     try:
         terminal.start()
+        if on_start is not None:
+            on_start(writer, terminal)
         return agent.run(task)
     finally:
         terminal.close()

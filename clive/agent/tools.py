@@ -131,10 +131,12 @@ class ToolRunner:
         terminal: Terminal,
         since: Callable[[], Mark | None],
         time_left: Callable[[], float | None],
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         self.terminal = terminal
         self._since = since
         self._time_left = time_left
+        self._stop = stop
 
     def run(self, call: _Input) -> ToolOutcome:
         try:
@@ -176,12 +178,15 @@ class ToolRunner:
 
     def _wait(self, call: WaitInput) -> ToolOutcome:
         timeout = self._clip(call.timeout)
+        stop = self._stop
         if call.until == "done":
-            outcome = self.terminal.wait(prompt=True, timeout=timeout)
+            outcome = self.terminal.wait(prompt=True, timeout=timeout, stop=stop)
         elif call.until == "quiet":
-            outcome = self.terminal.wait(quiet=call.seconds, timeout=timeout)
+            outcome = self.terminal.wait(quiet=call.seconds, timeout=timeout, stop=stop)
         else:
-            outcome = self.terminal.wait(pattern=call.pattern, since=self._since(), timeout=timeout)
+            outcome = self.terminal.wait(
+                pattern=call.pattern, since=self._since(), timeout=timeout, stop=stop
+            )
         clipped = (
             " (the session's time budget cut the wait short)" if timeout < call.timeout else ""
         )
@@ -211,6 +216,8 @@ def _describe(outcome, *, waited_for: str) -> str:
         return f"output went quiet {after}"
     if reason is WaitReason.EXITED:
         return f"the shell exited (status {outcome.exit_code}) {after}"
+    if reason is WaitReason.STOPPED:
+        return f"the wait was cut short {after}: the user paused you or took the terminal"
     if waited_for == "settle":
         return f"still running {after}; wait for it to end, or act on what it shows"
     return f"timed out {after}; what was running is still running"

@@ -79,6 +79,7 @@ class WaitReason(StrEnum):
     QUIET = "quiet"
     EXITED = "exited"
     TIMEOUT = "timeout"
+    STOPPED = "stopped"  # the caller's ``stop`` said so (a person paused the agent)
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,7 @@ class Terminal:
         if self._cwd is not None and not os.path.isdir(self._cwd):
             raise TerminalError(f"cannot start the shell in {self._cwd!r}: not a directory")
         self._cond = threading.Condition()
+        self.waiting = 0  # how many calls of wait() are waiting now
         self._marks = _ShellMarks()
         self._emulator = Emulator(self._cols, self._rows, respond=self._answer_terminal_query)
         self._transcript = Transcript(self._transcript_path)
@@ -661,6 +663,7 @@ class Terminal:
         pattern: str | re.Pattern[str] | None = None,
         timeout: float | None = None,
         since: Mark | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> WaitOutcome:
         """Wait until the first of these holds, and say which.
 
@@ -668,7 +671,8 @@ class Terminal:
         markers, otherwise a prompt-like cursor line after half a second of silence.
         ``quiet``: no output for that many seconds. ``pattern``: a regular expression found in
         output printed after ``since`` (default: from now on). ``timeout``: give up after that
-        many seconds (None: no limit, only sensible with another condition).
+        many seconds (None: no limit, only sensible with another condition). ``stop``: checked
+        whenever the wait wakes up; ``wake()`` wakes it at once.
         """
         if not (prompt or quiet or pattern or timeout):
             raise ValueError("wait() needs a condition: prompt, quiet, pattern or timeout")
@@ -676,29 +680,44 @@ class Terminal:
         start = time.monotonic()
         deadline = None if timeout is None else start + timeout
         with self._cond:
-            self._write_transcript()
-            scanner = _PatternScanner(self._transcript, regex, since) if regex else None
-            next_scan = start
-            while True:
-                now = time.monotonic()
-                elapsed = now - start
-                if self._exited:
-                    return WaitOutcome(WaitReason.EXITED, elapsed, exit_code=self._exit_status)
-                if prompt:
-                    reason = self._prompt_reached()
-                    if reason is not None:
-                        return WaitOutcome(reason, elapsed, exit_code=self._marks.last_exit_code)
-                if scanner is not None and now >= next_scan:
-                    self._write_transcript()
-                    found = scanner.scan()
-                    if found is not None:
-                        return WaitOutcome(WaitReason.PATTERN, elapsed, match=found)
-                    next_scan = now + _PATTERN_POLL
-                if quiet is not None and now - max(start, self._last_output) >= quiet:
-                    return WaitOutcome(WaitReason.QUIET, elapsed)
-                if deadline is not None and now >= deadline:
-                    return WaitOutcome(WaitReason.TIMEOUT, elapsed)
-                self._cond.wait(self._next_check(now, deadline, quiet, prompt, scanner))
+            self.waiting += 1
+            try:
+                return self._wait(prompt, quiet, regex, since, stop, start, deadline)
+            finally:
+                self.waiting -= 1
+
+    def _wait(self, prompt, quiet, regex, since, stop, start, deadline) -> WaitOutcome:
+        """The loop of ``wait``; the caller holds ``self._cond``."""
+        self._write_transcript()
+        scanner = _PatternScanner(self._transcript, regex, since) if regex else None
+        next_scan = start
+        while True:
+            now = time.monotonic()
+            elapsed = now - start
+            if self._exited:
+                return WaitOutcome(WaitReason.EXITED, elapsed, exit_code=self._exit_status)
+            if prompt:
+                reason = self._prompt_reached()
+                if reason is not None:
+                    return WaitOutcome(reason, elapsed, exit_code=self._marks.last_exit_code)
+            if scanner is not None and now >= next_scan:
+                self._write_transcript()
+                found = scanner.scan()
+                if found is not None:
+                    return WaitOutcome(WaitReason.PATTERN, elapsed, match=found)
+                next_scan = now + _PATTERN_POLL
+            if quiet is not None and now - max(start, self._last_output) >= quiet:
+                return WaitOutcome(WaitReason.QUIET, elapsed)
+            if deadline is not None and now >= deadline:
+                return WaitOutcome(WaitReason.TIMEOUT, elapsed)
+            if stop is not None and stop():
+                return WaitOutcome(WaitReason.STOPPED, elapsed)
+            self._cond.wait(self._next_check(now, deadline, quiet, prompt, scanner))
+
+    def wake(self) -> None:
+        """Wake every ``wait`` now, so that each checks its ``stop``."""
+        with self._cond:
+            self._cond.notify_all()
 
     def _next_check(self, now, deadline, quiet, prompt, scanner) -> float:
         delays = [1.0]
