@@ -98,7 +98,8 @@ def test_take_over_gives_the_user_the_terminal_and_the_agent_hears_of_it(tmp_pat
     events = session.log().events
     typed = [e for e in events if isinstance(e, InputSent) and e.source == "user"]
     assert "typed-by-the-user" in "".join(e.data for e in typed)
-    assert all(e.source == "agent" for e in events if isinstance(e, InputSent) and "sleep" in e.data)
+    agents = [e for e in events if isinstance(e, InputSent) and "sleep" in e.data]
+    assert agents and all(e.source == "agent" for e in agents)
     told = model.conversations[-1][-1]
     assert "The user took the terminal for" in told.text
     assert "typed-by-the-user" in told.text + told.transient
