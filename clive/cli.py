@@ -19,14 +19,16 @@ _DESCRIPTION = """\
 clive: a language model at work in a real terminal, every session recorded.
 
 Runs TASK in a real shell (bash in a pseudo-terminal, in the current directory):
-the model observes the screen, types, waits, and finishes with a summary. Every
-event is written to a session directory as it happens (./sessions by default)."""
+the model observes the screen, types, waits, and finishes with a summary, while
+you watch the shell and the agent side by side (keys: p pause/resume, t take the
+terminal, ctrl+] give it back, s tell the agent, q quit, ? help). Every event is
+written to a session directory as it happens (./sessions by default)."""
 
 _EPILOG = """\
 commands:
   sessions           list the recorded sessions
   show SESSION       print a session as a transcript of its steps
-  replay SESSION     print the screen as it was at a moment (--at SECONDS --print)
+  replay SESSION     play a session back (--print --at SECONDS prints the screen then)
   export SESSION     write the recording (--format cast) or a Markdown report (--format md)
   resume SESSION     continue an interrupted or paused session
   demo               run a bundled scripted task: the whole product, no API key needed
@@ -56,6 +58,18 @@ examples:
   clive --model script:turns.jsonl --max-steps 20 "run the tests"
   clive show last
   clive replay last --at 30 --print"""
+
+_REPLAY_KEYS = """\
+keys:
+  space              play or pause
+  + / -              faster or slower: 0.5x, 1x, 2x, 4x, 8x, 16x
+  left / right       back or forward 5 seconds
+  shift+left/right   back or forward a minute
+  home / end         the start or the end
+  n / p              the next or previous agent step
+  up / down, enter   move the highlight in the timeline; enter (or a click) jumps to that step
+  ?                  these keys
+  q                  quit"""
 
 _COMMANDS = ("sessions", "show", "replay", "export", "resume", "demo", "exec")
 
@@ -167,7 +181,7 @@ def _session_options(
     parser.add_argument(
         "--headless",
         action="store_true",
-        help="no UI: print a line per event (the only mode so far)",
+        help="no UI: print a line per event (also when not in a terminal)",
     )
     parser.add_argument("--json", action="store_true", help="print the events as JSON lines")
     parser.add_argument(
@@ -280,8 +294,11 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
     elif name == "replay":
         parser = argparse.ArgumentParser(
             prog=prog,
-            description="The terminal of a session as "
-            "it was at a moment; --print prints it (the replay UI comes later).",
+            description="Play a session back: its terminal exactly as it was at each moment,\n"
+            "beside the agent's timeline of steps. With --print, print the screen at one\n"
+            "moment instead.",
+            epilog=_REPLAY_KEYS,
+            formatter_class=formatter,
         )
         parser.add_argument("session", metavar="SESSION", help='a session (or "last")')
         parser.add_argument(
@@ -289,9 +306,12 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
             type=float,
             default=None,
             metavar="SECONDS",
-            help="seconds from the start; negative counts from the end (default: the end)",
+            help="seconds from the start, negative from the end: where the replay starts "
+            "(default: the start), or the moment --print prints (default: the end)",
         )
-        parser.add_argument("--print", action="store_true", help="print the screen and exit")
+        parser.add_argument(
+            "--print", action="store_true", help="print the screen at --at and exit (no UI)"
+        )
         _sessions_dir_option(parser)
         parser.set_defaults(handler="clive.commands.replay:replay")
     elif name == "export":

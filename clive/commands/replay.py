@@ -1,4 +1,5 @@
-"""``clive replay SESSION --at SECONDS --print``: the screen as it was at that moment."""
+"""``clive replay SESSION``: play a session back in the UI; with ``--print``, print the screen
+as it was at a moment (``--at SECONDS``)."""
 
 from __future__ import annotations
 
@@ -12,22 +13,30 @@ from clive.session.replay import ScreenIndex
 
 
 def replay(args: argparse.Namespace) -> int:
-    if not args.print:
-        print(
-            "clive replay: the replay UI is not built yet in this version; "
-            "--print --at SECONDS prints the screen at that moment",
-            file=sys.stderr,
-        )
-        return 2
     try:
         session = find_session(args.session, Path(args.sessions_dir))
         if not session.cast_path.exists():
-            print(f"clive replay: {session.name} has no terminal.cast", file=sys.stderr)
-            return 1
-        index = ScreenIndex.open(session.cast_path, progress=_progress)
+            if args.print:
+                print(f"clive replay: {session.name} has no terminal.cast", file=sys.stderr)
+                return 1
+            index = None  # the timeline plays without a terminal
+        else:
+            index = ScreenIndex.open(session.cast_path, progress=_progress)
     except (SessionNotFound, CastError) as error:
         print(f"clive replay: {error}", file=sys.stderr)
         return 2
+    if not args.print:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            print(
+                "clive replay: the replay UI needs a terminal; "
+                "--print --at SECONDS prints the screen at that moment",
+                file=sys.stderr,
+            )
+            return 2
+        from clive.ui.replay_app import ReplayApp
+
+        ReplayApp(session, start_at=args.at, index=index).run()
+        return 0
     at = args.at
     if at is None:
         at = index.duration

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from clive.agent.approval import ApprovalPolicy
 from clive.agent.loop import AgentSettings
 from clive.agent.task import resume_task
 from clive.commands.run import agent_settings, prepare, run_and_report
@@ -23,12 +24,11 @@ def resume(args: argparse.Namespace) -> int:
     args.config = args.config.model_copy(
         update={name: value for name, value in own.items() if value and getattr(args, name) is None}
     )
-    prepared = prepare(args, None)
-    if isinstance(prepared, int):
-        return prepared
-    model, approval = prepared
+    model = prepare(args, None)
+    if isinstance(model, int):
+        return model
+    config = args.config
     print(f"clive resume: {session.name}, from step {session.info.totals.steps}", file=sys.stderr)
-
     # The session's budgets go on, unless a flag says otherwise.
     flagged = {name for name in AgentSettings.model_fields if getattr(args, name, None) is not None}
     kept = {
@@ -36,21 +36,23 @@ def resume(args: argparse.Namespace) -> int:
         for name, value in session.info.settings.items()
         if name in AgentSettings.model_fields and name not in flagged
     }
-    settings = agent_settings(args.config).model_copy(update=kept)
+    settings = agent_settings(config).model_copy(update=kept)
 
-    def start(on_event):
+    def start(on_event, *, control=None, approver=None, on_start=None):
         return resume_task(
             session,
             model,
             settings=settings,
             user_rc=not args.no_user_rc,
-            prompts_dir=args.config.prompts,
-            approval=approval,
+            prompts_dir=config.prompts,
+            approval=ApprovalPolicy(config.approve, config.risky, approver),
+            control=control,
             on_event=on_event,
+            on_start=on_start,
         )
 
     try:
-        return run_and_report(args, start)
+        return run_and_report(args, start, model.name, (session.info.cols, session.info.rows))
     except ValueError as error:
         print(f"clive resume: {error}", file=sys.stderr)
         return 2

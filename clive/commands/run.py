@@ -42,41 +42,43 @@ def run(args: argparse.Namespace, task: str | None = None, model: Model | None =
     if not cwd.is_dir():
         print(f"clive: --cwd {args.cwd}: not a directory", file=sys.stderr)
         return 2
-    prepared = prepare(args, model)
-    if isinstance(prepared, int):
-        return prepared
-    model, approval = prepared
-    return run_and_report(
-        args,
-        lambda on_event: run_task(
+    model = prepare(args, model)
+    if isinstance(model, int):
+        return model
+    config: Config = args.config
+
+    def start(on_event, *, control=None, approver=None, on_start=None):
+        return run_task(
             task,
             model,
             sessions_dir=Path(args.sessions_dir),
             cwd=cwd,
-            settings=agent_settings(args.config),
+            settings=agent_settings(config),
             cols=args.cols,
             rows=args.rows,
             user_rc=not args.no_user_rc,
-            prompts_dir=args.config.prompts,
-            approval=approval,
+            prompts_dir=config.prompts,
+            approval=ApprovalPolicy(config.approve, config.risky, approver),
+            control=control,
             on_event=on_event,
-        ),
-    )
+            on_start=on_start,
+        )
+
+    return run_and_report(args, start, model.name, (args.cols, args.rows))
 
 
-def prepare(args: argparse.Namespace, model: Model | None) -> tuple[Model, ApprovalPolicy] | int:
-    """The model and the approval policy the settings ask for, or an exit status after
-    saying what is wrong."""
+def prepare(args: argparse.Namespace, model: Model | None) -> Model | int:
+    """The model the settings ask for, or an exit status after saying what is wrong."""
     config: Config = args.config
-    if config.approve == "always":
+    if config.approve == "always" and not use_ui(args):
         print(
             "clive: --approve always needs someone to approve each command, and this run "
-            "is headless (the UI comes later): use --approve risky or never",
+            "has no UI (--headless, --json, or no terminal): use --approve risky or never",
             file=sys.stderr,
         )
         return 2
     try:
-        approval = ApprovalPolicy(config.approve, config.risky)
+        ApprovalPolicy(config.approve, config.risky)
     except ValueError as error:
         print(f"clive: {error}", file=sys.stderr)
         return 2
@@ -86,7 +88,12 @@ def prepare(args: argparse.Namespace, model: Model | None) -> tuple[Model, Appro
         except ModelChoiceError as error:
             print(f"clive: {error}", file=sys.stderr)
             return 2
-    return model, approval
+    return model
+
+
+def use_ui(args: argparse.Namespace) -> bool:
+    """The live UI, unless told otherwise or not in a terminal."""
+    return not (args.headless or args.json) and sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def agent_settings(config: Config) -> AgentSettings:
@@ -101,13 +108,29 @@ def agent_settings(config: Config) -> AgentSettings:
     )
 
 
-def run_and_report(args: argparse.Namespace, start) -> int:
-    """Run a session (``start(on_event)``), print its events, and exit as it ended."""
-    printer = _Printer(json_lines=args.json)
-    # `kill PID` ends the session cleanly, as Ctrl-C does: recorded as quit, shell closed.
-    signal.signal(signal.SIGTERM, _stop)
+def run_and_report(args: argparse.Namespace, start, model_name: str, size: tuple[int, int]) -> int:
+    """Run a session (``start(on_event, control=, approver=, on_start=)``) in the live UI or
+    headless, printing its events; exit as it ended."""
     try:
-        writer, ended = start(printer)
+        if use_ui(args):
+            from clive.ui.live_app import LiveApp
+
+            app = LiveApp(
+                lambda **hooks: start(hooks.pop("on_event"), **hooks),
+                model=model_name,
+                cols=size[0],
+                rows=size[1],
+            )
+            # `kill PID` ends the session cleanly: recorded as quit, shell closed.
+            signal.signal(signal.SIGTERM, lambda *_: app.control.quit())
+            app.run()
+            if app.result is None:
+                print("clive: the session did not start (see above)", file=sys.stderr)
+                return 1
+            writer, ended = app.result
+        else:
+            signal.signal(signal.SIGTERM, _stop)
+            writer, ended = start(_Printer(json_lines=args.json))
     except (TerminalError, OSError) as error:
         print(f"clive: {error}", file=sys.stderr)
         return 1

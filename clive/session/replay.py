@@ -72,9 +72,13 @@ class ScreenIndex:
         index._save(index_path)
         return index
 
+    def keyframe_before(self, time: float) -> Keyframe:
+        """The last keyframe at or before ``time`` (the first one is the cast's start)."""
+        return self.keyframes[max(0, bisect.bisect_right(self._times, time) - 1)]
+
     def screen_at(self, time: float) -> Emulator:
         """A fresh emulator showing the screen as it was ``time`` seconds into the session."""
-        keyframe = self.keyframes[max(0, bisect.bisect_right(self._times, time) - 1)]
+        keyframe = self.keyframe_before(time)
         emulator = _emulator_from(keyframe)
         for event in iter_events(self.cast_path, keyframe.offset):
             if event.time > time or event.offset >= self.cast_size:
@@ -158,9 +162,14 @@ def _apply(emulator: Emulator, code: str, data: str) -> None:
     if code == "o":
         emulator.feed(data)
     elif code == "r":
-        cols, _, rows = data.partition("x")
-        if cols.isdigit() and rows.isdigit():
-            emulator.resize(int(cols), int(rows))
+        apply_resize(emulator, data)
+
+
+def apply_resize(emulator: Emulator, data: str) -> None:
+    """Resize ``emulator`` as a cast's ``r`` event (``"120x40"``) says; ignore a bad one."""
+    cols, _, rows = data.partition("x")
+    if cols.isdigit() and rows.isdigit():
+        emulator.resize(int(cols), int(rows))
 
 
 def _first_event_offset(cast_path: Path) -> int:

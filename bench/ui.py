@@ -1,0 +1,227 @@
+"""Responsiveness of the live UI, each figure beside its reference in the same run.
+
+``key handled``: the time from a key press (``p``, pause or resume) reaching the app until the
+agent's control has changed, while the shell prints ``seq 1 3000000`` as fast as it can, against
+the same key with the shell idle. ``agent not slowed``: how long that ``seq`` takes in a session
+with the UI watching, against the same session headless. ``5,000 steps``: the same key press
+with a timeline of 5,000 steps, against one of ten.
+
+The app runs headless (Textual's test driver) at a real terminal size; the session is real: a
+scripted model in a real shell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from textual import events
+
+from clive.agent.loop import AgentSettings
+from clive.agent.task import run_task
+from clive.models import ScriptModel
+from clive.session.events import ModelTurn, Observation, ToolCall, ToolResult, Usage
+from clive.ui.live_app import LiveApp
+from clive.ui.timeline import Timeline
+
+SIZE = (160, 48)
+PRESSES = 15
+FLOOD = "seq 1 3000000"
+
+
+def _script(directory: Path, command: str | None) -> Path:
+    """A session that waits: for ``command`` to end, or for a pattern that never comes. A pause
+    cuts a wait short and the next turn is another wait, so there is one for each press."""
+    never = {"until": "pattern", "pattern": "never", "timeout": 600}
+    turns = []
+    if command is not None:
+        turns.append({"tool": "type", "input": {"text": command}})
+    for _ in range(PRESSES + 2):
+        wait = {"until": "done", "timeout": 600} if command is not None else never
+        turns.append({"tool": "wait", "input": wait})
+    turns.append({"tool": "wait", "input": never})
+    turns.append({"tool": "finish", "input": {"summary": "done"}})
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"script-{time.monotonic_ns()}.jsonl"
+    path.write_text("".join(json.dumps(t) + "\n" for t in turns))
+    return path
+
+
+def _starter(directory: Path, script: Path, marks: dict | None = None):
+    """start() for a LiveApp: the scripted session; ``marks`` gets the times the first
+    ``type`` and the first ``wait`` ended (the command's run, seen as the agent sees it)."""
+    (directory / "work").mkdir(exist_ok=True)
+
+    def start(*, control, approver, on_event, on_start):
+        return run_task(
+            "bench", ScriptModel(script), sessions_dir=directory / "sessions",
+            cwd=directory / "work", user_rc=False, control=control,
+            on_event=_marking(on_event, marks), on_start=on_start,
+        )  # fmt: skip
+
+    return start
+
+
+def _marking(on_event, marks: dict | None):
+    def marked(event):
+        if marks is not None and isinstance(event, ToolResult):
+            marks.setdefault(event.name, time.perf_counter())
+        if on_event is not None:
+            on_event(event)
+
+    return marked
+
+
+async def _key_latency(app: LiveApp, presses: int) -> list[float]:
+    """Seconds from a key press (``p``: pause, then resume) reaching the app until the agent's
+    control has changed, ``presses`` times."""
+    latencies = []
+    for _ in range(presses):
+        paused = app.control.paused
+        key = events.Key("p", "p")
+        key.set_sender(app)
+        started = time.perf_counter()
+        app._driver.send_message(key)
+        while app.control.paused == paused:
+            await asyncio.sleep(0.0005)
+        latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.05)
+    if app.control.paused:
+        app.control.resume()
+    return latencies
+
+
+async def _until(predicate, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the session did not get there")
+        await asyncio.sleep(0.01)
+
+
+def _in_step_wait(app: LiveApp, step: int) -> bool:
+    return (
+        app.terminal is not None
+        and app.terminal.waiting
+        and app.query_one("StatusBar").step == step
+    )
+
+
+async def _flood_run(directory: Path, with_keys: bool) -> tuple[list[float], float]:
+    """Key latencies while ``seq`` floods the shell; or, without keys, how long it ran (from
+    the end of the ``type`` call to the end of the ``wait`` for it)."""
+    marks: dict = {}
+    script = _script(directory, FLOOD)
+    app = LiveApp(_starter(directory, script, marks), model="bench", cols=120, rows=40)
+    async with app.run_test(size=SIZE):
+        await _until(lambda: _in_step_wait(app, 2))  # waiting for seq to end
+        latencies = await _key_latency(app, PRESSES) if with_keys else []
+        if not with_keys:
+            await _until(lambda: "wait" in marks)
+        app.control.quit()
+        await _until(lambda: app.ended is not None)
+    return latencies, marks.get("wait", 0.0) - marks.get("type", 0.0)
+
+
+async def _idle_run(directory: Path) -> list[float]:
+    app = LiveApp(_starter(directory, _script(directory, None)), model="bench", cols=120, rows=40)
+    async with app.run_test(size=SIZE):
+        await _until(lambda: _in_step_wait(app, 1))
+        latencies = await _key_latency(app, PRESSES)
+        app.control.quit()
+        await _until(lambda: app.ended is not None)
+    return latencies
+
+
+def _headless_flood(directory: Path) -> float:
+    """How long ``seq`` runs in the same session without the UI (the reference)."""
+    marks: dict = {}
+    script = _script(directory, FLOOD)
+    run_task(
+        "bench", ScriptModel(script), sessions_dir=directory / "sessions", cwd=_work(directory),
+        user_rc=False, on_event=_marking(None, marks), settings=AgentSettings(max_steps=3),
+    )  # fmt: skip
+    return marks["wait"] - marks["type"]
+
+
+def _work(directory: Path) -> Path:
+    (directory / "work").mkdir(parents=True, exist_ok=True)
+    return directory / "work"
+
+
+def _steps(count: int):
+    """The events of ``count`` ordinary steps, as a timeline gets them."""
+    for step in range(1, count + 1):
+        t = step * 2.0
+        yield Observation(
+            t=t, step=step, text="", tokens=900, state="prompt", exit_code=0, new_output_lines=12
+        )
+        yield ModelTurn(
+            t=t + 0.5, step=step, model="bench", text=f"Step {step}: run the next experiment.",
+            tool_calls=[ToolCall(id=f"c{step}", name="type", input={"text": f"make run-{step}"})],
+            usage=Usage(input_tokens=1200, output_tokens=80, cache_read_tokens=30000), cost=0.01,
+        )  # fmt: skip
+        yield ToolResult(
+            t=t + 1.5, step=step, call_id=f"c{step}", name="type", ok=True,
+            content="typed 12 characters and Enter; the command finished with exit code 0",
+        )  # fmt: skip
+
+
+async def _timeline_run(directory: Path, steps: int) -> tuple[list[float], float]:
+    app = LiveApp(_starter(directory, _script(directory, None)), model="bench", cols=120, rows=40)
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(lambda: _in_step_wait(app, 1))
+        started = time.perf_counter()
+        app.query_one(Timeline).add_events(_steps(steps))
+        await pilot.pause()
+        added = time.perf_counter() - started
+        latencies = await _key_latency(app, PRESSES)
+        app.control.quit()
+        await _until(lambda: app.ended is not None)
+    return latencies, added
+
+
+def ui_responsiveness(report, quick: bool) -> None:
+    print(f"ui: key latency with `{FLOOD}` running, the agent's speed, 5,000 steps")
+    with tempfile.TemporaryDirectory(prefix="clive-bench-ui-") as tmp:
+        directory = Path(tmp)
+        idle = asyncio.run(_idle_run(directory / "idle"))
+        loaded, _ = asyncio.run(_flood_run(directory / "flood-keys", with_keys=True))
+        _, flood_with_ui = asyncio.run(_flood_run(directory / "flood", with_keys=False))
+        headless = _headless_flood(directory / "headless")
+        report.add(
+            "key handled, median: shell flooding vs idle (ms)",
+            statistics.median(loaded) * 1e3,
+            statistics.median(idle) * 1e3,
+            "ms",
+            "< 100 ms",
+        )
+        report.add(
+            "key handled, slowest: shell flooding vs idle (ms)",
+            max(loaded) * 1e3,
+            max(idle) * 1e3,
+            "ms",
+            "< 100 ms",
+        )
+        report.add(
+            f"`{FLOOD}` in a session: UI watching vs headless (s)",
+            flood_with_ui,
+            headless,
+            "s",
+            "ratio ~1",
+        )
+        ten, _ = asyncio.run(_timeline_run(directory / "ten", 10))
+        many, added = asyncio.run(_timeline_run(directory / "many", 5000))
+        report.add(
+            "key handled, median: 5,000 steps vs 10 (ms)",
+            statistics.median(many) * 1e3,
+            statistics.median(ten) * 1e3,
+            "ms",
+            "ratio ~1",
+        )
+        report.add("adding 5,000 steps to the timeline (s, once)", added, None, "s")
+        # fmt: on

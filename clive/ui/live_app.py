@@ -1,0 +1,324 @@
+"""``LiveApp``: a running session, watched and steered: the terminal beside the agent's timeline.
+
+The agent runs in a thread of its own and never waits for the screen: its events go into a
+queue, and the app takes them (and the terminal's screen, when there was output) at most
+``FRAMES_PER_SECOND`` times a second. So a flood of output or of steps costs the UI a frame
+at a time, and a key press is handled between two frames.
+
+Keys: ``p`` pause or resume, ``t`` take the terminal (every key then goes to the shell, C-c
+included, until ``ctrl+]`` gives it back), ``s`` tell the agent something, ``q`` quit (the
+session ends as quit by the user), ``?`` help. A risky command waits for approval in a dialog.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from textual import events
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Footer
+
+from clive.agent.approval import ApprovalRequest, Decision
+from clive.agent.control import AgentControl
+from clive.session.events import (
+    Event,
+    SessionEnded,
+    TerminalOutput,
+)
+from clive.terminal import Terminal, TerminalError
+from clive.terminal.keys import UnknownKeyError
+from clive.ui._agent_status import AgentStatus, next_status
+from clive.ui._dialogs import ApprovalScreen, ConfirmScreen, SteerScreen
+from clive.ui._keys import tmux_key
+from clive.ui.help_screen import HelpScreen
+from clive.ui.status_bar import StatusBar
+from clive.ui.terminal_view import TerminalView
+from clive.ui.timeline import Timeline
+
+FRAMES_PER_SECOND = 30
+GIVE_BACK_KEY = "ctrl+right_square_bracket"
+
+# start(control, approver, on_event, on_start) runs the session to its end (in a thread).
+SessionStarter = Callable[..., Any]
+
+HELP = [
+    ("p", "pause the agent, or resume it (a wait in progress ends at once)"),
+    ("t", "take the terminal: every key goes to the shell, C-c included"),
+    ("ctrl+]", "give the terminal back: the agent is told what you did"),
+    ("s", "tell the agent something: it reads it at its next step"),
+    ("q", "quit: the session ends as quit by the user (asks first)"),
+    ("?", "this help"),
+    ("y / n", "in the approval dialog: run the risky command, or refuse it"),
+]
+
+
+class ShellKeys(Widget, can_focus=False):
+    """Holds the focus while the user has the terminal: every key goes to the shell.
+    ``active`` makes it focusable; nothing else ever focuses it."""
+
+    DEFAULT_CSS = "ShellKeys { width: 0; height: 0; }"
+
+    def __init__(self, send: Callable[[str], None], give_back: Callable[[], None]) -> None:
+        super().__init__()
+        self._send = send
+        self._give_back = give_back
+
+    def activate(self, active: bool) -> None:
+        self.can_focus = active
+        if active:
+            self.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        if not self.can_focus:
+            return
+        event.stop()
+        event.prevent_default()
+        if event.key == GIVE_BACK_KEY:
+            self._give_back()
+            return
+        name = tmux_key(event.key, event.character)
+        if name is not None:
+            self._send(name)
+
+
+class LiveApp(App):
+    """The live view of one session; ``start`` runs the session (see ``SessionStarter``)."""
+
+    TITLE = "clive"
+    CSS = """
+    #panes { height: 1fr; }
+    #terminal-pane { width: auto; max-width: 70%; border: round $primary; }
+    #terminal-pane.user { border: round $warning; }
+    Timeline { width: 1fr; border: round $secondary; }
+    """
+    BINDINGS = [  # noqa: RUF012 - Textual's convention
+        Binding("p", "pause", "Pause/resume"),
+        Binding("t", "take_over", "Take the terminal"),
+        Binding("s", "steer", "Tell the agent"),
+        Binding("q", "quit_session", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+c", "quit_session", "Quit", show=False),
+    ]
+
+    def __init__(
+        self,
+        start: SessionStarter,
+        *,
+        model: str,
+        cols: int,
+        rows: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._clock = clock  # for the status bar's times (a test freezes it)
+        self._start = start
+        self._model = model
+        self._cols, self._rows = cols, rows
+        self.control = AgentControl()
+        self.terminal: Terminal | None = None
+        self.ended: SessionEnded | None = None
+        self.result: Any = None
+        self._events: collections.deque[Event] = collections.deque()
+        self._output = threading.Event()  # the terminal printed something since the last frame
+        self._state_since = clock()
+        self._started = clock()
+        self.status = AgentStatus(state="starting")
+        self._quitting = False  # the user confirmed quitting: leave once the session ends
+        self._screen: tuple | None = None  # (cells, cursor) fetched and not shown yet
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="panes"):
+            with Widget(id="terminal-pane"):
+                yield TerminalView(self._cols, self._rows)
+            yield Timeline()
+        yield StatusBar()
+        yield ShellKeys(self._send_key, self.action_give_back)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(StatusBar).model = self._model
+        self._show_status()
+        self.query_one(Timeline).focus()
+        self.set_interval(1 / FRAMES_PER_SECOND, self._frame)
+        self.run_worker(self._run_session, thread=True, exit_on_error=False)
+
+    # -- the session, in its thread -----------------------------------------------------------
+
+    def _run_session(self) -> None:
+        try:
+            self.result = self._start(
+                control=self.control,
+                approver=self._approve,
+                on_event=self._events.append,
+                on_start=self._attach,
+            )
+        finally:
+            self._events.append(_SessionGone())
+
+    def _attach(self, writer, terminal: Terminal) -> None:
+        self.terminal = terminal
+        terminal.add_output_listener(lambda _data, _when: self._output.set())
+        self._output.set()
+        threading.Thread(target=self._fetch_screens, name="clive-ui-screen", daemon=True).start()
+
+    def _fetch_screens(self) -> None:
+        """Bring the screen up to date off the UI's thread: rendering a burst of output can
+        take a while, and keys must not wait for it. During a flood, at most a tenth of the
+        time goes to it, and never more often than the frames."""
+        terminal = self.terminal
+        while self.ended is None and terminal is not None:
+            if not self._output.wait(timeout=0.5):
+                continue
+            self._output.clear()
+            started = time.monotonic()
+            try:
+                self._screen = terminal.screen_view()
+            except Exception:  # the terminal closed under us: the session is ending
+                return
+            spent = time.monotonic() - started
+            time.sleep(max(1 / FRAMES_PER_SECOND, 10 * spent))
+
+    def _approve(self, request: ApprovalRequest) -> Decision:
+        """Asks in a dialog; the agent's thread waits for the answer."""
+        answered = threading.Event()
+        decision: list[Decision] = []
+
+        def done(approved: bool | None) -> None:
+            decision.append(Decision(bool(approved), "user", "" if approved else "refused"))
+            answered.set()
+
+        try:
+            self.call_from_thread(self.push_screen, ApprovalScreen(request), done)
+        except RuntimeError:  # the app is gone
+            return Decision(False, "policy", "the UI closed before anyone answered")
+        answered.wait()
+        return decision[0]
+
+    # -- frames ---------------------------------------------------------------------------
+
+    def _frame(self) -> None:
+        """Take what happened since the last frame: events, then the screen."""
+        timeline = self.query_one(Timeline)
+        taken = 0
+        while self._events and taken < 2000:  # a frame's worth; the rest next frame
+            event = self._events.popleft()
+            taken += 1
+            if isinstance(event, _SessionGone):
+                self._session_gone()
+                continue
+            if isinstance(event, TerminalOutput):
+                continue
+            timeline.add_event(event)
+            self._follow(event)
+        screen, self._screen = self._screen, None
+        if screen is not None:
+            self.query_one(TerminalView).show(*screen)
+        bar = self.query_one(StatusBar)
+        bar.state_seconds = self._clock() - self._state_since
+        if self.ended is None:
+            bar.elapsed = self._clock() - self._started
+
+    def _follow(self, event: Event) -> None:
+        """The status bar, from the event stream (the same fold as replay's)."""
+        before = self.status.state, self.status.detail
+        self.status = next_status(self.status, event)
+        if isinstance(event, SessionEnded):
+            self.ended = event
+        self._show_status(changed=(self.status.state, self.status.detail) != before)
+
+    def _show_status(self, changed: bool = True) -> None:
+        bar = self.query_one(StatusBar)
+        status = self.status
+        state, detail = status.state, status.detail
+        if self.control.user_in_control:
+            state, detail = "you have the terminal", "(ctrl+] gives it back)"
+        elif self.control.paused and self.ended is None:
+            state, detail = "paused", "(p resumes)"
+        elif self.ended is not None:
+            state = f"ended: {self.ended.outcome.value}"
+            detail = self.ended.summary or self.ended.reason
+            bar.elapsed = self.ended.totals.duration
+        if changed or (bar.state, bar.detail) != (state, detail):
+            self._state_since = self._clock()
+        bar.state, bar.detail = state, detail
+        bar.step, bar.tokens, bar.cost = status.step, status.tokens, status.cost
+        self.query_one("#terminal-pane").set_class(self.control.user_in_control, "user")
+
+    def _session_gone(self) -> None:
+        if self._quitting:
+            self.exit(self.result)
+            return
+        if self.ended is None:
+            self.status = replace(self.status, state="ended", detail="(clive failed: see events)")
+        self.action_give_back()
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def action_pause(self) -> None:
+        if self.ended is not None:
+            return
+        if self.control.paused:
+            self.control.resume()
+        else:
+            self.control.pause()
+        self._show_status()
+
+    def action_take_over(self) -> None:
+        if self.ended is not None or self.terminal is None:
+            return
+        self.control.take_over()
+        self._show_status()
+        self.query_one(ShellKeys).activate(True)
+
+    def action_give_back(self) -> None:
+        self.control.give_back()
+        self._show_status()
+        self.query_one(ShellKeys).activate(False)
+        self.query_one(Timeline).focus()
+
+    def _send_key(self, name: str) -> None:
+        if self.terminal is None:
+            return
+        try:
+            self.terminal.send_keys(name)
+        except (UnknownKeyError, TerminalError, OSError):
+            self.bell()  # a key the terminal has not, or the shell is gone
+
+    def action_steer(self) -> None:
+        if self.ended is not None:
+            return
+
+        def sent(message: str | None) -> None:
+            if message:
+                self.control.steer(message)
+
+        self.push_screen(SteerScreen(), sent)
+
+    def action_quit_session(self) -> None:
+        if self.ended is not None or not self.workers:
+            self.exit(self.result)
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._quitting = True
+                self.control.quit()
+                self.status = replace(self.status, state="quitting", detail="")
+                self._show_status()
+
+        self.push_screen(ConfirmScreen("Quit? The session ends as quit by the user."), confirmed)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(HELP, "clive: watching a session"))
+
+
+class _SessionGone:
+    """Put in the event queue when the session's thread has returned."""

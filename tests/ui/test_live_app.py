@@ -1,0 +1,141 @@
+"""The live app's keys, with Pilot, on a real session: a scripted model in a real shell."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from scripted import finish, type_, wait, write_script
+
+from clive.agent.approval import ApprovalPolicy
+from clive.agent.task import run_task
+from clive.config import DEFAULT_RISKY
+from clive.models import ScriptModel
+from clive.session import Session
+from clive.session.events import Approval, Control, InputSent, Outcome
+from clive.ui._dialogs import ApprovalScreen, ConfirmScreen, SteerScreen
+from clive.ui.help_screen import HelpScreen
+from clive.ui.live_app import LiveApp
+from clive.ui.status_bar import StatusBar
+from clive.ui.terminal_view import TerminalView
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"  # Textual's loop
+
+
+SLOW = [
+    {"text": "Counting.", **type_("for i in $(seq 1 100); do echo tick-$i; sleep 0.2; done")},
+    wait(until="done", timeout=600),
+    wait(until="pattern", pattern="never-printed", timeout=600),
+    finish("counted"),
+]
+
+
+def _app(tmp_path, turns, approve="never") -> LiveApp:
+    script = write_script(tmp_path / "turns.jsonl", turns)
+    (tmp_path / "work").mkdir(exist_ok=True)
+
+    def start(*, control, approver, on_event, on_start):
+        return run_task(
+            "count",
+            ScriptModel(script),
+            sessions_dir=tmp_path / "sessions",
+            cwd=tmp_path / "work",
+            user_rc=False,
+            approval=ApprovalPolicy(approve, DEFAULT_RISKY, approver),
+            control=control,
+            on_event=on_event,
+            on_start=on_start,
+        )
+
+    return LiveApp(start, model="script", cols=80, rows=24)
+
+
+async def _until(pilot, predicate, timeout=30.0):
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the condition never held")
+
+
+def _session(tmp_path) -> Session:
+    (directory,) = (tmp_path / "sessions").iterdir()
+    return Session(directory)
+
+
+@pytest.mark.slow
+async def test_pause_take_over_give_back_steer_help_and_quit(tmp_path):
+    app = _app(tmp_path, SLOW)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _until(pilot, lambda: app.terminal is not None and app.terminal.waiting)
+        view = app.query_one(TerminalView)
+        await _until(pilot, lambda: any("tick-" in "".join(c.data for c in r) for r in view.cells))
+        status = app.query_one(StatusBar)
+
+        await pilot.press("p")
+        assert app.control.paused
+        await _until(pilot, lambda: status.state == "paused")
+        await pilot.press("p")
+        assert not app.control.paused
+
+        await pilot.press("t")
+        assert app.control.user_in_control and status.state == "you have the terminal"
+        await pilot.press("ctrl+c")  # to the shell, not to the app
+        await _until(pilot, lambda: app.terminal.snapshot().state.value == "prompt")
+        for key in "echo mine":
+            await pilot.press(key if key != " " else "space")
+        await pilot.press("enter")
+        await pilot.press("q")  # a key like any other while the user has the terminal
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("backspace")
+        await pilot.press("ctrl+right_square_bracket")
+        assert not app.control.user_in_control
+
+        await pilot.press("s")
+        assert isinstance(app.screen, SteerScreen)
+        for key in "hi":
+            await pilot.press(key)
+        await pilot.press("enter")
+        assert not isinstance(app.screen, SteerScreen)
+
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await _until(pilot, lambda: not app.is_running, timeout=30)
+
+    _, ended = app.result
+    assert ended.outcome is Outcome.QUIT
+    events = _session(tmp_path).log().events
+    actions = [(e.action, e.message) for e in events if isinstance(e, Control)]
+    assert actions[:5] == [
+        ("pause", ""),
+        ("resume", ""),
+        ("take_over", ""),
+        ("give_back", ""),
+        ("steer", "hi"),
+    ]
+    typed = "".join(e.data for e in events if isinstance(e, InputSent) and e.source == "user")
+    assert typed.startswith("\x03echo mine\rq\x7f")
+
+
+@pytest.mark.parametrize(("answer", "approved"), [("y", True), ("n", False)])
+async def test_a_risky_command_waits_for_the_user_in_a_dialog(tmp_path, answer, approved):
+    app = _app(tmp_path, [type_("sudo true"), finish("asked")], approve="risky")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        assert "sudo true" in str(app.screen.request.action)
+        await pilot.press(answer)
+        await _until(pilot, lambda: app.ended is not None)
+        await pilot.press("q")
+        await asyncio.sleep(0)
+    (decision,) = [e for e in _session(tmp_path).log().events if isinstance(e, Approval)]
+    assert decision.approved is approved and decision.by == "user"
