@@ -52,7 +52,8 @@ def resume(args: argparse.Namespace) -> int:
         )
 
     try:
-        return run_and_report(args, start, model.name, (session.info.cols, session.info.rows))
+        size = (session.info.cols, session.info.rows)
+        return run_and_report(args, start, model.name, size, settings)
     except ValueError as error:
         print(f"clive resume: {error}", file=sys.stderr)
         return 2

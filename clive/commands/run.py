@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, task: str | None = None, model: Model | None =
             on_start=on_start,
         )
 
-    return run_and_report(args, start, model.name, (args.cols, args.rows))
+    return run_and_report(args, start, model.name, (args.cols, args.rows), agent_settings(config))
 
 
 def prepare(args: argparse.Namespace, model: Model | None) -> Model | int:
@@ -108,7 +108,13 @@ def agent_settings(config: Config) -> AgentSettings:
     )
 
 
-def run_and_report(args: argparse.Namespace, start, model_name: str, size: tuple[int, int]) -> int:
+def run_and_report(
+    args: argparse.Namespace,
+    start,
+    model_name: str,
+    size: tuple[int, int],
+    budgets: AgentSettings,
+) -> int:
     """Run a session (``start(on_event, control=, approver=, on_start=)``) in the live UI or
     headless, printing its events; exit as it ended."""
     try:
@@ -120,6 +126,7 @@ def run_and_report(args: argparse.Namespace, start, model_name: str, size: tuple
                 model=model_name,
                 cols=size[0],
                 rows=size[1],
+                budgets=budgets,
             )
             # `kill PID` ends the session cleanly: recorded as quit, shell closed.
             signal.signal(signal.SIGTERM, lambda *_: app.control.quit())

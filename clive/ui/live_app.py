@@ -28,6 +28,7 @@ from textual.widgets import Footer
 
 from clive.agent.approval import ApprovalRequest, Decision
 from clive.agent.control import AgentControl
+from clive.agent.loop import AgentSettings
 from clive.session.events import (
     Event,
     SessionEnded,
@@ -35,6 +36,7 @@ from clive.session.events import (
 )
 from clive.terminal import Terminal, TerminalError
 from clive.terminal.keys import UnknownKeyError
+from clive.ui import _format
 from clive.ui._agent_status import AgentStatus, next_status
 from clive.ui._dialogs import ApprovalScreen, ConfirmScreen, SteerScreen
 from clive.ui._keys import tmux_key
@@ -115,9 +117,11 @@ class LiveApp(App):
         model: str,
         cols: int,
         rows: int,
+        budgets: AgentSettings | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
+        self._budgets = budgets
         self._clock = clock  # for the status bar's times (a test freezes it)
         self._start = start
         self._model = model
@@ -149,6 +153,10 @@ class LiveApp(App):
         self.query_one(Timeline).focus()
         self.set_interval(1 / FRAMES_PER_SECOND, self._frame)
         self.run_worker(self._run_session, thread=True, exit_on_error=False)
+
+    def on_unmount(self) -> None:
+        # However the app ends (a crash included), the agent stops and records why.
+        self.control.quit()
 
     # -- the session, in its thread -----------------------------------------------------------
 
@@ -225,6 +233,7 @@ class LiveApp(App):
         bar.state_seconds = self._clock() - self._state_since
         if self.ended is None:
             bar.elapsed = self._clock() - self._started
+            bar.budget_left = self._budget_left(bar.elapsed)
 
     def _follow(self, event: Event) -> None:
         """The status bar, from the event stream (the same fold as replay's)."""
@@ -251,6 +260,20 @@ class LiveApp(App):
         bar.state, bar.detail = state, detail
         bar.step, bar.tokens, bar.cost = status.step, status.tokens, status.cost
         self.query_one("#terminal-pane").set_class(self.control.user_in_control, "user")
+
+    def _budget_left(self, elapsed: float) -> str:
+        """What the session's budgets still allow: steps, time, dollars, tokens."""
+        budgets, status = self._budgets, self.status
+        if budgets is None:
+            return ""
+        left = [f"{max(0, budgets.max_steps - (status.step or 0))} steps"]
+        if budgets.max_time is not None:
+            left.append(_format.clock(max(0.0, budgets.max_time - elapsed)))
+        if budgets.max_cost is not None:
+            left.append(_format.money(max(0.0, budgets.max_cost - (status.cost or 0.0))))
+        if budgets.max_tokens is not None:
+            left.append(f"{_format.count(max(0, budgets.max_tokens - status.tokens))} tok")
+        return ", ".join(left)
 
     def _session_gone(self) -> None:
         if self._quitting:

@@ -8,6 +8,7 @@ import pytest
 from scripted import finish, type_, wait, write_script
 
 from clive.agent.approval import ApprovalPolicy
+from clive.agent.loop import AgentSettings
 from clive.agent.task import run_task
 from clive.config import DEFAULT_RISKY
 from clive.models import ScriptModel
@@ -30,7 +31,8 @@ def anyio_backend():
 SLOW = [
     {"text": "Counting.", **type_("for i in $(seq 1 100); do echo tick-$i; sleep 0.2; done")},
     wait(until="done", timeout=600),
-    wait(until="pattern", pattern="never-printed", timeout=600),
+    # Each pause or take-over cuts a wait short: there is one for each, and one to quit in.
+    *[wait(until="pattern", pattern="never-printed", timeout=600)] * 4,
     finish("counted"),
 ]
 
@@ -52,7 +54,7 @@ def _app(tmp_path, turns, approve="never") -> LiveApp:
             on_start=on_start,
         )
 
-    return LiveApp(start, model="script", cols=80, rows=24)
+    return LiveApp(start, model="script", cols=80, rows=24, budgets=AgentSettings(max_steps=50))
 
 
 async def _until(pilot, predicate, timeout=30.0):
@@ -76,6 +78,7 @@ async def test_pause_take_over_give_back_steer_help_and_quit(tmp_path):
         view = app.query_one(TerminalView)
         await _until(pilot, lambda: any("tick-" in "".join(c.data for c in r) for r in view.cells))
         status = app.query_one(StatusBar)
+        await _until(pilot, lambda: status.budget_left == "48 steps")  # step 2 of 50
 
         await pilot.press("p")
         assert app.control.paused
