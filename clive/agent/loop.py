@@ -153,6 +153,9 @@ class Agent:
         while (limit := self._spent_budget(step)) is None:
             if not self.control.checkpoint():
                 return self._quit()
+            # A take-over from here on (the model thinking, most likely) makes its planned
+            # actions stale: they are skipped.
+            take_overs = self.control.take_over_count
             step += 1
             self.writer.marker(f"step {step}")
             view = self._observe(step)
@@ -179,14 +182,13 @@ class Agent:
                 return self._model_failed()
 
             results, complaint = [], ""
-            take_overs = self.control.take_over_count
             for call in reply.tool_calls:
                 if not self.control.checkpoint():
                     return self._quit()
                 if self.control.take_over_count != take_overs:
                     outcome = self._skip(step, call)
                 else:
-                    outcome = self._act(step, call)
+                    outcome = self._act(step, call, take_overs)
                 results.append(ToolResultBlock(call.id, outcome.content, not outcome.ok))
                 if outcome.finished:
                     return self._ended(SessionOutcome.FINISHED, summary=outcome.content)
@@ -414,7 +416,7 @@ class Agent:
 
     # -- act --------------------------------------------------------------------------------
 
-    def _act(self, step: int, call: ToolCall) -> ToolOutcome:
+    def _act(self, step: int, call: ToolCall, take_overs: int = 0) -> ToolOutcome:
         started = time.monotonic()
         checked = validate(call.name, call.input)
         if isinstance(checked, ToolOutcome):
@@ -426,6 +428,10 @@ class Agent:
             outcome = ToolOutcome(True, "noted")
         elif isinstance(checked, TypeInput) and (refusal := self._refusal(step, checked.text)):
             outcome = refusal
+        elif isinstance(checked, TypeInput) and not self._still_ours(take_overs):
+            outcome = ToolOutcome(
+                False, "not done: the user stepped in while this waited for approval"
+            )
         else:
             if isinstance(checked, TypeInput) and self.terminal.reads_secret_input():
                 self.writer.redactor.add_secret(checked.text)
@@ -444,6 +450,10 @@ class Agent:
             )
         )
         return outcome
+
+    def _still_ours(self, take_overs: int) -> bool:
+        """After waiting for an approval: the agent may still act (no quit, no take-over)."""
+        return self.control.checkpoint() and self.control.take_over_count == take_overs
 
     def _skip(self, step: int, call: ToolCall) -> ToolOutcome:
         outcome = ToolOutcome(

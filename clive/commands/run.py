@@ -129,10 +129,12 @@ def run_and_report(
                 budgets=budgets,
             )
             # `kill PID` ends the session cleanly: recorded as quit, shell closed.
-            signal.signal(signal.SIGTERM, lambda *_: app.control.quit())
+            signal.signal(signal.SIGTERM, lambda *_: app.request_quit())
             app.run()
+            if app.error is not None:
+                raise app.error  # the session's own failure, reported as headless
             if app.result is None:
-                print("clive: the session did not start (see above)", file=sys.stderr)
+                print("clive: the session did not start", file=sys.stderr)
                 return 1
             writer, ended = app.result
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -31,9 +33,14 @@ class ApprovalScreen(ModalScreen[bool]):
         Binding("escape", "answer(False)", "Refuse", show=False),
     ]
 
+    # Keys pressed this soon after the dialog appeared were meant for something else (a
+    # message being typed, another dialog): they neither approve nor refuse.
+    ARMING = 0.5
+
     def __init__(self, request: ApprovalRequest) -> None:
         super().__init__()
         self.request = request
+        self._shown_at = time.monotonic()
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -44,11 +51,15 @@ class ApprovalScreen(ModalScreen[bool]):
                 yield Button("Approve (y)", variant="warning", id="approve")
                 yield Button("Refuse (n)", variant="primary", id="refuse")
 
+    def on_mount(self) -> None:
+        self._shown_at = time.monotonic()
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "approve")
+        self.action_answer(event.button.id == "approve")
 
     def action_answer(self, approved: bool) -> None:
-        self.dismiss(approved)
+        if time.monotonic() - self._shown_at >= self.ARMING:
+            self.dismiss(approved)
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -13,6 +13,7 @@ session ends as quit by the user), ``?`` help. A risky command waits for approva
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -68,15 +69,30 @@ class ShellKeys(Widget, can_focus=False):
 
     DEFAULT_CSS = "ShellKeys { width: 0; height: 0; }"
 
-    def __init__(self, send: Callable[[str], None], give_back: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        send: Callable[[str], None],
+        paste: Callable[[str], None],
+        give_back: Callable[[], None],
+    ) -> None:
         super().__init__()
         self._send = send
+        self._paste = paste
         self._give_back = give_back
 
     def activate(self, active: bool) -> None:
         self.can_focus = active
         if active:
             self.focus()
+
+    def on_paste(self, event: events.Paste) -> None:
+        if self.can_focus:
+            event.stop()
+            self._paste(event.text)
+
+    def on_blur(self, _event: events.Blur) -> None:
+        if self.can_focus:  # a click elsewhere must not take the keys from the shell
+            self.call_after_refresh(self.focus)
 
     def on_key(self, event: events.Key) -> None:
         if not self.can_focus:
@@ -95,6 +111,7 @@ class LiveApp(App):
     """The live view of one session; ``start`` runs the session (see ``SessionStarter``)."""
 
     TITLE = "clive"
+    ENABLE_COMMAND_PALETTE = False  # ctrl+p belongs to the shell (previous command)
     CSS = """
     #panes { height: 1fr; }
     #terminal-pane { width: auto; max-width: 70%; border: round $primary; }
@@ -108,6 +125,7 @@ class LiveApp(App):
         Binding("q", "quit_session", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+c", "quit_session", "Quit", show=False),
+        Binding("ctrl+q", "quit_session", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -137,6 +155,9 @@ class LiveApp(App):
         self.status = AgentStatus(state="starting")
         self._quitting = False  # the user confirmed quitting: leave once the session ends
         self._screen: tuple | None = None  # (cells, cursor) fetched and not shown yet
+        self._screen_lock = threading.Lock()
+        self.error: BaseException | None = None  # what the session's thread raised, if anything
+        self._gone = False  # the session's thread has returned
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
@@ -144,7 +165,7 @@ class LiveApp(App):
                 yield TerminalView(self._cols, self._rows)
             yield Timeline()
         yield StatusBar()
-        yield ShellKeys(self._send_key, self.action_give_back)
+        yield ShellKeys(self._send_key, self._paste, self.action_give_back)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -165,11 +186,30 @@ class LiveApp(App):
             self.result = self._start(
                 control=self.control,
                 approver=self._approve,
-                on_event=self._events.append,
+                on_event=self._on_event,
                 on_start=self._attach,
             )
+        except BaseException as error:  # shown when the app closes (see ``error``)
+            self.error = error
         finally:
             self._events.append(_SessionGone())
+
+    def _on_event(self, event: Event) -> None:
+        """In the agent's thread: queue the event; at the end, take the last screen while
+        the terminal is still there."""
+        if isinstance(event, SessionEnded) and self.terminal is not None:
+            with contextlib.suppress(Exception):
+                self._keep_screen(self.terminal.screen_view())
+        self._events.append(event)
+
+    def _keep_screen(self, screen: tuple) -> None:
+        with self._screen_lock:
+            self._screen = screen
+
+    def _take_screen(self) -> tuple | None:
+        with self._screen_lock:
+            screen, self._screen = self._screen, None
+            return screen
 
     def _attach(self, writer, terminal: Terminal) -> None:
         self.terminal = terminal
@@ -182,13 +222,13 @@ class LiveApp(App):
         take a while, and keys must not wait for it. During a flood, at most a tenth of the
         time goes to it, and never more often than the frames."""
         terminal = self.terminal
-        while self.ended is None and terminal is not None:
+        while not self._gone and terminal is not None:
             if not self._output.wait(timeout=0.5):
                 continue
             self._output.clear()
             started = time.monotonic()
             try:
-                self._screen = terminal.screen_view()
+                self._keep_screen(terminal.screen_view())
             except Exception:  # the terminal closed under us: the session is ending
                 return
             spent = time.monotonic() - started
@@ -203,17 +243,28 @@ class LiveApp(App):
             decision.append(Decision(bool(approved), "user", "" if approved else "refused"))
             answered.set()
 
+        screen = ApprovalScreen(request)
         try:
-            self.call_from_thread(self.push_screen, ApprovalScreen(request), done)
+            self.call_from_thread(self.push_screen, screen, done)
         except RuntimeError:  # the app is gone
             return Decision(False, "policy", "the UI closed before anyone answered")
-        answered.wait()
+        # Quitting (a key, SIGTERM, the app closing) must not wait for an answer.
+        while not answered.wait(0.1):
+            if self.control.quitting or not self.is_running:
+                with contextlib.suppress(Exception):
+                    self.call_from_thread(screen.dismiss, None)
+                return Decision(False, "policy", "the session is quitting")
         return decision[0]
 
     # -- frames ---------------------------------------------------------------------------
 
     def _frame(self) -> None:
         """Take what happened since the last frame: events, then the screen."""
+        if not self.is_mounted:
+            return
+        if self._quitting and self._gone:
+            self.exit(self.result)
+            return
         timeline = self.query_one(Timeline)
         taken = 0
         while self._events and taken < 2000:  # a frame's worth; the rest next frame
@@ -226,12 +277,12 @@ class LiveApp(App):
                 continue
             timeline.add_event(event)
             self._follow(event)
-        screen, self._screen = self._screen, None
+        screen = self._take_screen()
         if screen is not None:
             self.query_one(TerminalView).show(*screen)
         bar = self.query_one(StatusBar)
         bar.state_seconds = self._clock() - self._state_since
-        if self.ended is None:
+        if self.ended is None and not self._gone:
             bar.elapsed = self._clock() - self._started
             bar.budget_left = self._budget_left(bar.elapsed)
 
@@ -275,7 +326,13 @@ class LiveApp(App):
             left.append(f"{_format.count(max(0, budgets.max_tokens - status.tokens))} tok")
         return ", ".join(left)
 
+    def request_quit(self) -> None:
+        """End the session as quit by the user, and the app with it (safe from a signal)."""
+        self._quitting = True
+        self.control.quit()
+
     def _session_gone(self) -> None:
+        self._gone = True
         if self._quitting:
             self.exit(self.result)
             return
@@ -315,6 +372,14 @@ class LiveApp(App):
         except (UnknownKeyError, TerminalError, OSError):
             self.bell()  # a key the terminal has not, or the shell is gone
 
+    def _paste(self, text: str) -> None:
+        if self.terminal is None:
+            return
+        try:
+            self.terminal.paste(text)
+        except (TerminalError, OSError):
+            self.bell()
+
     def action_steer(self) -> None:
         if self.ended is not None:
             return
@@ -326,14 +391,16 @@ class LiveApp(App):
         self.push_screen(SteerScreen(), sent)
 
     def action_quit_session(self) -> None:
-        if self.ended is not None or not self.workers:
+        if self.control.user_in_control:
+            self._send_key("C-q")  # a priority binding: the key is the shell's now
+            return
+        if self.ended is not None or self._gone:
             self.exit(self.result)
             return
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._quitting = True
-                self.control.quit()
+                self.request_quit()
                 self.status = replace(self.status, state="quitting", detail="")
                 self._show_status()
 

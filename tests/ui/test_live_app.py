@@ -136,9 +136,27 @@ async def test_a_risky_command_waits_for_the_user_in_a_dialog(tmp_path, answer, 
     async with app.run_test(size=(160, 40)) as pilot:
         await _until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         assert "sudo true" in str(app.screen.request.action)
+        await pilot.press(answer)  # too soon: meant for something else, it does nothing
+        assert isinstance(app.screen, ApprovalScreen)
+        await pilot.pause(ApprovalScreen.ARMING)
         await pilot.press(answer)
         await _until(pilot, lambda: app.ended is not None)
         await pilot.press("q")
         await asyncio.sleep(0)
     (decision,) = [e for e in _session(tmp_path).log().events if isinstance(e, Approval)]
     assert decision.approved is approved and decision.by == "user"
+
+
+async def test_quitting_while_an_approval_waits_refuses_it_and_ends_the_app(tmp_path):
+    app = _app(tmp_path, [type_("sudo true"), finish("never")], approve="risky")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        app.request_quit()  # what SIGTERM does
+        await _until(pilot, lambda: not app.is_running)
+    _, ended = app.result
+    assert ended.outcome is Outcome.QUIT
+    events = _session(tmp_path).log().events
+    (decision,) = [e for e in events if isinstance(e, Approval)]
+    assert not decision.approved and "quitting" in decision.reason
+    typed = "".join(e.data for e in events if isinstance(e, InputSent))
+    assert "sudo" not in typed
