@@ -47,6 +47,8 @@ from clive.ui.terminal_view import TerminalView
 from clive.ui.timeline import Timeline
 
 FRAMES_PER_SECOND = 30
+FLOOD_SCREENS_PER_SECOND = 2  # screens a second while more than FLOOD_BYTES_PER_SECOND arrive
+FLOOD_BYTES_PER_SECOND = 1 << 20
 GIVE_BACK_KEY = "ctrl+right_square_bracket"
 
 # start(control, approver, on_event, on_start) runs the session to its end (in a thread).
@@ -156,6 +158,7 @@ class LiveApp(App):
         self._quitting = False  # the user confirmed quitting: leave once the session ends
         self._screen: tuple | None = None  # (cells, cursor) fetched and not shown yet
         self._screen_lock = threading.Lock()
+        self._output_bytes = 0  # printed since the screen was last fetched
         self.error: BaseException | None = None  # what the session's thread raised, if anything
         self._gone = False  # the session's thread has returned
 
@@ -213,15 +216,20 @@ class LiveApp(App):
 
     def _attach(self, writer, terminal: Terminal) -> None:
         self.terminal = terminal
-        terminal.add_output_listener(lambda _data, _when: self._output.set())
+        terminal.add_output_listener(self._note_output)
         self._output.set()
         threading.Thread(target=self._fetch_screens, name="clive-ui-screen", daemon=True).start()
+
+    def _note_output(self, data: bytes, _when: float) -> None:
+        self._output_bytes += len(data)
+        self._output.set()
 
     def _fetch_screens(self) -> None:
         """Bring the screen up to date off the UI's thread: rendering a burst of output can
         take a while, and keys must not wait for it. During a flood, at most a tenth of the
         time goes to it, and never more often than the frames."""
         terminal = self.terminal
+        last = time.monotonic()
         while not self._gone and terminal is not None:
             if not self._output.wait(timeout=0.5):
                 continue
@@ -232,7 +240,12 @@ class LiveApp(App):
             except Exception:  # the terminal closed under us: the session is ending
                 return
             spent = time.monotonic() - started
-            time.sleep(max(1 / FRAMES_PER_SECOND, 10 * spent))
+            # A flood scrolls by too fast to read, and drawing it steals time from the
+            # threads draining it: a couple of screens a second show it as well.
+            rate = self._output_bytes / max(started - last, 1e-3)
+            self._output_bytes, last = 0, started
+            pace = FLOOD_SCREENS_PER_SECOND if rate > FLOOD_BYTES_PER_SECOND else FRAMES_PER_SECOND
+            time.sleep(max(1 / pace, 10 * spent))
 
     def _approve(self, request: ApprovalRequest) -> Decision:
         """Asks in a dialog; the agent's thread waits for the answer."""
@@ -281,9 +294,10 @@ class LiveApp(App):
         if screen is not None:
             self.query_one(TerminalView).show(*screen)
         bar = self.query_one(StatusBar)
-        bar.state_seconds = self._clock() - self._state_since
+        # Whole seconds, as shown: a value that does not change does not redraw the bar.
+        bar.state_seconds = float(int(self._clock() - self._state_since))
         if self.ended is None and not self._gone:
-            bar.elapsed = self._clock() - self._started
+            bar.elapsed = float(int(self._clock() - self._started))
             bar.budget_left = self._budget_left(bar.elapsed)
 
     def _follow(self, event: Event) -> None:
