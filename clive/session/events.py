@@ -217,6 +217,34 @@ class SessionEnded(_Event):
     totals: Totals = Field(default_factory=Totals)
 
 
+class ExperimentStatus(StrEnum):
+    """What the harness did with an experiment after measuring it."""
+
+    BASELINE = "baseline"  # the measurement of the starting commit, before any change
+    KEEP = "keep"  # better than the best so far by more than the noise: the commit stays
+    DISCARD = "discard"  # not better: the working tree was reset to the best commit
+    CRASH = "crash"  # failed, printed no number, or was stopped (budget, alert, stall)
+    INVALID = "invalid"  # a protected file changed: reverted without being measured
+
+
+class ExperimentResult(_Event):
+    """One experiment of a task with a metric, as the harness measured it: the number is
+    the one it read off the terminal, never one the model reported."""
+
+    type: Literal["experiment_result"] = "experiment_result"
+    experiment: int  # 0 is the baseline
+    commit: str  # the experiment's commit (full hash), kept or not
+    metric: float | None = None  # None when nothing was measured (crash, invalid)
+    values: list[float] = Field(default_factory=list)  # the number of each repeat
+    status: ExperimentStatus
+    seconds: float = 0.0  # wall time of the metric command's runs
+    description: str = ""  # what the model said it tried
+    best_metric: float | None = None  # the best so far, after this experiment
+    best_commit: str = ""  # the commit of the best so far (the one the tree is at)
+    reason: str = ""  # why this status: the comparison, the exit code, the watcher that fired
+    output_tail: str = ""  # with a crash: the last lines the metric command printed
+
+
 Event = Annotated[
     SessionStarted
     | TerminalOutput
@@ -233,7 +261,8 @@ Event = Annotated[
     | Control
     | BudgetWarning
     | Error
-    | SessionEnded,
+    | SessionEnded
+    | ExperimentResult,
     Field(discriminator="type"),
 ]
 

@@ -1,0 +1,31 @@
+"""Grounded experiments: the model proposes a change, the harness measures it and keeps it
+(a git commit) or resets it, and logs a row to the session's ``results.tsv``.
+
+``load_task("task.md")`` reads the task and its settings; ``GitRepo(".")`` wraps the
+repository; ``ExperimentRunner(terminal, writer, task, repo)`` runs the baseline and each
+experiment in the live terminal.
+"""
+
+from clive.experiments.git import GitError, GitRepo
+from clive.experiments.measure import DEFAULT_ALERTS, MetricRun, StopReason
+from clive.experiments.results import RESULTS_FILE, read_results
+from clive.experiments.runner import ExperimentError, ExperimentRunner
+from clive.experiments.task_file import Goal, Limits, Metric, TaskFile, TaskFileError, load_task
+
+__all__ = [
+    "DEFAULT_ALERTS",
+    "RESULTS_FILE",
+    "ExperimentError",
+    "ExperimentRunner",
+    "GitError",
+    "GitRepo",
+    "Goal",
+    "Limits",
+    "Metric",
+    "MetricRun",
+    "StopReason",
+    "TaskFile",
+    "TaskFileError",
+    "load_task",
+    "read_results",
+]

@@ -1,0 +1,237 @@
+"""``task.md``: a task with a metric, as a person writes it and the harness reads it.
+
+The file is Markdown for the model (what to try, what not to change, when to stop) with YAML
+front matter for the harness, in this shape::
+
+    ---
+    metric:
+      command: ./bench.sh              # run by the harness in the live terminal
+      pattern: 'val_bpb: ([0-9.]+)'    # the first group is the number
+      goal: minimize                   # or maximize
+      budget: 300                      # seconds per run before it is stopped
+      repeats: 1
+    protect: [prepare.py, bench.sh]
+    limits: {experiments: 100, consecutive_failures: 5}
+    ---
+
+Anything wrong in the front matter raises ``TaskFileError`` naming the file, the field and
+what is expected there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+from typing import Annotated
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+# What each field must hold, said the way the error messages say it.
+_EXPECTED = {
+    "metric": "a mapping with command, pattern, goal, budget and repeats",
+    "metric.command": "the shell command that prints the metric, e.g. ./bench.sh",
+    "metric.pattern": "a regular expression whose first group is the number, "
+    "e.g. 'val_bpb: ([0-9.]+)'",
+    "metric.goal": "minimize or maximize",
+    "metric.budget": "seconds per run, a number greater than 0",
+    "metric.repeats": "how many times each experiment is measured, an integer of at least 1",
+    "protect": "a list of paths, relative to the task's directory, that the agent must not modify",
+    "limits": "a mapping with experiments and consecutive_failures",
+    "limits.experiments": "the maximum number of experiments, an integer of at least 1",
+    "limits.consecutive_failures": "how many failed experiments in a row end the task, "
+    "an integer of at least 1",
+}
+
+
+class TaskFileError(ValueError):
+    """The task file cannot be used; the message names the file, the field and what to do."""
+
+
+class Goal(StrEnum):
+    """Whether a lower or a higher metric is better."""
+
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+
+class _Settings(BaseModel):
+    # Strict: YAML's `yes` or `true` must not pass as the number 1.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Metric(_Settings):
+    """How the harness measures an experiment."""
+
+    command: str = Field(min_length=1)
+    pattern: str = Field(min_length=1)
+    goal: Goal
+    budget: float = Field(gt=0)
+    repeats: int = Field(1, ge=1)
+
+    @field_validator("goal", mode="before")
+    @classmethod
+    def _goal_from_text(cls, value: object) -> Goal:
+        # Strict mode takes an enum only as its member; YAML gives text.
+        if value not in ("minimize", "maximize"):
+            raise ValueError(f"{value!r} is not a goal")
+        return Goal(value)
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_has_a_group(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as error:
+            raise ValueError(f"{value!r} is not a regular expression ({error})") from None
+        if compiled.groups < 1:
+            raise ValueError(f"{value!r} has no group: put the number in parentheses")
+        return value
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern)
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.goal is Goal.MINIMIZE
+
+
+class Limits(_Settings):
+    """When the loop of experiments stops, whatever the model wants."""
+
+    experiments: int = Field(100, ge=1)
+    consecutive_failures: int = Field(5, ge=1)
+
+
+def _inside_the_task(path: str) -> str:
+    pure = PurePosixPath(path)
+    if not path.strip() or pure.is_absolute() or ".." in pure.parts:
+        raise ValueError(f"{path!r} is not a relative path inside the task's directory")
+    return path
+
+
+class FrontMatter(_Settings):
+    """The harness's part of ``task.md``."""
+
+    metric: Metric
+    protect: list[Annotated[str, AfterValidator(_inside_the_task)]] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class TaskFile:
+    """A parsed ``task.md``: the harness's settings and the Markdown for the model."""
+
+    path: Path
+    metric: Metric
+    protect: tuple[str, ...]
+    limits: Limits
+    body: str  # the Markdown after the front matter, for the model
+
+    @property
+    def directory(self) -> Path:
+        """Where the metric command runs and the protected paths are found."""
+        return self.path.parent
+
+    @property
+    def name(self) -> str:
+        """The body's first heading, else the directory's name: for branch names."""
+        for line in self.body.splitlines():
+            if line.startswith("# "):
+                return line[2:].strip()
+        return self.directory.name
+
+
+def load_task(path: str | Path) -> TaskFile:
+    """Read and check ``path``; protected paths must exist in its directory."""
+    path = Path(path).resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise TaskFileError(f"{path}: cannot read the task file: {error}") from None
+    task = parse_task(text, path)
+    for index, protected in enumerate(task.protect):
+        if not (task.directory / protected).exists():
+            raise TaskFileError(
+                f"{path}: protect[{index}]: {protected!r} does not exist in {task.directory}; "
+                f"expected {_EXPECTED['protect']}"
+            )
+    return task
+
+
+def parse_task(text: str, path: str | Path = "task.md") -> TaskFile:
+    """Split ``text`` into front matter and body and check the front matter."""
+    path = Path(path)
+    front, body, first_line = _split_front_matter(text, path)
+    try:
+        data = yaml.safe_load(front)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + first_line}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise TaskFileError(
+            f"{path}: front matter: invalid YAML{where}: {problem}; expected YAML settings: "
+            "metric (command, pattern, goal, budget, repeats), protect, limits"
+        ) from None
+    if not isinstance(data, dict):
+        raise TaskFileError(
+            f"{path}: front matter: expected a YAML mapping with metric, protect and limits, "
+            f"got {type(data).__name__}"
+        )
+    try:
+        settings = FrontMatter.model_validate(data)
+    except ValidationError as error:
+        raise TaskFileError(_describe(path, error)) from None
+    return TaskFile(
+        path=path,
+        metric=settings.metric,
+        protect=tuple(settings.protect),
+        limits=settings.limits,
+        body=body,
+    )
+
+
+def _split_front_matter(text: str, path: Path) -> tuple[str, str, int]:
+    """(front matter, body, line number of the front matter's first line)."""
+    lines = text.removeprefix("\ufeff").splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        raise TaskFileError(
+            f"{path}: front matter: missing; expected the file to start with a line '---', "
+            "the YAML settings (metric, protect, limits), and a closing line '---'"
+        )
+    for index, line in enumerate(lines[1:], start=1):
+        if line.strip() == "---":
+            return "".join(lines[1:index]), "".join(lines[index + 1 :]).strip("\n"), 2
+    raise TaskFileError(
+        f"{path}: front matter: not closed; expected a line '---' after the YAML settings"
+    )
+
+
+def _describe(path: Path, error: ValidationError) -> str:
+    """Each problem of a validation error as a clause a person can act on."""
+    problems = []
+    for item in error.errors():
+        loc = [str(part) for part in item["loc"]]
+        field = ".".join(p for p in loc if not p.isdigit())
+        shown = loc[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])
+        if item["type"] == "extra_forbidden":
+            known = ", ".join(_known_fields(field.rpartition(".")[0]))
+            problems.append(f"{shown}: unknown field; the fields here are {known}")
+            continue
+        if item["type"] == "missing":
+            problem = "missing"
+        elif item["type"] == "value_error":
+            problem = item["msg"].removeprefix("Value error, ")
+        else:
+            problem = f"{item['msg']}, got {item['input']!r}"
+        expected = _EXPECTED.get(field)
+        problems.append(f"{shown}: {problem}" + (f"; expected {expected}" if expected else ""))
+    return f"{path}: " + "; ".join(problems)
+
+
+def _known_fields(parent: str) -> list[str]:
+    model = {"": FrontMatter, "metric": Metric, "limits": Limits}.get(parent, FrontMatter)
+    return list(model.model_fields)

@@ -1,0 +1,7 @@
+#!/bin/sh
+# Train, then evaluate with the protected prepare.py: prints "val_loss: X" (lower is better).
+set -e
+cd "$(dirname "$0")"
+rm -f model.json
+python3 train.py
+python3 prepare.py evaluate model.json
