@@ -23,7 +23,8 @@ def train(points: list[tuple[float, float]]) -> list[float]:
             loss += error * error
             for k in range(len(weights)):
                 gradient[k] += 2.0 * error * x**k
-        weights = [w - config.LEARNING_RATE * g / len(points) for w, g in zip(weights, gradient)]
+        rate = config.LEARNING_RATE / len(points)
+        weights = [w - rate * g for w, g in zip(weights, gradient, strict=True)]
         if step % 50 == 0 or step == config.STEPS:
             print(f"step {step}: train_loss {loss / len(points):.6f}", flush=True)
     return weights
