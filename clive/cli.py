@@ -26,6 +26,8 @@ written to a session directory as it happens (./sessions by default)."""
 
 _EPILOG = """\
 commands:
+  run TASK.md        a task with a metric: the model proposes changes, clive measures
+                     each one, keeps it (a commit) or resets it, and logs results.tsv
   sessions           list the recorded sessions
   show SESSION       print a session as a transcript of its steps
   replay SESSION     play a session back (--print --at SECONDS prints the screen then)
@@ -71,7 +73,7 @@ keys:
   ?                  these keys
   q                  quit"""
 
-_COMMANDS = ("sessions", "show", "replay", "export", "resume", "demo", "exec")
+_COMMANDS = ("run", "sessions", "show", "replay", "export", "resume", "demo", "exec")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -334,6 +336,27 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
         )
         _session_options(parser, with_model=False)
         parser.set_defaults(handler="clive.commands.demo:demo")
+    elif name == "run":
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description="Run a task with a metric (grounded experiments). TASK.md is "
+            "Markdown for the model with YAML front matter for the harness: the metric's "
+            "command, a pattern whose first group is the number, minimize or maximize, the "
+            "seconds a run may take, repeats, the files the model must not change, and the "
+            "limits on experiments and failures in a row. The task's directory must be in a "
+            "git repository with nothing uncommitted; clive works on a branch of its own. "
+            "The harness measures a baseline, then the model changes files and calls its "
+            "`experiment` tool: clive commits, runs the metric in the live terminal, and keeps "
+            "the commit when it beats the best, resets to the best when it does not, rejects "
+            "a change to a protected file, and logs a crash. Every experiment is a row of the "
+            "session's results.tsv.",
+            epilog="example:\n  cp -r examples/tiny-train /tmp/t && cd /tmp/t && git init -q "
+            "&& git add -A && git commit -qm start\n  clive run task.md",
+            formatter_class=formatter,
+        )
+        parser.add_argument("task_file", metavar="TASK.md", help="the task file")
+        _session_options(parser)
+        parser.set_defaults(handler="clive.commands.experiments:run_experiments")
     elif name == "resume":
         parser = argparse.ArgumentParser(
             prog=prog,

@@ -26,7 +26,16 @@ from clive.agent.approval import ApprovalPolicy, ApprovalRequest
 from clive.agent.control import AgentControl
 from clive.agent.observation import ObservationLimits, Observer, View, estimate_tokens
 from clive.agent.prompts import Prompts
-from clive.agent.tools import NoteInput, ToolOutcome, ToolRunner, TypeInput, tool_specs, validate
+from clive.agent.tools import (
+    ExperimentInput,
+    NoteInput,
+    ToolOutcome,
+    ToolRunner,
+    TypeInput,
+    tool_specs,
+    validate,
+)
+from clive.experiments.runner import ExperimentRunner
 from clive.models.base import (
     ContextOverflow,
     Message,
@@ -98,6 +107,7 @@ class Agent:
         approval: ApprovalPolicy | None = None,
         resumption: Resumption | None = None,
         control: AgentControl | None = None,
+        experiments: ExperimentRunner | None = None,
     ) -> None:
         self.terminal = terminal
         self.model = model
@@ -113,7 +123,9 @@ class Agent:
         self.tools = ToolRunner(
             terminal, lambda: self.observer.last_mark, self._time_left, self.control.must_stop
         )
-        self.tool_specs = tool_specs(prompts.tools)
+        self.experiments = experiments
+        self.extra_tools = ("experiment",) if experiments is not None else ()
+        self.tool_specs = tool_specs(prompts.tools, self.extra_tools)
         self.messages: list[Message] = []
         self.totals = resumption.totals.model_copy(deep=True) if resumption else Totals()
         self.input_source = "agent"
@@ -192,6 +204,8 @@ class Agent:
                 results.append(ToolResultBlock(call.id, outcome.content, not outcome.ok))
                 if outcome.finished:
                     return self._ended(SessionOutcome.FINISHED, summary=outcome.content)
+            if self.experiments is not None and (why := self.experiments.limit_reached):
+                return self._ended(SessionOutcome.EXPERIMENT_LIMIT, reason=why)
             if not reply.tool_calls:
                 self._invalid_in_a_row += 1
                 complaint = "You did not call a tool. Act with a tool, or call finish."
@@ -418,9 +432,11 @@ class Agent:
 
     def _act(self, step: int, call: ToolCall, take_overs: int = 0) -> ToolOutcome:
         started = time.monotonic()
-        checked = validate(call.name, call.input)
+        checked = validate(call.name, call.input, self.extra_tools)
         if isinstance(checked, ToolOutcome):
             outcome = checked
+        elif isinstance(checked, ExperimentInput):
+            outcome = self._experiment(checked.description)
         elif isinstance(checked, NoteInput):
             self.writer.append_note(checked.text)
             self.notes.append(checked.text)
@@ -450,6 +466,17 @@ class Agent:
             )
         )
         return outcome
+
+    def _experiment(self, description: str) -> ToolOutcome:
+        """The harness commits, measures and decides (clive.experiments): the model only
+        reads the result."""
+        assert self.experiments is not None
+        self.input_source = "harness"
+        try:
+            ok, text = self.experiments.experiment(description)
+        finally:
+            self.input_source = "agent"
+        return ToolOutcome(ok, text)
 
     def _still_ours(self, take_overs: int) -> bool:
         """After waiting for an approval: the agent may still act (no quit, no take-over)."""
@@ -542,4 +569,12 @@ class Agent:
         self, outcome: SessionOutcome, *, summary: str = "", reason: str = ""
     ) -> SessionEnded:
         self.totals.duration = round(self.writer.elapsed(), 3)
-        return SessionEnded(outcome=outcome, summary=summary, reason=reason, totals=self.totals)
+        best = {}
+        if self.experiments is not None:
+            best = {
+                "best_metric": self.experiments.best_metric,
+                "best_commit": self.experiments.best_commit,
+            }
+        return SessionEnded(
+            outcome=outcome, summary=summary, reason=reason, totals=self.totals, **best
+        )

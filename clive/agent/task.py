@@ -14,6 +14,8 @@ from clive.agent.approval import ApprovalPolicy
 from clive.agent.control import AgentControl
 from clive.agent.loop import Agent, AgentSettings, Resumption
 from clive.agent.prompts import Prompts, load_prompts
+from clive.experiments.git import GitError
+from clive.experiments.runner import ExperimentError, ExperimentRunner
 from clive.models.base import Model
 from clive.session.asciicast import last_time
 from clive.session.events import (
@@ -44,10 +46,13 @@ def run_task(
     prompts_dir: Path | None = None,
     approval: ApprovalPolicy | None = None,
     control: AgentControl | None = None,
+    experiments: ExperimentsFactory | None = None,
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[SessionWriter, Terminal], None] | None = None,
 ) -> tuple[SessionWriter, SessionEnded]:
-    """Run ``task`` in a fresh shell in ``cwd``, recorded under ``sessions_dir``."""
+    """Run ``task`` in a fresh shell in ``cwd``, recorded under ``sessions_dir``.
+    ``experiments(writer, terminal, control)`` makes the runner of a task with a metric: its
+    baseline is measured before the model's first step, and the model gets the tool."""
     settings = settings or AgentSettings()
     prompts = load_prompts(prompts_dir)
     started_at = datetime.datetime.now().astimezone().isoformat()
@@ -79,8 +84,9 @@ def run_task(
         )
     )
     return writer, _drive(
-        writer, task, model, prompts, settings, cwd, user_rc, approval, None, control, on_start
-    )
+        writer, task, model, prompts, settings, cwd, user_rc, approval, None, control, on_start,
+        experiments,
+    )  # fmt: skip
 
 
 def resume_task(
@@ -131,6 +137,10 @@ def resume_task(
     )  # fmt: skip
 
 
+# (writer, terminal, control) -> the runner of a task's experiments
+ExperimentsFactory = Callable[[SessionWriter, Terminal, AgentControl], ExperimentRunner]
+
+
 def _listen(writer: SessionWriter, on_event) -> None:
     if on_event is not None:
         writer.subscribe(on_event)
@@ -148,6 +158,7 @@ def _drive(
     resumption: Resumption | None,
     control: AgentControl | None,
     on_start: Callable[..., None] | None,
+    experiments: ExperimentsFactory | None = None,
 ) -> SessionEnded:
     """The terminal and the agent, from start to end; everything closed whatever happens.
     ``on_start(writer, terminal)`` is called once the shell runs (a UI attaches there)."""
@@ -155,6 +166,8 @@ def _drive(
     terminal = Terminal(
         info.cols, info.rows, cwd=cwd, user_rc=user_rc, output_dir=writer.directory / OUTPUTS_DIR
     )
+    control = control or AgentControl()
+    runner = experiments(writer, terminal, control) if experiments is not None else None
     agent = Agent(
         terminal,
         model,
@@ -164,11 +177,23 @@ def _drive(
         approval=approval,
         resumption=resumption,
         control=control,
+        experiments=runner,
     )
     try:
         terminal.start()
         if on_start is not None:
             on_start(writer, terminal)
+        if runner is not None:
+            agent.input_source = "harness"  # the harness types the metric command
+            try:
+                runner.baseline()
+            except (ExperimentError, GitError) as error:
+                ended = SessionEnded(
+                    outcome=Outcome.ERROR, reason=f"no baseline could be measured: {error}"
+                )
+                writer.close(ended)
+                return ended
+            agent.input_source = "agent"
         return agent.run(task)
     finally:
         terminal.close()

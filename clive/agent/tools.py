@@ -71,6 +71,10 @@ class FinishInput(_Input):
     summary: str = Field(min_length=1, description="what was done, found, and left undone")
 
 
+class ExperimentInput(_Input):
+    description: str = Field(min_length=1, description="what this change tries, in a line")
+
+
 INPUTS: dict[str, type[_Input]] = {
     "type": TypeInput,
     "keys": KeysInput,
@@ -80,11 +84,16 @@ INPUTS: dict[str, type[_Input]] = {
 }
 
 
-def tool_specs(descriptions: dict[str, str]) -> list[ToolSpec]:
+# Tools given only in some sessions: ``experiment`` in a task with a metric (``clive run``).
+EXTRA_INPUTS: dict[str, type[_Input]] = {"experiment": ExperimentInput}
+
+
+def tool_specs(descriptions: dict[str, str], extra: tuple[str, ...] = ()) -> list[ToolSpec]:
     """The tools as the model is told about them, descriptions from the prompts."""
+    inputs = {**INPUTS, **{name: EXTRA_INPUTS[name] for name in extra}}
     return [
         ToolSpec(name, descriptions.get(name, ""), model.model_json_schema())
-        for name, model in INPUTS.items()
+        for name, model in inputs.items()
     ]
 
 
@@ -98,11 +107,11 @@ class ToolOutcome:
     finished: bool = False
 
 
-def validate(name: str, raw_input: object) -> _Input | ToolOutcome:
+def validate(name: str, raw_input: object, extra: tuple[str, ...] = ()) -> _Input | ToolOutcome:
     """The tool's input as its model, or an invalid-call outcome that says what is wrong."""
-    model = INPUTS.get(name)
+    model = INPUTS.get(name) or (EXTRA_INPUTS.get(name) if name in extra else None)
     if model is None:
-        known = ", ".join(INPUTS)
+        known = ", ".join([*INPUTS, *extra])
         return ToolOutcome(False, f"unknown tool {name!r}; the tools are {known}", invalid=True)
     if isinstance(raw_input, str):
         # The model's input did not parse as JSON: the backend kept it as it came.

@@ -8,9 +8,10 @@ experiment in the live terminal.
 
 from clive.experiments.git import GitError, GitRepo
 from clive.experiments.measure import DEFAULT_ALERTS, MetricRun, StopReason
-from clive.experiments.results import RESULTS_FILE, read_results
+from clive.experiments.results import read_results
 from clive.experiments.runner import ExperimentError, ExperimentRunner
 from clive.experiments.task_file import Goal, Limits, Metric, TaskFile, TaskFileError, load_task
+from clive.session.info import RESULTS_FILE
 
 __all__ = [
     "DEFAULT_ALERTS",

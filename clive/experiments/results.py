@@ -16,7 +16,6 @@ from pathlib import Path
 from clive.experiments.git import short
 from clive.session.events import ExperimentResult
 
-RESULTS_FILE = "results.tsv"
 COLUMNS = ("commit", "metric", "status", "seconds", "description")
 
 

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from clive.experiments.git import GitError, GitRepo, short
 from clive.experiments.measure import DEFAULT_ALERTS, MetricRun, compile_alerts, run_metric
-from clive.experiments.results import RESULTS_FILE, append_result
+from clive.experiments.results import append_result
 from clive.experiments.task_file import TaskFile
 from clive.session.events import ExperimentResult, ExperimentStatus
+from clive.session.info import RESULTS_FILE
 from clive.session.writer import SessionWriter
 from clive.terminal import ScreenState, Terminal, TerminalError
 
@@ -53,6 +54,7 @@ class ExperimentRunner:
         alerts: Sequence[str] = DEFAULT_ALERTS,
         stall: float | None = DEFAULT_STALL,
         stop: Callable[[], bool] | None = None,
+        keep_out: Sequence[Path] = (),
     ) -> None:
         directory = task.directory.resolve()
         if not directory.is_relative_to(repo.root):
@@ -73,6 +75,9 @@ class ExperimentRunner:
         self._best_commit: str | None = None
         self._best_values: list[float] = []
         self._failures_in_a_row = 0
+        # Never committed, and no reason for a dirty tree: the session, and ``keep_out``
+        # (the directory of all sessions, say).
+        self._exclude = [writer.directory, *keep_out]
 
     # -- state ------------------------------------------------------------------------------
 
@@ -128,7 +133,7 @@ class ExperimentRunner:
         """
         if self.results:
             raise ExperimentError("the baseline was already measured")
-        self.repo.require_clean(exclude=[self.writer.directory])
+        self.repo.require_clean(exclude=self._exclude)
         self._require_prompt()
         self._checksums = self._protected_checksums()
         commit = self.repo.head()
@@ -155,7 +160,7 @@ class ExperimentRunner:
         self._require_prompt()
         number = len(self.results)
         commit = self.repo.commit_all(
-            f"clive experiment {number}: {description}", exclude=[self.writer.directory]
+            f"clive experiment {number}: {description}", exclude=self._exclude
         )
         if commit is None:
             commit = self.repo.head()  # the model may have committed its change itself

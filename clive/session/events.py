@@ -25,6 +25,7 @@ class Outcome(StrEnum):
     SHELL_EXITED = "shell_exited"
     QUIT = "quit"
     COST_LIMIT = "cost_limit"
+    EXPERIMENT_LIMIT = "experiment_limit"  # the task file's experiments or failures in a row
     TOKEN_LIMIT = "token_limit"
     PAUSED = "paused"  # the model stayed unavailable through its retries: resumable
     ERROR = "error"  # clive itself failed
@@ -215,6 +216,8 @@ class SessionEnded(_Event):
     summary: str = ""
     reason: str = ""
     totals: Totals = Field(default_factory=Totals)
+    best_metric: float | None = None  # with experiments: the best measured, and its commit
+    best_commit: str | None = None
 
 
 class ExperimentStatus(StrEnum):

@@ -15,6 +15,7 @@ EVENTS_FILE = "events.jsonl"
 CAST_FILE = "terminal.cast"
 OUTPUTS_DIR = "outputs"
 NOTES_FILE = "notes.md"
+RESULTS_FILE = "results.tsv"  # the experiments of a task with a metric (clive.experiments)
 
 
 class SessionInfo(BaseModel):

@@ -16,6 +16,7 @@ from clive.session.events import (
     SessionEnded,
     ToolResult,
 )
+from clive.session.info import RESULTS_FILE
 from clive.session.reader import Session
 
 
@@ -36,6 +37,7 @@ def markdown_report(session: Session, *, full_observations: bool = False) -> str
     if info.totals.cost is not None:
         facts.append(("cost", f"${info.totals.cost:.4f}"))
     out += [f"- **{name}:** {value}" for name, value in facts] + [""]
+    out += _results_table(session)
     for event in log.events:
         out += _section(event, full_observations)
     if log.torn_tail is not None:
@@ -47,6 +49,22 @@ def markdown_report(session: Session, *, full_observations: bool = False) -> str
     if log.bad_lines:
         out += ["", f"> Lines that are not events: {', '.join(map(str, log.bad_lines))}"]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _results_table(session: Session) -> list[str]:
+    """The experiments of a task with a metric, from results.tsv, as a table."""
+    path = session.directory / RESULTS_FILE
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if len(lines) < 2:
+        return []
+    rows = [line.split("\t") for line in lines]
+    out = ["## Experiments", ""]
+    out.append("| " + " | ".join(rows[0]) + " |")
+    out.append("|" + " --- |" * len(rows[0]))
+    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows[1:]]
+    return [*out, ""]
 
 
 def _section(event, full: bool) -> list[str]:

@@ -23,7 +23,7 @@ from typing import Any
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Footer
 
@@ -32,6 +32,7 @@ from clive.agent.control import AgentControl
 from clive.agent.loop import AgentSettings
 from clive.session.events import (
     Event,
+    ExperimentResult,
     SessionEnded,
     TerminalOutput,
 )
@@ -41,6 +42,7 @@ from clive.ui import _format
 from clive.ui._agent_status import AgentStatus, next_status
 from clive.ui._dialogs import ApprovalScreen, ConfirmScreen, SteerScreen
 from clive.ui._keys import tmux_key
+from clive.ui.experiments_panel import ExperimentsPanel
 from clive.ui.help_screen import HelpScreen
 from clive.ui.status_bar import StatusBar
 from clive.ui.terminal_view import TerminalView
@@ -118,7 +120,8 @@ class LiveApp(App):
     #panes { height: 1fr; }
     #terminal-pane { width: auto; max-width: 70%; border: round $primary; }
     #terminal-pane.user { border: round $warning; }
-    Timeline { width: 1fr; border: round $secondary; }
+    #agent-pane { width: 1fr; }
+    Timeline { height: 1fr; border: round $secondary; }
     """
     BINDINGS = [  # noqa: RUF012 - Textual's convention
         Binding("p", "pause", "Pause/resume"),
@@ -166,7 +169,9 @@ class LiveApp(App):
         with Horizontal(id="panes"):
             with Widget(id="terminal-pane"):
                 yield TerminalView(self._cols, self._rows)
-            yield Timeline()
+            with Vertical(id="agent-pane"):
+                yield Timeline()
+                yield ExperimentsPanel()
         yield StatusBar()
         yield ShellKeys(self._send_key, self._paste, self.action_give_back)
         yield Footer()
@@ -289,6 +294,8 @@ class LiveApp(App):
             if isinstance(event, TerminalOutput):
                 continue
             timeline.add_event(event)
+            if isinstance(event, ExperimentResult):
+                self.query_one(ExperimentsPanel).add_event(event)
             self._follow(event)
         screen = self._take_screen()
         if screen is not None:

@@ -16,14 +16,16 @@ from typing import ClassVar
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
 from clive.session.asciicast import CastEvent, iter_events, last_time
+from clive.session.events import ExperimentResult
 from clive.session.reader import Session
 from clive.session.replay import ScreenIndex, apply_resize
 from clive.terminal.emulator import Emulator
 from clive.ui._agent_status import AgentStatus, next_status
+from clive.ui.experiments_panel import ExperimentsPanel
 from clive.ui.help_screen import HelpScreen
 from clive.ui.status_bar import StatusBar
 from clive.ui.terminal_view import TerminalView
@@ -52,7 +54,8 @@ class ReplayApp(App[None]):
 
     CSS = """
     #main { height: 1fr; background: $panel; }
-    #main > Timeline { width: 1fr; border-left: vkey $panel-lighten-2; }
+    #agent-pane { width: 1fr; border-left: vkey $panel-lighten-2; }
+    #agent-pane > Timeline { height: 1fr; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -131,6 +134,9 @@ class ReplayApp(App[None]):
         self._view = TerminalView(self._cols, self._rows)
         self._timeline = Timeline()
         self._status = StatusBar()
+        self._panel = ExperimentsPanel()
+        self._experiments = [e for e in self._events if isinstance(e, ExperimentResult)]
+        self._experiments_shown = 0
 
     # -- state ----------------------------------------------------------------------------
 
@@ -160,7 +166,9 @@ class ReplayApp(App[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             yield self._view
-            yield self._timeline
+            with Vertical(id="agent-pane"):
+                yield self._timeline
+                yield self._panel
         yield self._status
         yield Footer()
 
@@ -302,6 +310,12 @@ class ReplayApp(App[None]):
         bar.step = status.step
         bar.tokens = status.tokens
         bar.cost = status.cost
+        measured = bisect.bisect_right([e.t for e in self._experiments], self._position)
+        if measured != self._experiments_shown:  # the experiments as they stood then
+            self._experiments_shown = measured
+            self._panel.clear()
+            for result in self._experiments[:measured]:
+                self._panel.add_event(result)
 
     # -- keys -----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from clive.session.events import (
     Control,
     Error,
     Event,
+    ExperimentResult,
     InputSent,
     ModelRetry,
     ModelText,
@@ -487,6 +488,17 @@ def _describe(event: Event) -> list[tuple[str, str, bool]]:
             f"try {event.attempt + 1} of {event.attempts} in {event.delay:.1f}s"
         )
         return [("warning", text, False)]
+    if isinstance(event, ExperimentResult):
+        metric = "no number" if event.metric is None else f"{event.metric:g}"
+        best = "" if event.best_metric is None else f" · best {event.best_metric:g}"
+        kind = {"keep": "result", "baseline": "result", "discard": "dim"}.get(
+            event.status.value, "failed"
+        )
+        text = f"⚗ experiment {event.experiment} {event.status.value}: {metric}{best}"
+        lines = [(kind, text, False), ("dim", f"  {event.description}", True)]
+        if event.reason and event.status.value not in ("keep", "baseline"):
+            lines.append(("dim", f"  {event.reason}", True))
+        return lines
     if isinstance(event, ContextCompacted):
         text = (
             f"✎ context compacted: {count(event.tokens_before)} → "

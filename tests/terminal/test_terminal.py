@@ -141,8 +141,9 @@ def test_wait_for_prompt_is_not_fooled_by_the_prompt_already_on_screen(term, tmp
 
 
 def test_first_condition_wins(term):
-    term.send_text("echo ready; sleep 30\r")
-    outcome = term.wait(prompt=True, pattern="ready", quiet=10, timeout=30)
+    since = term.transcript.mark()  # "ready" may be printed before the wait begins
+    term.send_text("echo re''ady; sleep 30\r")  # the command line itself does not match
+    outcome = term.wait(prompt=True, pattern="ready", quiet=10, timeout=30, since=since)
     assert outcome.reason is WaitReason.PATTERN
     term.interrupt()
 

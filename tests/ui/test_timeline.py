@@ -11,6 +11,8 @@ from clive.session.events import (
     ContextCompacted,
     Control,
     Error,
+    ExperimentResult,
+    ExperimentStatus,
     InputSent,
     ModelRetry,
     ModelText,
@@ -128,8 +130,13 @@ async def test_every_kind_of_event_says_something():
         InputSent(t=11, data="ls\r", source="user"),
         InputSent(t=11.5, data="ls\r", source="agent"),
         Control(t=12, action="give_back"),
+        ExperimentResult(
+            t=12.5, experiment=2, commit="abc1234", metric=0.25, values=[0.25],
+            status=ExperimentStatus.DISCARD, seconds=1.0, description="learning rate 0.01",
+            best_metric=0.125, best_commit="def5678", reason="not better than 0.125",
+        ),
         SessionEnded(t=13, outcome=Outcome.QUIT, reason="quit by the user", totals=Totals()),
-    ]
+    ]  # fmt: skip
     async with app.run_test(size=(100, 40)) as pilot:
         timeline = app.query_one(Timeline)
         timeline.add_events(events)
@@ -148,6 +155,8 @@ async def test_every_kind_of_event_says_something():
         "the user took over the terminal",
         "» user typed 'ls\\r'",
         "the user gave the terminal back",
+        "⚗ experiment 2 discard: 0.25 · best 0.125",
+        "learning rate 0.01",
         "■ quit: quit by the user",
     ):
         assert expected in text, expected

@@ -1,0 +1,98 @@
+"""``ExperimentsPanel``: the metric across a task's experiments, the best so far, and counts.
+
+Hidden until the first ``experiment_result`` event; live and replay feed it the same events.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from clive.session.events import Event, ExperimentResult, ExperimentStatus
+
+_KEPT = (ExperimentStatus.KEEP, ExperimentStatus.BASELINE)
+
+
+class ExperimentsPanel(Vertical):
+    """A plot of each measured experiment's metric (kept ones marked), the best so far as a
+    line, and how many were kept, discarded, crashed and rejected."""
+
+    DEFAULT_CSS = """
+    ExperimentsPanel {
+        display: none;
+        height: 16;
+        border: round $accent;
+        border-title-style: bold;
+    }
+    ExperimentsPanel.-shown { display: block; }
+    ExperimentsPanel > Static { height: 1; padding: 0 1; }
+    ExperimentsPanel > PlotextPlot { height: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: list[ExperimentResult] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="experiment-counts")
+        yield PlotextPlot()
+
+    def on_mount(self) -> None:
+        self.border_title = "experiments"
+
+    def add_event(self, event: Event) -> None:
+        """Take ``event`` if it is an experiment's result; others are ignored."""
+        if isinstance(event, ExperimentResult):
+            self.results.append(event)
+            self.add_class("-shown")
+            self._draw()
+
+    def clear(self) -> None:
+        self.results = []
+        self.remove_class("-shown")
+
+    def counts(self) -> dict[str, int]:
+        """How many experiments ended each way (the baseline not counted)."""
+        counts = {status.value: 0 for status in ExperimentStatus if status.value != "baseline"}
+        for result in self.results:
+            if result.status is not ExperimentStatus.BASELINE:
+                counts[result.status.value] += 1
+        return counts
+
+    def _draw(self) -> None:
+        best = self.results[-1].best_metric
+        counts = self.counts()
+        line = Text()
+        line.append(f"best {best:g}" if best is not None else "no number yet", style="bold")
+        line.append(
+            f"  kept {counts['keep']} · discarded {counts['discard']} · "
+            f"crashed {counts['crash']} · rejected {counts['invalid']}"
+        )
+        self.query_one("#experiment-counts", Static).update(line)
+
+        plot = self.query_one(PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        measured = [r for r in self.results if r.metric is not None]
+        if measured:
+            plt.scatter(
+                [r.experiment for r in measured],
+                [r.metric for r in measured],
+                marker="dot",
+                label="measured",
+            )
+            kept = [
+                r
+                for r in measured
+                if r.status in (ExperimentStatus.KEEP, ExperimentStatus.BASELINE)
+            ]
+            plt.scatter(
+                [r.experiment for r in kept], [r.metric for r in kept], marker="+", label="kept"
+            )
+            steps = [r for r in self.results if r.best_metric is not None]
+            plt.plot([r.experiment for r in steps], [r.best_metric for r in steps], label="best")
+        plt.xlabel("experiment")
+        plot.refresh()

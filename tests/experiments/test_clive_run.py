@@ -1,0 +1,117 @@
+"""``clive run task.md`` end to end: the scripted model changes files and calls `experiment`;
+the harness keeps, resets, rejects and logs, in git and in results.tsv."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import git
+from scripted import finish, type_, write_script
+
+from clive.session import Session
+from clive.session.events import ExperimentResult, Outcome
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "tiny-train"
+
+
+def _experiment(description: str) -> dict:
+    return {"tool": "experiment", "input": {"description": description}}
+
+
+def _set_rate(rate: str) -> dict:
+    return type_(f"sed -i 's/^LEARNING_RATE = .*/LEARNING_RATE = {rate}/' config.py")
+
+
+def test_the_example_runs_end_to_end_with_a_scripted_model(tmp_path, git_env):
+    repo = tmp_path / "tiny-train"
+    shutil.copytree(EXAMPLE, repo)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "tiny-train")
+    script = write_script(
+        tmp_path / "turns.jsonl",
+        [
+            _set_rate("0.2"),
+            _experiment("learning rate 0.2"),
+            _set_rate("0.01"),
+            _experiment("learning rate 0.01"),
+            type_("sed -i 's/^NOISE = .*/NOISE = 0.0/' prepare.py"),
+            _experiment("no noise (edits a protected file)"),
+            _set_rate("2.0"),
+            _experiment("learning rate 2.0"),
+            finish("a learning rate of 0.2 is best"),
+        ],
+    )
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "clive", "run", "task.md", "--model", f"script:{script}",
+            "--headless", "--no-user-rc", "--sessions-dir", str(tmp_path / "sessions"),
+        ],
+        cwd=repo, capture_output=True, text=True, timeout=300, env={**os.environ},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+
+    (directory,) = (tmp_path / "sessions").iterdir()
+    session = Session(directory)
+    results = [e for e in session.log().events if isinstance(e, ExperimentResult)]
+    statuses = [(e.status.value, e.description) for e in results]
+    assert statuses == [
+        ("baseline", "baseline"),
+        ("keep", "learning rate 0.2"),
+        ("discard", "learning rate 0.01"),
+        ("invalid", "no noise (edits a protected file)"),
+        ("crash", "learning rate 2.0"),
+    ]
+    assert results[0].metric == 0.021311 and results[1].metric == 0.014419
+    table = (directory / "results.tsv").read_text().splitlines()
+    assert table[0].split("\t") == ["commit", "metric", "status", "seconds", "description"]
+    assert [row.split("\t")[2] for row in table[1:]] == [s for s, _ in statuses]
+
+    # The branch holds the start and the one change kept; the files are the best version.
+    log = git(repo, "log", "--format=%s").splitlines()
+    assert log == ["clive experiment 1: learning rate 0.2", "tiny-train"]
+    assert git(repo, "branch", "--show-current").startswith("clive/")
+    assert "LEARNING_RATE = 0.2" in (repo / "config.py").read_text()
+    assert "NOISE = 0.1" in (repo / "prepare.py").read_text()
+
+    info = session.info
+    assert info.outcome is Outcome.FINISHED
+    ended = session.log().events[-1]
+    assert (
+        ended.best_metric == 0.014419
+        and ended.best_commit == git(repo, "rev-parse", "HEAD").strip()
+    )
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "clive", "show", str(directory)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "## Experiments" in shown.stdout and "| keep | " in shown.stdout.replace("\t", " ")
+
+
+def test_a_dirty_work_tree_is_refused_with_the_files_named(tmp_path, git_env):
+    repo = tmp_path / "tiny-train"
+    shutil.copytree(EXAMPLE, repo)
+    git(repo, "init", "--quiet")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "start")
+    (repo / "config.py").write_text("LEARNING_RATE = 1\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "clive", "run", "task.md", "--model", "script:x", "--headless"],
+        cwd=repo, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "config.py" in done.stderr and "git init" in done.stderr
+
+
+def test_a_bad_task_file_names_the_field(tmp_path):
+    task = tmp_path / "task.md"
+    task.write_text("---\nmetric:\n  command: ./bench.sh\n  pattern: 'x'\n  goal: up\n---\nhi\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "clive", "run", str(task), "--model", "script:x", "--headless"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "metric.goal" in done.stderr
