@@ -24,7 +24,11 @@ def markdown_report(session: Session, *, full_observations: bool = False) -> str
     """The report; ``full_observations`` includes each screen, else only each header."""
     info = session.info
     log = session.log()
-    out = [f"# {info.task}", ""]
+    # A task file's text is long: its first line is the title, the rest follows.
+    title, _, rest = info.task.strip().partition("\n")
+    out = [f"# {title.lstrip('# ').strip()}", ""]
+    if rest.strip():
+        out += [rest.strip(), ""]
     facts = [
         ("session", session.name),
         ("model", info.model + (" (scripted: no language model)" if info.scripted else "")),
