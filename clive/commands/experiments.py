@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from clive.agent.approval import ApprovalPolicy
-from clive.agent.task import run_task
-from clive.commands.run import agent_settings, prepare, run_and_report
+from clive.commands.run import agent_settings, prepare, run_and_report, task_starter
 from clive.experiments.git import GitError, GitRepo
 from clive.experiments.runner import ExperimentRunner
 from clive.experiments.task_file import TaskFile, TaskFileError, load_task
@@ -44,24 +42,14 @@ def run_experiments(args: argparse.Namespace) -> int:
             terminal, writer, task, repo, stop=lambda: control.quitting, keep_out=[sessions_dir]
         )
 
-    def start(on_event, *, control=None, approver=None, on_start=None):
-        return run_task(
-            _instructions(task),
-            model,
-            sessions_dir=sessions_dir,
-            cwd=task.directory.resolve(),
-            settings=agent_settings(config),
-            cols=args.cols,
-            rows=args.rows,
-            user_rc=not args.no_user_rc,
-            prompts_dir=config.prompts,
-            approval=ApprovalPolicy(config.approve, config.risky, approver),
-            control=control,
-            experiments=experiments,
-            on_event=on_event,
-            on_start=on_start,
-        )
-
+    start = task_starter(
+        args,
+        model,
+        _instructions(task),
+        task.directory.resolve(),
+        sessions_dir,
+        experiments=experiments,
+    )
     return run_and_report(args, start, model.name, (args.cols, args.rows), agent_settings(config))
 
 

@@ -45,13 +45,24 @@ def run(args: argparse.Namespace, task: str | None = None, model: Model | None =
     model = prepare(args, model)
     if isinstance(model, int):
         return model
+    start = task_starter(args, model, task, cwd, Path(args.sessions_dir))
+    return run_and_report(
+        args, start, model.name, (args.cols, args.rows), agent_settings(args.config)
+    )
+
+
+def task_starter(
+    args: argparse.Namespace, model: Model, task: str, cwd: Path, sessions_dir: Path, **extra
+):
+    """``start(on_event, control=, approver=, on_start=)`` for ``run_and_report``: a new
+    session of ``task`` with the settings of ``args`` (``extra`` goes to ``run_task``)."""
     config: Config = args.config
 
     def start(on_event, *, control=None, approver=None, on_start=None):
         return run_task(
             task,
             model,
-            sessions_dir=Path(args.sessions_dir),
+            sessions_dir=sessions_dir,
             cwd=cwd,
             settings=agent_settings(config),
             cols=args.cols,
@@ -62,9 +73,10 @@ def run(args: argparse.Namespace, task: str | None = None, model: Model | None =
             control=control,
             on_event=on_event,
             on_start=on_start,
+            **extra,
         )
 
-    return run_and_report(args, start, model.name, (args.cols, args.rows), agent_settings(config))
+    return start
 
 
 def prepare(args: argparse.Namespace, model: Model | None) -> Model | int:
