@@ -45,6 +45,29 @@ class GitRepo:
         """Run ``git args...`` in the repository; a failure raises ``GitError`` if ``check``."""
         return _git(self.root, *args, check=check)
 
+    def ignore_locally(self, paths: Sequence[str | Path]) -> None:
+        """Have git ignore ``paths`` in this clone only (``.git/info/exclude``), so that a
+        ``git add -A`` by anyone leaves them out."""
+        git_dir = Path(self.git("rev-parse", "--git-dir").stdout.strip())
+        exclude = (git_dir if git_dir.is_absolute() else self.root / git_dir) / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        present = exclude.read_text().splitlines() if exclude.exists() else []
+        lines = [
+            "/" + Path(path).resolve().relative_to(self.root).as_posix() + "/"
+            for path in paths
+            if Path(path).resolve().is_relative_to(self.root)
+            # tracked files are not ignored by git: those keep their exclusion pathspec
+            and not self.git("ls-files", "--", str(Path(path).resolve())).stdout.strip()
+        ]
+        new = [line for line in lines if line not in present]
+        if new:
+            with open(exclude, "a", encoding="utf-8") as file:
+                file.write("".join(f"{line}\n" for line in new))
+
+    def is_ancestor(self, older: str, newer: str = "HEAD") -> bool:
+        """True when commit ``older`` is in the history of ``newer``."""
+        return self.git("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
+
     def head(self) -> str:
         """The full hash of the commit checked out."""
         done = self.git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
@@ -130,7 +153,10 @@ class GitRepo:
         for path in exclude:
             absolute = Path(path).resolve()
             if absolute.is_relative_to(self.root) and absolute != self.root:
-                spec.append(f":(exclude){absolute.relative_to(self.root).as_posix()}")
+                relative = absolute.relative_to(self.root).as_posix()
+                # git refuses a pathspec naming an ignored path (left out anyway)
+                if self.git("check-ignore", "-q", relative, check=False).returncode != 0:
+                    spec.append(f":(exclude){relative}")
         return spec
 
 

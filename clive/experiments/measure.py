@@ -81,6 +81,7 @@ def run_metric(
     stall: float | None = None,
     stop: Callable[[], bool] | None = None,
     alert_grace: float = ALERT_GRACE,
+    end_marker: str | None = None,
 ) -> MetricRun:
     """Type ``command`` and Enter at the shell's prompt, watch it, and read the number.
 
@@ -89,6 +90,8 @@ def run_metric(
     fails when the command exits with a status other than 0, prints an ``alerts`` match or no
     number, or is stopped by a watcher: ``budget`` seconds, an alert while it runs (after
     ``alert_grace`` seconds to end by itself), ``stall`` seconds without output, ``stop()``.
+    ``end_marker``: a line the command prints when it ends; what comes after it (the shell's
+    prompt command, say) is not the command's output.
     """
     state = terminal.snapshot().state
     if state is not ScreenState.PROMPT:
@@ -96,6 +99,10 @@ def run_metric(
             f"the shell is not at a prompt (state: {state.value}): end what runs there "
             "before the metric can be measured"
         )
+    # Whatever was left typed on the line must not become part of the command: C-c drops it
+    # (bash starts a fresh prompt line).
+    terminal.send_keys("C-c")
+    terminal.wait(quiet=0.2, timeout=2.0)
     transcript = terminal.transcript
     start = transcript.mark()
     prompt = start.pending  # the prompt line as it stood: cut from the end of the output
@@ -151,6 +158,8 @@ def run_metric(
     seconds = time.monotonic() - started
 
     output = _output(terminal, output_start, prompt)
+    if end_marker is not None and end_marker in output:
+        output = output[: output.index(end_marker)]
     value = None
     if failure is None:
         value, failure = _judge(output, exit_code, pattern, alerts)

@@ -14,8 +14,10 @@ reports a number: it only says what it tried.
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
 import statistics
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -28,7 +30,9 @@ from clive.session.info import RESULTS_FILE
 from clive.session.writer import SessionWriter
 from clive.terminal import ScreenState, Terminal, TerminalError
 
-DEFAULT_STALL = 120.0  # seconds without output before a metric run counts as stalled
+# What the metric's clean environment keeps of the harness's own.
+_CLEAN_ENV = ("HOME", "PATH", "LANG", "LC_ALL", "TERM", "USER", "LOGNAME", "TMPDIR")
+DEFAULT_STALL = None  # seconds without output before a metric run counts as stalled: off
 _FAILURES = (ExperimentStatus.CRASH, ExperimentStatus.INVALID)
 
 
@@ -75,6 +79,7 @@ class ExperimentRunner:
         self._best_commit: str | None = None
         self._best_values: list[float] = []
         self._failures_in_a_row = 0
+        self._branch: str | None = None  # the branch experiments go on, from the baseline
         # Never committed, and no reason for a dirty tree: the session, and ``keep_out``
         # (the directory of all sessions, say).
         self._exclude = [writer.directory, *keep_out]
@@ -134,8 +139,11 @@ class ExperimentRunner:
         if self.results:
             raise ExperimentError("the baseline was already measured")
         self.repo.require_clean(exclude=self._exclude)
+        # Whatever the model does with git, the session's own files stay out of it.
+        self.repo.ignore_locally(self._exclude)
         self._require_prompt()
         self._checksums = self._protected_checksums()
+        self._branch = self.repo.branch()
         commit = self.repo.head()
         self._best_commit = commit
         runs = self._measure()
@@ -158,6 +166,7 @@ class ExperimentRunner:
         if limit:
             raise ExperimentError(f"no more experiments: {limit}")
         self._require_prompt()
+        self._require_our_branch()
         number = len(self.results)
         commit = self.repo.commit_all(
             f"clive experiment {number}: {description}", exclude=self._exclude
@@ -183,6 +192,11 @@ class ExperimentRunner:
             return self._record(commit, ExperimentStatus.INVALID, description, [], reason)
 
         runs = self._measure()
+        changed = self._changed_protected()
+        if changed:  # while the metric ran: what measured it is not what was protected
+            self._reset_to_best()
+            reason = "protected files changed while the metric ran: " + ", ".join(changed)
+            return self._record(commit, ExperimentStatus.INVALID, description, runs, reason)
         if not runs[-1].ok:
             self._reset_to_best()
             return self._record(commit, ExperimentStatus.CRASH, description, runs, runs[-1].failure)
@@ -263,19 +277,66 @@ class ExperimentRunner:
         runs: list[MetricRun] = []
         for _ in range(metric.repeats):
             self._go_to_task_directory()
+            self._require_nothing_in_the_background()
+            end_marker = f"clive-metric-end-{uuid.uuid4().hex[:12]}"
             run = run_metric(
                 self.terminal,
-                metric.command,
+                self._clean_command(end_marker),
                 metric.regex,
                 budget=metric.budget,
                 alerts=self._alerts,
                 stall=self._stall,
                 stop=self._stop,
+                end_marker=end_marker,
             )
             runs.append(run)
             if not run.ok:
                 break
         return runs
+
+    def _clean_command(self, end_marker: str) -> str:
+        """The metric command as typed: in a fresh bash with a clean environment, so that
+        nothing the model set in its shell (functions, aliases, PATH, traps) stands between
+        the command and the number; it prints ``end_marker`` when it ends, and the output
+        stops there (the model's PROMPT_COMMAND prints after it)."""
+        keep = {name: os.environ[name] for name in _CLEAN_ENV if name in os.environ}
+        assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in keep.items())
+        script = "\n".join(
+            [
+                f"cd {shlex.quote(str(self._directory))} || exit 1",
+                self.task.metric.command,  # on a line of its own: a trailing comment is fine
+                "status=$?",
+                f"printf '\\n%s\\n' {end_marker}",
+                "exit $status",
+            ]
+        )
+        quoted = "$'" + script.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
+        return f"env -i {assignments} bash --norc --noprofile -c {quoted}"
+
+    def _require_nothing_in_the_background(self) -> None:
+        """Nothing the model started may run beside the metric: it could print a number or
+        swap a file while the harness reads."""
+        running = self.terminal.background_processes()
+        if running:
+            pids = " ".join(map(str, running[:8]))
+            raise ExperimentError(
+                f"processes started in the terminal are still running ({pids}): stop them "
+                "(kill %1, or kill PID) before an experiment; the metric runs alone"
+            )
+
+    def _require_our_branch(self) -> None:
+        """Experiments go on clive's branch, on top of the best commit: nowhere else."""
+        branch = self.repo.branch()
+        if branch != self._branch:
+            raise ExperimentError(
+                f"the repository is on {branch or 'a detached HEAD'}, not on {self._branch}: "
+                f"switch back (git checkout {self._branch}); do not use git yourself"
+            )
+        if self._best_commit and not self.repo.is_ancestor(self._best_commit):
+            raise ExperimentError(
+                f"the best commit {short(self._best_commit)} is no longer in the history: "
+                f"do not reset or rewrite it (git reset --hard {short(self._best_commit)})"
+            )
 
     def _go_to_task_directory(self) -> None:
         """Put the shell in the task's directory, where the metric command must run.

@@ -71,6 +71,13 @@ class Metric(_Settings):
     budget: float = Field(gt=0)
     repeats: int = Field(1, ge=1)
 
+    @field_validator("command")
+    @classmethod
+    def _one_line(cls, command: str) -> str:
+        if "\n" in command.strip():
+            raise ValueError("one line, please: put a longer procedure in a script")
+        return command.strip()
+
     @field_validator("goal", mode="before")
     @classmethod
     def _goal_from_text(cls, value: object) -> Goal:

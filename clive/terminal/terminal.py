@@ -305,6 +305,14 @@ class Terminal:
             shutil.rmtree(self._output_dir, ignore_errors=True)
         self._output_dir = None
 
+    def background_processes(self) -> list[int]:
+        """Processes started from this terminal that are still running, the shell aside
+        (background jobs, daemons): what could print or write while something else runs."""
+        if not self._started or self._closed:
+            return []
+        marker = f"CLIVE_TERMINAL_ID={self._terminal_id}".encode()
+        return sorted(_processes.family(self._shell_pid, marker) - {self._shell_pid})
+
     # -- properties -----------------------------------------------------------------------
 
     @property

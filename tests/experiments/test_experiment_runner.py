@@ -286,3 +286,52 @@ def test_the_metric_runs_in_the_directory_of_the_task(task_repo, writer, termina
     runner.baseline()
     assert Path(terminal.snapshot().cwd) == runner.repo.root
     assert f"{runner.repo.root}\nscore: 5" in terminal.transcript.read()
+
+
+# -- the model cannot stand between the metric and the number ---------------------------------
+
+
+def test_text_left_on_the_prompt_line_does_not_change_the_metric_command(
+    task_repo, writer, terminal
+):
+    runner = task_repo(writer, terminal)
+    runner.baseline()
+    terminal.send_text("echo 'score: 1' # ")  # typed, not entered: the harness's command follows
+    _try(runner, "echo score: 9")
+    assert runner.results[-1].metric == 9.0
+
+
+def test_functions_path_and_prompt_command_of_the_shell_do_not_reach_the_metric(
+    task_repo, writer, terminal, tmp_path
+):
+    runner = task_repo(writer, terminal)
+    runner.baseline()
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    (fake / "sh").write_text("#!/bin/sh\necho 'score: 1'\n")
+    (fake / "sh").chmod(0o755)
+    terminal.run(f"export PATH={fake}:$PATH; function sh {{ echo 'score: 1'; }}; export -f sh")
+    terminal.run("PROMPT_COMMAND=\"echo 'score: 1'; $PROMPT_COMMAND\"")
+    _try(runner, "echo score: 9")
+    assert runner.results[-1].metric == 9.0
+
+
+def test_an_experiment_waits_for_nothing_in_the_background(task_repo, writer, terminal):
+    runner = task_repo(writer, terminal)
+    runner.baseline()
+    terminal.run("(while true; do sleep 1; done) &")
+    ok, text = _try(runner, "echo score: 9")
+    assert not ok and "still running" in text and len(runner.results) == 1
+    terminal.run("kill %1; wait; sleep 1.5")  # the loop's last sleep ends too
+    _try(runner, "echo score: 9")
+    assert runner.results[-1].metric == 9.0
+
+
+def test_experiments_stay_on_clives_branch(task_repo, writer, terminal):
+    runner = task_repo(writer, terminal)
+    runner.baseline()
+    repo = runner.repo.root
+    git(repo, "checkout", "-q", "-b", "elsewhere")
+    ok, text = _try(runner, "echo score: 9")
+    assert not ok and "not on" in text and len(runner.results) == 1
+    assert git(repo, "log", "--format=%s", "elsewhere").count("clive experiment") == 0
