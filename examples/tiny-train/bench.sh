@@ -4,4 +4,5 @@ set -e
 cd "$(dirname "$0")"
 rm -f model.json
 python3 train.py
-python3 prepare.py evaluate model.json
+# -I: the evaluation imports nothing from this directory (a json.py here cannot fake it)
+python3 -I prepare.py evaluate model.json
