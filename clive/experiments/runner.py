@@ -17,6 +17,7 @@ import hashlib
 import os
 import shlex
 import statistics
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -316,9 +317,13 @@ class ExperimentRunner:
     def _require_nothing_in_the_background(self) -> None:
         """Nothing the model started may run beside the metric: it could print a number or
         swap a file while the harness reads."""
-        running = self.terminal.background_processes()
+        # Seen twice, a moment apart: the shell's prompt hooks start short-lived processes.
+        running = set(self.terminal.background_processes())
         if running:
-            pids = " ".join(map(str, running[:8]))
+            time.sleep(0.3)
+            running &= set(self.terminal.background_processes())
+        if running:
+            pids = " ".join(map(str, sorted(running)[:8]))
             raise ExperimentError(
                 f"processes started in the terminal are still running ({pids}): stop them "
                 "(kill %1, or kill PID) before an experiment; the metric runs alone"

@@ -20,6 +20,16 @@ def _stat(pid: int) -> tuple[str, int, int, int] | None:
     return name, int(fields[1]), int(fields[2]), int(fields[3])
 
 
+def is_zombie(pid: int) -> bool:
+    """True when the process has ended and only waits to be reaped (or is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return True
+    return raw[raw.rfind(b")") + 2 : raw.rfind(b")") + 3] in (b"Z", b"X")
+
+
 def _all_processes() -> dict[int, tuple[str, int, int, int]]:
     table = {}
     for entry in os.listdir("/proc"):

@@ -311,7 +311,11 @@ class Terminal:
         if not self._started or self._closed:
             return []
         marker = f"CLIVE_TERMINAL_ID={self._terminal_id}".encode()
-        return sorted(_processes.family(self._shell_pid, marker) - {self._shell_pid})
+        return sorted(
+            pid
+            for pid in _processes.family(self._shell_pid, marker) - {self._shell_pid}
+            if not _processes.is_zombie(pid)  # dead, waiting for its parent to notice
+        )
 
     # -- properties -----------------------------------------------------------------------
 
