@@ -23,7 +23,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from clive.experiments.git import GitError, GitRepo, short
-from clive.experiments.measure import DEFAULT_ALERTS, MetricRun, compile_alerts, run_metric
+from clive.experiments.measure import (
+    DEFAULT_ALERTS,
+    MetricRun,
+    StopReason,
+    compile_alerts,
+    run_metric,
+)
 from clive.experiments.results import append_result
 from clive.experiments.task_file import TaskFile
 from clive.session.events import ExperimentResult, ExperimentStatus
@@ -411,7 +417,9 @@ class ExperimentRunner:
         )
         append_result(self.results_path, result)
         self.results.append(result)
-        if result.experiment > 0:  # a broken baseline is no failure of the model's
+        # A broken baseline, or a run the user stopped, is no failure of the model's.
+        stopped_by_user = bool(runs) and runs[-1].stopped is StopReason.STOPPED
+        if result.experiment > 0 and not stopped_by_user:
             failed = status in _FAILURES
             self._failures_in_a_row = self._failures_in_a_row + 1 if failed else 0
         return result
