@@ -278,7 +278,6 @@ class Agent:
 
     def _ask(self, step: int, purpose: str = "act") -> ModelReply | None:
         started = time.monotonic()
-        context = self._conversation_tokens()
         try:
             reply = self.model.reply(
                 self.prompts.system,
@@ -306,6 +305,10 @@ class Agent:
             for call in reply.tool_calls:
                 if call.name == "type" and isinstance(call.input, dict):
                     self.writer.redactor.add_secret(str(call.input.get("text", "")))
+        usage = reply.usage
+        read = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+        # What the model read: as it reported, else estimated (before the reply joins it).
+        context = read or self._conversation_tokens()
         self.messages.append(
             Message(
                 "assistant",
@@ -314,8 +317,6 @@ class Agent:
                 reasoning=tuple(reply.reasoning),
             )
         )
-        usage = reply.usage
-        read = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
         self._context_tokens = read + usage.output_tokens if read else 0
         self.totals.steps = step
         self.totals.usage = self.totals.usage + usage
@@ -333,7 +334,7 @@ class Agent:
                 cost=reply.cost,
                 duration=round(time.monotonic() - started, 3),
                 thinking=reply.thinking,
-                context_tokens=read or context,
+                context_tokens=context,
                 purpose=purpose,
             )
         )

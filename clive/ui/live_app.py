@@ -166,20 +166,26 @@ class LiveApp(App):
         self._gone = False  # the session's thread has returned
 
     def compose(self) -> ComposeResult:
+        # Kept at hand: every frame feeds them.
+        self._view = TerminalView(self._cols, self._rows)
+        self._timeline = Timeline()
+        self._experiments = ExperimentsPanel()
+        self._bar = StatusBar()
+        self._pane = Widget(id="terminal-pane")
         with Horizontal(id="panes"):
-            with Widget(id="terminal-pane"):
-                yield TerminalView(self._cols, self._rows)
+            with self._pane:
+                yield self._view
             with Vertical(id="agent-pane"):
-                yield Timeline()
-                yield ExperimentsPanel()
-        yield StatusBar()
+                yield self._timeline
+                yield self._experiments
+        yield self._bar
         yield ShellKeys(self._send_key, self._paste, self.action_give_back)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(StatusBar).model = self._model
+        self._bar.model = self._model
         self._show_status()
-        self.query_one(Timeline).focus()
+        self._timeline.focus()
         self.set_interval(1 / FRAMES_PER_SECOND, self._frame)
         self.run_worker(self._run_session, thread=True, exit_on_error=False)
 
@@ -283,40 +289,43 @@ class LiveApp(App):
         if self._quitting and self._gone:
             self.exit(self.result)
             return
-        timeline = self.query_one(Timeline)
-        taken = 0
-        while self._events and taken < 2000:  # a frame's worth; the rest next frame
+        batch: list[Event] = []
+        gone = changed = False
+        while self._events and len(batch) < 2000:  # a frame's worth; the rest next frame
             event = self._events.popleft()
-            taken += 1
             if isinstance(event, _SessionGone):
-                self._session_gone()
-                continue
-            if isinstance(event, TerminalOutput):
-                continue
-            timeline.add_event(event)
-            if isinstance(event, ExperimentResult):
-                self.query_one(ExperimentsPanel).add_event(event)
-            self._follow(event)
+                gone = True
+            elif not isinstance(event, TerminalOutput):
+                batch.append(event)
+                if isinstance(event, ExperimentResult):
+                    self._experiments.add_event(event)
+                changed = self._follow(event) or changed
+        if batch:
+            self._timeline.add_events(batch)  # laid out once for the whole frame
+            self._show_status(changed)
+        if gone:
+            self._session_gone()
         screen = self._take_screen()
         if screen is not None:
-            self.query_one(TerminalView).show(*screen)
-        bar = self.query_one(StatusBar)
+            self._view.show(*screen)
+        bar = self._bar
         # Whole seconds, as shown: a value that does not change does not redraw the bar.
         bar.state_seconds = float(int(self._clock() - self._state_since))
         if self.ended is None and not self._gone:
             bar.elapsed = float(int(self._clock() - self._started))
             bar.budget_left = self._budget_left(bar.elapsed)
 
-    def _follow(self, event: Event) -> None:
-        """The status bar, from the event stream (the same fold as replay's)."""
+    def _follow(self, event: Event) -> bool:
+        """Fold ``event`` into the status (the same fold as replay's); True when the state
+        it shows changed."""
         before = self.status.state, self.status.detail
         self.status = next_status(self.status, event)
         if isinstance(event, SessionEnded):
             self.ended = event
-        self._show_status(changed=(self.status.state, self.status.detail) != before)
+        return (self.status.state, self.status.detail) != before
 
     def _show_status(self, changed: bool = True) -> None:
-        bar = self.query_one(StatusBar)
+        bar = self._bar
         status = self.status
         state, detail = status.state, status.detail
         if self.control.user_in_control:
@@ -331,7 +340,7 @@ class LiveApp(App):
             self._state_since = self._clock()
         bar.state, bar.detail = state, detail
         bar.step, bar.tokens, bar.cost = status.step, status.tokens, status.cost
-        self.query_one("#terminal-pane").set_class(self.control.user_in_control, "user")
+        self._pane.set_class(self.control.user_in_control, "user")
 
     def _budget_left(self, elapsed: float) -> str:
         """What the session's budgets still allow: steps, time, dollars, tokens."""
@@ -383,7 +392,7 @@ class LiveApp(App):
         self.control.give_back()
         self._show_status()
         self.query_one(ShellKeys).activate(False)
-        self.query_one(Timeline).focus()
+        self._timeline.focus()
 
     def _send_key(self, name: str) -> None:
         if self.terminal is None:

@@ -136,6 +136,7 @@ class ReplayApp(App[None]):
         self._status = StatusBar()
         self._panel = ExperimentsPanel()
         self._experiments = [e for e in self._events if isinstance(e, ExperimentResult)]
+        self._experiment_times = [e.t for e in self._experiments]
         self._experiments_shown = 0
 
     # -- state ----------------------------------------------------------------------------
@@ -310,7 +311,7 @@ class ReplayApp(App[None]):
         bar.step = status.step
         bar.tokens = status.tokens
         bar.cost = status.cost
-        measured = bisect.bisect_right([e.t for e in self._experiments], self._position)
+        measured = bisect.bisect_right(self._experiment_times, self._position)
         if measured != self._experiments_shown:  # the experiments as they stood then
             self._experiments_shown = measured
             self._panel.clear()
