@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import session, ui
+from bench import grounding, session, ui
 from bench._tmux import TmuxReference
 from clive.terminal import Terminal
 
@@ -227,7 +227,8 @@ def main() -> int:
         "--quick", action="store_true", help="1 repeat, 50 commands, 100 MB, 10 min"
     )
     parser.add_argument(
-        "--only", choices=["throughput", "latency", "memory", "log", "seek", "tokens", "ui"]
+        "--only",
+        choices=["throughput", "latency", "memory", "log", "seek", "tokens", "ui", "grounding"],
     )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -252,6 +253,8 @@ def main() -> int:
             session.observation_tokens(report, args.quick)
         if args.only in (None, "ui"):
             ui.ui_responsiveness(report, args.quick)
+        if args.only in (None, "grounding"):
+            grounding.measurement_overhead(report, work, args.quick)
     report.print_table()
     report.save()
     if report.failures:

@@ -33,6 +33,7 @@ commands:
   replay SESSION     play a session back (--print --at SECONDS prints the screen then)
   export SESSION     write the recording (--format cast) or a Markdown report (--format md)
   resume SESSION     continue an interrupted or paused session
+  verify SESSION     measure a `clive run` session's kept tree again and compare
   demo               run a bundled scripted task: the whole product, no API key needed
   exec -- COMMAND    run one shell command in clive's terminal and report what it saw
 
@@ -73,7 +74,9 @@ keys:
   ?                  these keys
   q                  quit"""
 
-_COMMANDS = ("run", "sessions", "show", "replay", "export", "resume", "demo", "exec")
+_COMMANDS = (
+    "run", "sessions", "show", "replay", "export", "resume", "verify", "demo", "exec",
+)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,6 +249,22 @@ def _session_options(
         "(default: the context window of Anthropic models; with any model, a server's "
         "answer that the conversation is too long also compacts it)",
     )
+    sandbox = parser.add_argument_group("sandbox")
+    sandbox.add_argument(
+        "--sandbox",
+        choices=("auto", "on", "off"),
+        default=None,
+        help="run the model's shell in a bubblewrap sandbox: the system read-only, only the "
+        "working directory writable, a private /tmp and an empty $HOME, the sessions out of "
+        "sight, no process outliving it (default auto: on where bubblewrap works, with a "
+        "line saying so where it does not; on: fail if it cannot)",
+    )
+    sandbox.add_argument(
+        "--network",
+        choices=("on", "off"),
+        default=None,
+        help="whether the sandboxed shell may use the network (default on: builds need packages)",
+    )
     terminal = parser.add_argument_group("terminal")
     if with_size:  # a resumed session keeps its size: its recording has one
         terminal.add_argument("--cols", type=int, default=120, help="terminal width (default 120)")
@@ -291,6 +310,13 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
         )
         parser.add_argument("session", metavar="SESSION", help='a session (or "last")')
         parser.add_argument("--full", action="store_true", help="include every screen seen")
+        parser.add_argument(
+            "--diff",
+            type=int,
+            default=None,
+            metavar="N",
+            help="print experiment N's change (clive run) against the best it was tried on",
+        )
         _sessions_dir_option(parser)
         parser.set_defaults(handler="clive.commands.show:show")
     elif name == "replay":
@@ -313,6 +339,12 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
         )
         parser.add_argument(
             "--print", action="store_true", help="print the screen at --at and exit (no UI)"
+        )
+        parser.add_argument(
+            "--measurement",
+            action="store_true",
+            help="with --print: the harness's measurement terminal (clive run) instead of the "
+            "model's",
         )
         _sessions_dir_option(parser)
         parser.set_defaults(handler="clive.commands.replay:replay")
@@ -342,14 +374,16 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
             description="Run a task with a metric (grounded experiments). TASK.md is "
             "Markdown for the model with YAML front matter for the harness: the metric's "
             "command, a pattern whose first group is the number, minimize or maximize, the "
-            "seconds a run may take, repeats, the files the model must not change, and the "
-            "limits on experiments and failures in a row. The task's directory must be in a "
-            "git repository with nothing uncommitted; clive works on a branch of its own. "
-            "The harness measures a baseline, then the model changes files and calls its "
-            "`experiment` tool: clive commits, runs the metric in the live terminal, and keeps "
-            "the commit when it beats the best, resets to the best when it does not, rejects "
-            "a change to a protected file, and logs a crash. Every experiment is a row of the "
-            "session's results.tsv.",
+            "seconds a run may take, repeats, the paths and variables the metric needs, the "
+            "files the model must not change, and the limits on experiments and failures in a "
+            "row. The task's directory must be in a git repository with nothing uncommitted: "
+            "that is the baseline. The model's shell runs in a sandbox; at each `experiment` "
+            "call clive copies the model's files into its own repository (in the session), "
+            "rejects a change to a protected file, and runs the metric on that copy in a "
+            "sandbox and a terminal of its own; it keeps the tree when the number beats the "
+            "best, and otherwise writes the best back into the model's files. Every experiment "
+            "is a row of the session's results.tsv; clive verify SESSION measures the kept "
+            "tree again.",
             epilog="example:\n  cp -r examples/tiny-train /tmp/t && cd /tmp/t && git init -q "
             "&& git add -A && git commit -qm start\n  clive run task.md",
             formatter_class=formatter,
@@ -357,6 +391,34 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
         parser.add_argument("task_file", metavar="TASK.md", help="the task file")
         _session_options(parser)
         parser.set_defaults(handler="clive.commands.experiments:run_experiments")
+    elif name == "verify":
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description="Measure a `clive run` session's best tree (or experiment N) again, "
+            "exactly as the session measured it (the task file as it was at the start, the "
+            "harness's copy of the tree, a sandbox), and compare the number with the one "
+            "recorded. Exit status 0 when they agree within the tolerance, 1 when not.",
+        )
+        parser.add_argument("session", metavar="SESSION", help='a session (or "last")')
+        parser.add_argument(
+            "--experiment", type=int, default=None, metavar="N", help="verify experiment N"
+        )
+        parser.add_argument(
+            "--tolerance",
+            type=float,
+            default=None,
+            metavar="X",
+            help="the difference allowed (default: the spread of the repeats, recorded and "
+            "new; 0 with a single run each)",
+        )
+        parser.add_argument(
+            "--sandbox",
+            choices=("on", "off"),
+            default=None,
+            help="measure in a sandbox or not (default: as the session did)",
+        )
+        _sessions_dir_option(parser)
+        parser.set_defaults(handler="clive.commands.verify:verify")
     elif name == "resume":
         parser = argparse.ArgumentParser(
             prog=prog,

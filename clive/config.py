@@ -90,6 +90,10 @@ class Config(BaseModel):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     prompts: Path | None = Field(None, description="a directory of prompt overrides")
     sessions_dir: Path = Path("sessions")
+    sandbox: Literal["auto", "on", "off"] = Field(
+        "auto", description="the model's shell in bubblewrap: auto (where it works), on, off"
+    )
+    network: Literal["on", "off"] = Field("on", description="the sandboxed shell's network")
     max_steps: int = Field(500, ge=1)
     max_time: float | None = Field(None, gt=0, description="seconds")
     max_cost: float | None = Field(None, gt=0, description="dollars")
@@ -108,6 +112,8 @@ _ENV_SETTINGS = (
     "approve",
     "prompts",
     "sessions_dir",
+    "sandbox",
+    "network",
     "max_steps",
     "max_time",
     "max_cost",

@@ -4,16 +4,24 @@
 rule of the config's ``risky`` table (rm -rf on a broad path, mkfs, dd onto a device, a force
 push, a download piped into a shell, sudo...); ``always`` asks before every command. With no one
 to ask (headless), what needs approval is refused and the model is told why.
+
+What is judged is each line as it is submitted, however it was typed (``input_line``); the
+rules are regular expressions, a seat belt and not a boundary (README, docs/security.md).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 ApproveMode = Literal["never", "risky", "always"]
+
+# A backslash before a line end: the shell joins the two lines.
+_CONTINUATION = re.compile(r"\\\r?\n")
+# Quotes and backslashes, which split no word: r''m, "rm", \rm all run rm.
+_QUOTING = re.compile(r"""['"\\]""")
 
 
 @dataclass(frozen=True)
@@ -55,13 +63,20 @@ class ApprovalPolicy:
                 raise ValueError(message) from None
 
     def rule_for(self, text: str) -> str | None:
-        """Why typing ``text`` needs approval (a rule's name), or None when it does not."""
+        """Why running ``text`` needs approval (a rule's name), or None when it does not.
+        The rules also see ``text`` with continued lines joined and quotes taken out."""
         if self.mode == "never":
             return None
+        joined = _CONTINUATION.sub("", text)
+        readings = dict.fromkeys((text, joined, _QUOTING.sub("", joined)))
         for name, pattern in self.rules.items():
-            if pattern.search(text):
+            if any(pattern.search(reading) for reading in readings):
                 return name
         return "every command (--approve always)" if self.mode == "always" else None
+
+    def rule_for_line(self, readings: Iterable[str]) -> str | None:
+        """The first rule any reading of a submitted line matches (``Submission.readings``)."""
+        return next(filter(None, map(self.rule_for, readings)), None)
 
     def decide(self, request: ApprovalRequest) -> Decision:
         if self.approver is None:

@@ -24,15 +24,18 @@ from pydantic import BaseModel, Field
 
 from clive.agent.approval import ApprovalPolicy, ApprovalRequest
 from clive.agent.control import AgentControl
+from clive.agent.input_line import InputLine, Submission, keystrokes, screen_line
 from clive.agent.observation import ObservationLimits, Observer, View, estimate_tokens
 from clive.agent.prompts import Prompts
 from clive.agent.tools import (
     ExperimentInput,
+    KeysInput,
     NoteInput,
     ToolOutcome,
     ToolRunner,
     TypeInput,
     tool_specs,
+    typed_secrets,
     validate,
 )
 from clive.experiments.runner import ExperimentRunner
@@ -65,11 +68,16 @@ from clive.session.events import (
 from clive.session.events import Outcome as SessionOutcome
 from clive.session.info import NOTES_FILE, OUTPUTS_DIR
 from clive.session.writer import SessionWriter
-from clive.terminal import ScreenState, Terminal
+from clive.terminal import ScreenState, Terminal, TerminalError, UnknownKeyError
 
 _WARN_AT = 0.8  # a budget warning when this share of a budget is spent
 SCREEN_GONE = "(The screen of this step is no longer shown.)"
 _MAX_NOTES_CHARS = 20_000  # of notes in a fresh context; the rest stays in notes.md
+_STEPPED_IN = ToolOutcome(False, "not done: the user stepped in while this waited for approval")
+# Before a line clive could not follow is read from the screen: output quiet this long (the
+# program has drawn it), at most this long.
+_LINE_DRAWN_QUIET = 0.3
+_LINE_DRAWN_TIMEOUT = 2.0
 
 
 class AgentSettings(BaseModel):
@@ -142,6 +150,9 @@ class Agent:
         )
         terminal.add_output_listener(writer.terminal_output)
         terminal.add_input_listener(self._record_input)
+        # What is typed on the current line, by anyone: approval judges what Enter submits.
+        self.line = InputLine()
+        terminal.add_input_listener(self._follow_line)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -303,8 +314,8 @@ class Agent:
         if self.terminal.reads_secret_input():
             # What the model types at a password prompt must not reach the log either.
             for call in reply.tool_calls:
-                if call.name == "type" and isinstance(call.input, dict):
-                    self.writer.redactor.add_secret(str(call.input.get("text", "")))
+                for secret in typed_secrets(call.name, call.input):
+                    self.writer.redactor.add_secret(secret)
         usage = reply.usage
         read = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
         # What the model read: as it reported, else estimated (before the reply joins it).
@@ -443,16 +454,19 @@ class Agent:
             self.notes.append(checked.text)
             self.writer.append(Note(step=step, text=checked.text))
             outcome = ToolOutcome(True, "noted")
-        elif isinstance(checked, TypeInput) and (refusal := self._refusal(step, checked.text)):
+        elif isinstance(checked, TypeInput | KeysInput) and (
+            refusal := self._refusal(step, checked)
+        ):
             outcome = refusal
-        elif isinstance(checked, TypeInput) and not self._still_ours(take_overs):
-            outcome = ToolOutcome(
-                False, "not done: the user stepped in while this waited for approval"
-            )
+        elif isinstance(checked, TypeInput | KeysInput) and not self._still_ours(take_overs):
+            outcome = _STEPPED_IN
         else:
-            if isinstance(checked, TypeInput) and self.terminal.reads_secret_input():
-                self.writer.redactor.add_secret(checked.text)
-            outcome = self.tools.run(checked)
+            if self.terminal.reads_secret_input():
+                for secret in typed_secrets(call.name, call.input):
+                    self.writer.redactor.add_secret(secret)
+            outcome = self.tools.run(
+                checked, before_submit=lambda: self._screen_refusal(step, take_overs)
+            )
         self._invalid_in_a_row = self._invalid_in_a_row + 1 if outcome.invalid else 0
         self.totals.invalid_tool_calls += outcome.invalid
         self.writer.append(
@@ -505,16 +519,64 @@ class Agent:
     def _quit(self) -> SessionEnded:
         return self._ended(SessionOutcome.QUIT, reason="quit by the user")
 
-    def _refusal(self, step: int, text: str) -> ToolOutcome | None:
-        """None when ``text`` may be typed; else the refusal the model reads."""
-        rule = self.approval.rule_for(text)
-        if rule is None or self.terminal.reads_secret_input():
+    # -- approval: each line judged as it is submitted, however it was typed ---------------
+
+    def _refusal(self, step: int, call: TypeInput | KeysInput) -> ToolOutcome | None:
+        """None when ``call`` may be sent; else what the model reads. The lines the call
+        would submit, with what is already on the line, are judged before anything is typed
+        (one request for them all); a line clive cannot follow is judged just before its
+        Enter (``_screen_refusal``)."""
+        if self.approval.mode == "never":
             return None
-        decision = self.approval.decide(ApprovalRequest(step, text, rule))
+        try:
+            writes = _writes_of(call)
+        except UnknownKeyError:
+            return None  # the runner reports it, and presses nothing
+        line, secret = self.line.copy(), self.terminal.reads_secret_input()
+        submitted: list[Submission] = []
+        for typed, keys_pressed in writes:
+            for submission in line.feed(typed, secret=secret):
+                if not submission.known and not keys_pressed:
+                    return ToolOutcome(
+                        False,
+                        "not done: a line end in this text follows keys clive cannot follow "
+                        "(an escape sequence, Tab), so that line cannot be judged before it "
+                        "runs. Type it without the line end, look, then press Enter.",
+                    )
+                if submission.known and submission.text.strip():  # an empty line runs nothing
+                    submitted.append(submission)
+        readings = [reading for submission in submitted for reading in submission.readings]
+        rule = self.approval.rule_for_line(readings) if submitted else None
+        if rule is None:
+            return None
+        return self._decided(step, _shown(submitted), rule, "nothing was typed")
+
+    def _screen_refusal(self, step: int, take_overs: int) -> ToolOutcome | None:
+        """Just before a key submits a line clive could not follow (history, completion):
+        judge the line as the screen shows it, and as far as clive followed it."""
+        if self.approval.mode == "never" or self.line.known:
+            return None  # a line clive followed was judged before anything was typed
+        self.terminal.wait(quiet=_LINE_DRAWN_QUIET, timeout=_LINE_DRAWN_TIMEOUT)
+        submission = self.line.current()
+        shown = "" if submission.secret else screen_line(self.terminal.snapshot())
+        readings = (shown, *submission.readings)
+        rule = self.approval.rule_for_line(readings)
+        if rule is None or not any(reading.strip() for reading in readings):
+            return None
+        action = submission.shown if submission.secret else f"{shown} (read from the screen)"
+        refusal = self._decided(step, action, rule, "Enter was not pressed")
+        if refusal is None and not self._still_ours(take_overs):
+            return _STEPPED_IN
+        return refusal
+
+    def _decided(self, step: int, action: str, rule: str, done: str) -> ToolOutcome | None:
+        """Ask whether ``action`` may run: None if so; else the line is cleared, so that
+        nothing of it runs, and the refusal the model reads is returned."""
+        decision = self.approval.decide(ApprovalRequest(step, action, rule))
         self.writer.append(
             Approval(
                 step=step,
-                action=text,
+                action=action,
                 rule=rule,
                 approved=decision.approved,
                 by=decision.by,
@@ -526,9 +588,27 @@ class Agent:
         why = f": {decision.reason}" if decision.reason else ""
         return ToolOutcome(
             False,
-            f"refused, nothing was typed: this needs approval ({rule}) and was not "
-            f"approved{why}. Find a safer way, or finish and say what you need.",
+            f"refused, {done}: the line needs approval ({rule}) and was not approved{why}."
+            f"{self._clear_line()} Find a safer way, or finish and say what you need.",
         )
+
+    def _clear_line(self) -> str:
+        """Clear what is typed on the line (a refused line must not run with a later Enter)."""
+        if self.line.empty:
+            return ""
+        keys = ["C-u"] if self.line.known and self.line.cursor_at_end else ["C-e", "C-u"]
+        self.input_source = "harness"
+        try:
+            self.terminal.send_keys(keys)
+        except TerminalError:
+            return ""
+        finally:
+            self.input_source = "agent"
+        return f" What was typed on the line before was cleared ({' '.join(keys)})."
+
+    def _follow_line(self, data: bytes, when: float) -> None:
+        secret = self.terminal.reads_secret_input()
+        self.line.feed(data.decode("utf-8", "surrogateescape"), secret=secret)
 
     def _record_input(self, data: bytes, when: float) -> None:
         secret = self.terminal.reads_secret_input()
@@ -579,3 +659,25 @@ class Agent:
         return SessionEnded(
             outcome=outcome, summary=summary, reason=reason, totals=self.totals, **best
         )
+
+
+def _writes_of(call: TypeInput | KeysInput) -> list[tuple[str, bool]]:
+    """What the runner writes for ``call``, each with whether it is pressed as keys: the
+    runner stops before a key that submits, so a line clive cannot follow is judged there."""
+    if isinstance(call, KeysInput):
+        return [(keystrokes(call.keys), True)]
+    text = call.text.rstrip("\n")
+    if "\n" in text:  # pasted: a Tab goes in as it is, not completed (C-v Tab, for the model)
+        text = text.replace("\t", "\x16\t")
+    return [(text, False), *([("\r", True)] if call.enter else [])]
+
+
+def _shown(submitted: list[Submission]) -> str:
+    """The lines of one call, as an approval request shows them: a line that a later one
+    repeats (each line of a paste, then the paste) once."""
+    texts = [submission.shown for submission in submitted]
+    return "\n".join(
+        text
+        for index, text in enumerate(texts)
+        if not any(text in later.split("\n") for later in texts[index + 1 :])
+    )

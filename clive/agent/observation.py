@@ -2,8 +2,9 @@
 
 The new output is what was printed since the last observation, from the transcript (so what
 scrolled away is not lost); when it is long, the model gets its head and tail and the path of
-the full text, saved in the session's ``outputs/``. When all of it is still on the screen, it is
-not repeated. Tokens are estimated, the same way for every harness compared.
+the full text, saved in the session's ``outputs/`` (by the transcript, through the terminal's
+``save_filter``: a session's redactor). When all of it is still on the screen, it is not
+repeated. Tokens are estimated, the same way for every harness compared.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class Observer:
         else:
             if len(lines) > self.limits.max_lines and full_path is None:
                 full_path = self._path(step)
-                full_path.write_text(new_output, encoding="utf-8", errors="replace")
+                transcript.save(full_path, start, end)  # through the terminal's filter
             output_section = self._output_section(lines, full_path)
 
         steps = f"{step}/{step_limit}" if step_limit else str(step)

@@ -7,6 +7,7 @@ import datetime
 import importlib.metadata
 import platform
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from clive import __version__
@@ -17,6 +18,7 @@ from clive.agent.prompts import Prompts, load_prompts
 from clive.experiments.git import GitError
 from clive.experiments.runner import ExperimentError, ExperimentRunner
 from clive.models.base import Model
+from clive.sandbox import Sandbox
 from clive.session.asciicast import last_time
 from clive.session.events import (
     ContextCompacted,
@@ -47,12 +49,17 @@ def run_task(
     approval: ApprovalPolicy | None = None,
     control: AgentControl | None = None,
     experiments: ExperimentsFactory | None = None,
+    sandbox: Sandbox | None = None,
+    grounding: dict[str, str] | None = None,
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[SessionWriter, Terminal], None] | None = None,
+    on_measure: Callable[[Terminal | None], None] | None = None,
 ) -> tuple[SessionWriter, SessionEnded]:
-    """Run ``task`` in a fresh shell in ``cwd``, recorded under ``sessions_dir``.
-    ``experiments(writer, terminal, control)`` makes the runner of a task with a metric: its
-    baseline is measured before the model's first step, and the model gets the tool."""
+    """Run ``task`` in a fresh shell in ``cwd`` (in ``sandbox`` if given), recorded under
+    ``sessions_dir``. ``experiments(writer, terminal, control, on_measure)`` makes the runner
+    of a task with a metric: its baseline is measured before the model's first step, and the
+    model gets the tool. ``grounding`` (the sandbox, the task file) goes into the session's
+    settings, for resume and for whoever checks the session."""
     settings = settings or AgentSettings()
     prompts = load_prompts(prompts_dir)
     started_at = datetime.datetime.now().astimezone().isoformat()
@@ -65,7 +72,11 @@ def run_task(
         cols=cols,
         rows=rows,
         started_at=started_at,
-        settings={**settings.model_dump(), "approve": approval.mode if approval else "never"},
+        settings={
+            **settings.model_dump(),
+            "approve": approval.mode if approval else "never",
+            **(grounding or {}),
+        },
         versions=_versions(),
     )
     writer = SessionWriter.create(sessions_dir, info)
@@ -84,8 +95,8 @@ def run_task(
         )
     )
     return writer, _drive(
-        writer, task, model, prompts, settings, cwd, user_rc, approval, None, control, on_start,
-        experiments,
+        writer, task, model, prompts, settings, cwd, user_rc, approval, None, control,
+        _Hooks(on_start, on_measure), experiments, sandbox,
     )  # fmt: skip
 
 
@@ -98,12 +109,17 @@ def resume_task(
     prompts_dir: Path | None = None,
     approval: ApprovalPolicy | None = None,
     control: AgentControl | None = None,
+    experiments: ExperimentsFactory | None = None,
+    sandbox: Sandbox | None = None,
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[SessionWriter, Terminal], None] | None = None,
+    on_measure: Callable[[Terminal | None], None] | None = None,
 ) -> tuple[SessionWriter, SessionEnded]:
     """Go on with ``session`` (interrupted or paused) in its own directory: a fresh shell in
-    the directory it was last in, a fresh context from its task, notes and where it stopped.
-    Raises ``ValueError`` when the session cannot be resumed."""
+    the directory it was last in (in ``sandbox`` if given), a fresh context from its task,
+    notes and where it stopped; a task with a metric goes on with its best so far, and a
+    measurement cut off is measured again. Raises ``ValueError`` when the session cannot be
+    resumed."""
     info = session.info
     if info.outcome in (Outcome.RUNNING, Outcome.FINISHED):
         why = "is still running" if info.outcome is Outcome.RUNNING else "finished"
@@ -133,12 +149,23 @@ def resume_task(
     resumption = Resumption(totals, situation, _notes_of(events))
     return writer, _drive(
         writer, info.task, model, prompts, settings, cwd, user_rc, approval, resumption, control,
-        on_start,
+        _Hooks(on_start, on_measure), experiments, sandbox, events,
     )  # fmt: skip
 
 
-# (writer, terminal, control) -> the runner of a task's experiments
-ExperimentsFactory = Callable[[SessionWriter, Terminal, AgentControl], ExperimentRunner]
+# (writer, terminal, control, on_measure) -> the runner of a task's experiments
+ExperimentsFactory = Callable[
+    [SessionWriter, Terminal, AgentControl, Callable[[Terminal | None], None] | None],
+    ExperimentRunner,
+]
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    """Where a view attaches: the shell once it runs, the measurement while it runs."""
+
+    on_start: Callable[[SessionWriter, Terminal], None] | None = None
+    on_measure: Callable[[Terminal | None], None] | None = None
 
 
 def _listen(writer: SessionWriter, on_event) -> None:
@@ -157,17 +184,28 @@ def _drive(
     approval: ApprovalPolicy | None,
     resumption: Resumption | None,
     control: AgentControl | None,
-    on_start: Callable[..., None] | None,
+    hooks: _Hooks,
     experiments: ExperimentsFactory | None = None,
+    sandbox: Sandbox | None = None,
+    history: list[Event] | None = None,
 ) -> SessionEnded:
     """The terminal and the agent, from start to end; everything closed whatever happens.
-    ``on_start(writer, terminal)`` is called once the shell runs (a UI attaches there)."""
+    ``hooks.on_start(writer, terminal)`` is called once the shell runs (a UI attaches
+    there). ``history``: the events of a resumed session."""
     info = writer.info
     terminal = Terminal(
-        info.cols, info.rows, cwd=cwd, user_rc=user_rc, output_dir=writer.directory / OUTPUTS_DIR
+        info.cols,
+        info.rows,
+        cwd=cwd,
+        user_rc=user_rc,
+        output_dir=writer.directory / OUTPUTS_DIR,
+        save_filter=writer.redactor.redact,
+        launcher=sandbox,
     )
     control = control or AgentControl()
-    runner = experiments(writer, terminal, control) if experiments is not None else None
+    runner = None
+    if experiments is not None:
+        runner = experiments(writer, terminal, control, hooks.on_measure)
     agent = Agent(
         terminal,
         model,
@@ -181,19 +219,20 @@ def _drive(
     )
     try:
         terminal.start()
-        if on_start is not None:
-            on_start(writer, terminal)
+        if hooks.on_start is not None:
+            hooks.on_start(writer, terminal)
         if runner is not None:
-            agent.input_source = "harness"  # the harness types the metric command
             try:
-                runner.baseline()
-            except (ExperimentError, GitError) as error:
+                if history is None:
+                    runner.baseline()
+                else:
+                    runner.resume(history)
+            except (ExperimentError, GitError, OSError) as error:
                 ended = SessionEnded(
                     outcome=Outcome.ERROR, reason=f"no baseline could be measured: {error}"
                 )
                 writer.close(ended)
                 return ended
-            agent.input_source = "agent"
         return agent.run(task)
     finally:
         terminal.close()

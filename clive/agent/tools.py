@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from clive.agent.input_line import keystrokes, submits
 from clive.models.base import ToolSpec
 from clive.terminal import Terminal, TerminalError, WaitReason
 from clive.terminal.keys import UnknownKeyError
@@ -128,6 +129,27 @@ def validate(name: str, raw_input: object, extra: tuple[str, ...] = ()) -> _Inpu
         return ToolOutcome(False, f"invalid input for {name}: {problems}", invalid=True)
 
 
+# Called just before a key that may submit a line is pressed: None to press it, or the
+# outcome to stop with (approval: a line clive could not follow, judged from the screen).
+SubmitCheck = Callable[[], ToolOutcome | None]
+
+
+def typed_secrets(name: str, raw_input: object) -> list[str]:
+    """What a ``type`` or ``keys`` call types, as the secrets it is when typed at a password
+    prompt: the whole, and each line of it (one call may answer two prompts)."""
+    checked = validate(name, raw_input)
+    try:
+        if isinstance(checked, TypeInput):
+            typed = checked.text
+        elif isinstance(checked, KeysInput):
+            typed = keystrokes(checked.keys)
+        else:
+            return []
+    except UnknownKeyError:
+        return []
+    return [typed, *re.split(r"[\x00-\x1f\x7f]+", typed)]
+
+
 class ToolRunner:
     """Runs validated tool calls against the terminal.
 
@@ -147,12 +169,13 @@ class ToolRunner:
         self._time_left = time_left
         self._stop = stop
 
-    def run(self, call: _Input) -> ToolOutcome:
+    def run(self, call: _Input, before_submit: SubmitCheck | None = None) -> ToolOutcome:
+        """Do ``call``; ``before_submit`` is asked before each key that may submit a line."""
         try:
             if isinstance(call, TypeInput):
-                return self._type(call)
+                return self._type(call, before_submit)
             if isinstance(call, KeysInput):
-                return self._keys(call)
+                return self._keys(call, before_submit)
             if isinstance(call, WaitInput):
                 return self._wait(call)
         except TerminalError as error:
@@ -161,7 +184,7 @@ class ToolRunner:
             return ToolOutcome(True, call.summary, finished=True)
         raise TypeError(f"no runner for {type(call).__name__}")  # notes are the loop's
 
-    def _type(self, call: TypeInput) -> ToolOutcome:
+    def _type(self, call: TypeInput, before_submit: SubmitCheck | None) -> ToolOutcome:
         terminal = self.terminal
         if "\n" in call.text.rstrip("\n"):
             terminal.paste(call.text.rstrip("\n"))
@@ -171,19 +194,35 @@ class ToolRunner:
         if not call.enter:
             terminal.wait(quiet=0.2, timeout=1.0)
             return ToolOutcome(True, what)
+        if before_submit is not None and (stopped := before_submit()) is not None:
+            return ToolOutcome(False, f"{what}, then {stopped.content}")
         terminal.send_keys("Enter")
         outcome = terminal.wait(
             prompt=True, quiet=_SETTLE_QUIET, timeout=self._clip(_SETTLE_AFTER_ENTER)
         )
         return ToolOutcome(True, f"{what} and Enter; {_describe(outcome, waited_for='settle')}")
 
-    def _keys(self, call: KeysInput) -> ToolOutcome:
+    def _keys(self, call: KeysInput, before_submit: SubmitCheck | None) -> ToolOutcome:
         try:
-            self.terminal.send_keys(call.keys)
+            keystrokes(call.keys)  # a bad name is reported before any key is pressed
         except UnknownKeyError as error:
             return ToolOutcome(False, str(error), invalid=True)
+        secret = self.terminal.reads_secret_input()  # a password: the keys are not told
+        batch: list[str] = []
+        for index, key in enumerate(call.keys):
+            if before_submit is not None and submits(keystrokes([key])):
+                if batch:
+                    self.terminal.send_keys(batch)
+                    batch = []
+                if (stopped := before_submit()) is not None:
+                    keys = "the keys" if secret else " ".join(call.keys[:index])
+                    pressed = f"pressed {keys}, then " if index else ""
+                    return ToolOutcome(False, pressed + stopped.content)
+            batch.append(key)
+        self.terminal.send_keys(batch)
         self.terminal.wait(quiet=0.2, timeout=1.0)
-        return ToolOutcome(True, "pressed " + " ".join(call.keys))
+        pressed = "the keys, at a password prompt" if secret else " ".join(call.keys)
+        return ToolOutcome(True, "pressed " + pressed)
 
     def _wait(self, call: WaitInput) -> ToolOutcome:
         timeout = self._clip(call.timeout)

@@ -11,7 +11,9 @@ from clive.session.events import (
     Control,
     Error,
     Event,
+    ExperimentResult,
     InputSent,
+    MeasurementStarted,
     ModelRetry,
     ModelTurn,
     Note,
@@ -88,6 +90,15 @@ def _describe(event: Event) -> str | None:
         return f"budget warning: {event.used:g} of {event.limit:g} {event.budget} used"
     if isinstance(event, Error):
         return f"error: {event.message.strip().splitlines()[-1] if event.message.strip() else ''}"
+    if isinstance(event, MeasurementStarted):
+        where = "in its sandbox" if event.sandboxed else "without a sandbox"
+        name = "the baseline" if event.experiment == 0 else f"experiment {event.experiment}"
+        return f"measuring {name} ({event.commit[:7]}) {where}: {event.command}"
+    if isinstance(event, ExperimentResult):
+        metric = "no number" if event.metric is None else f"{event.metric:.10g}"
+        best = "" if event.best_metric is None else f"; best {event.best_metric:.10g}"
+        why = f" ({event.reason})" if event.reason else ""
+        return f"experiment {event.experiment} {event.status.value}: {metric}{best}{why}"
     if isinstance(event, SessionEnded):
         totals = event.totals
         cost = "" if totals.cost is None else f", ${totals.cost:.4f}"

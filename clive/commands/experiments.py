@@ -6,9 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from clive.commands.run import agent_settings, prepare, run_and_report, task_starter
+from clive.commands.run import (
+    agent_settings,
+    prepare,
+    run_and_report,
+    sandbox_choice,
+    shell_sandbox_for,
+    task_starter,
+)
 from clive.experiments.git import GitError, GitRepo
-from clive.experiments.runner import ExperimentRunner
+from clive.experiments.harness_repo import BEST_REF
+from clive.experiments.runner import HARNESS_DIR, ExperimentRunner
 from clive.experiments.task_file import TaskFile, TaskFileError, load_task
 
 
@@ -25,43 +33,83 @@ def run_experiments(args: argparse.Namespace) -> int:
     except GitError as error:
         print(f"clive run: {error}", file=sys.stderr)
         print(
-            "  experiments are commits: the task must be in a git repository with nothing "
-            "uncommitted (git init && git add -A && git commit -m start)",
+            "  the baseline is the files as git has them: the task must be in a git "
+            "repository with nothing uncommitted (git init && git add -A && git commit -m start)",
             file=sys.stderr,
         )
         return 2
+    choice = sandbox_choice(args, "clive run")
+    if isinstance(choice, int):
+        return choice
     model = prepare(args, None)
     if isinstance(model, int):
         return model
     config = args.config
-    branch = repo.create_branch(task.name)
-    print(f"clive run: {task.name!r} on branch {branch} of {repo.root}", file=sys.stderr)
+    print(f"clive run: {task.name!r} in {repo.root}; {choice.note}", file=sys.stderr)
+    # The model's git is read-only: what it plants there (hooks, config) would run as you
+    # later. The harness keeps its own repository and never reads this one again.
+    sandbox = shell_sandbox_for(config, repo.root, sessions_dir, readonly=[repo.root / ".git"])
+    made: list[ExperimentRunner] = []
 
-    def experiments(writer, terminal, control):
-        return ExperimentRunner(
-            terminal, writer, task, repo, stop=lambda: control.quitting, keep_out=[sessions_dir]
+    def experiments(writer, terminal, control, on_measure):
+        runner = ExperimentRunner(
+            writer,
+            task,
+            shell=terminal,
+            sandboxed=choice.enabled,
+            root=repo.root,
+            hidden=[sessions_dir],
+            stop=lambda: control.quitting,
+            on_measure=on_measure,
         )
+        made.append(runner)
+        return runner
 
     start = task_starter(
         args,
         model,
-        _instructions(task),
+        instructions(task),
         task.directory.resolve(),
         sessions_dir,
         experiments=experiments,
+        sandbox=sandbox if choice.enabled else None,
+        grounding={
+            "task_file": str(task.path),
+            "root": str(repo.root),
+            "sandbox": "on" if choice.enabled else "off",
+        },
     )
-    return run_and_report(args, start, model.name, (args.cols, args.rows), agent_settings(config))
+    status = run_and_report(args, start, model.name, (args.cols, args.rows), agent_settings(config))
+    if made:
+        explain_result(made[0])
+    return status
 
 
-def _instructions(task: TaskFile) -> str:
+def explain_result(runner: ExperimentRunner) -> None:
+    """Where the best is, and where every experiment's tree is kept."""
+    repo = runner.writer.directory / HARNESS_DIR / "repo.git"
+    if runner.best_commit is None:
+        return
+    print(
+        f"the best tree ({runner.best_commit[:7]}) is in {runner.root}, not committed; every "
+        f"experiment is kept in {repo} (git --git-dir {repo} log {BEST_REF}; "
+        f"clive show SESSION --diff N)",
+        file=sys.stderr,
+    )
+
+
+def instructions(task: TaskFile) -> str:
     """The task file's body, and what the harness does with the metric."""
     metric = task.metric
     protect = ", ".join(task.protect) or "nothing"
     return (
         f"{task.body.strip()}\n\n"
-        f"(The harness measures: it runs `{metric.command}` and reads the first group of "
-        f"/{metric.pattern}/; {metric.goal.value} it. A run may take {metric.budget:g}s. "
-        f"Protected files: {protect}. Up to {task.limits.experiments} experiments; "
+        f"(The harness measures: it runs `{metric.command}` on a copy of your files, in a "
+        f"sandbox of its own, and reads the first group of /{metric.pattern}/; "
+        f"{metric.goal.value} it. A run may take {metric.budget:g}s. Protected files: "
+        f"{protect}. Up to {task.limits.experiments} experiments; "
         f"{task.limits.consecutive_failures} failures in a row end the session. Call "
-        "`experiment` with a description after each change; finish when done.)"
+        "`experiment` with a description after each change: the harness then sets your files "
+        "to the best so far. Git is read-only here: the harness keeps the history. Finish "
+        "when done.)"
     )

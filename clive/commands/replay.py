@@ -9,6 +9,7 @@ from pathlib import Path
 
 from clive.session import SessionNotFound, find_session
 from clive.session.asciicast import CastError
+from clive.session.measurement import MEASUREMENT_CAST
 from clive.session.replay import ScreenIndex
 
 
@@ -42,6 +43,12 @@ def replay(args: argparse.Namespace) -> int:
         at = index.duration
     elif at < 0:
         at = max(0.0, index.duration + at)  # from the end, as with Python's negative indices
+    if args.measurement:
+        path = session.directory / MEASUREMENT_CAST
+        if not path.exists():
+            print(f"clive replay: {session.name} has no measurement.cast", file=sys.stderr)
+            return 1
+        index = ScreenIndex.open(path)
     screen = index.screen_at(at)
     sys.stdout.write("\n".join(line.rstrip() for line in screen.lines()).rstrip("\n") + "\n")
     return 0

@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from clive.agent.approval import ApprovalPolicy
@@ -14,6 +15,7 @@ from clive.agent.task import run_task
 from clive.commands._print import event_line
 from clive.config import Config
 from clive.models import Model, ModelChoiceError, open_model
+from clive.sandbox import Choice, Sandbox, SandboxError, choose, shell_sandbox
 from clive.session.events import Event, ModelText, Outcome, TerminalOutput
 from clive.terminal import TerminalError
 
@@ -42,23 +44,56 @@ def run(args: argparse.Namespace, task: str | None = None, model: Model | None =
     if not cwd.is_dir():
         print(f"clive: --cwd {args.cwd}: not a directory", file=sys.stderr)
         return 2
+    choice = sandbox_choice(args, "clive")
+    if isinstance(choice, int):
+        return choice
     model = prepare(args, model)
     if isinstance(model, int):
         return model
-    start = task_starter(args, model, task, cwd, Path(args.sessions_dir))
+    sessions_dir = Path(args.sessions_dir).resolve()
+    sandbox = shell_sandbox_for(args.config, cwd, sessions_dir) if choice.enabled else None
+    if not choice.enabled and args.config.sandbox == "auto":
+        print(f"clive: {choice.note}", file=sys.stderr)
+    start = task_starter(
+        args, model, task, cwd, sessions_dir, sandbox=sandbox, grounding=_grounding(choice)
+    )
     return run_and_report(
         args, start, model.name, (args.cols, args.rows), agent_settings(args.config)
     )
 
 
+def sandbox_choice(args: argparse.Namespace, prog: str) -> Choice | int:
+    """Whether the model's shell runs sandboxed (``--sandbox``), or an exit status after
+    saying why it cannot be."""
+    try:
+        return choose(args.config.sandbox)
+    except SandboxError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 2
+
+
+def shell_sandbox_for(
+    config: Config, worktree: Path, sessions_dir: Path, readonly: Sequence[Path] = ()
+) -> Sandbox:
+    """The model's sandbox: ``worktree`` writable, every session out of sight."""
+    return shell_sandbox(
+        worktree, sessions=[sessions_dir], readonly=readonly, network=config.network == "on"
+    )
+
+
+def _grounding(choice: Choice) -> dict[str, str]:
+    return {"sandbox": "on" if choice.enabled else "off"}
+
+
 def task_starter(
     args: argparse.Namespace, model: Model, task: str, cwd: Path, sessions_dir: Path, **extra
 ):
-    """``start(on_event, control=, approver=, on_start=)`` for ``run_and_report``: a new
-    session of ``task`` with the settings of ``args`` (``extra`` goes to ``run_task``)."""
+    """``start(on_event, control=, approver=, on_start=, on_measure=)`` for
+    ``run_and_report``: a new session of ``task`` with the settings of ``args`` (``extra``
+    goes to ``run_task``)."""
     config: Config = args.config
 
-    def start(on_event, *, control=None, approver=None, on_start=None):
+    def start(on_event, *, control=None, approver=None, on_start=None, on_measure=None):
         return run_task(
             task,
             model,
@@ -73,6 +108,7 @@ def task_starter(
             control=control,
             on_event=on_event,
             on_start=on_start,
+            on_measure=on_measure,
             **extra,
         )
 

@@ -1,9 +1,10 @@
 """Grounded experiments: the model proposes a change, the harness measures it and keeps it
 (a git commit) or resets it, and logs a row to the session's ``results.tsv``.
 
-``load_task("task.md")`` reads the task and its settings; ``GitRepo(".")`` wraps the
-repository; ``ExperimentRunner(terminal, writer, task, repo)`` runs the baseline and each
-experiment in the live terminal.
+``load_task("task.md")`` reads the task and its settings; ``GitRepo(".")`` reads the user's
+repository before a session (clean? which files?); ``ExperimentRunner(writer, task,
+shell=terminal)`` keeps the harness's own repository in the session and measures the baseline
+and each experiment on copies of the tree, in sandboxes of its own.
 """
 
 from clive.experiments.git import GitError, GitRepo

@@ -1,10 +1,11 @@
-"""Running the metric command in the live terminal and reading the number off it.
+"""Running the metric command and reading the number off it.
 
-The harness types the command into the same shell the model uses, so the user watches it
-run, and reads the number from the terminal's own transcript: it is the number the terminal
-showed, not one anybody reported. While the command runs, watchers end it early instead of
-waiting blind: an alert pattern in the output (a traceback, a NaN, out of memory), a stall (no
-output for a while), the budget running out, or the caller's ``stop``.
+The metric runs in a terminal of the harness's own, never in the model's shell: the model's
+functions, bindings, traps and background jobs cannot stand between the command and the
+number. The harness reads the number from that terminal's own transcript, and the run ends
+when the process exits. While it runs, watchers end it early instead of waiting blind: an
+alert pattern in the output (a traceback, a NaN, out of memory), a stall (no output for a
+while), the budget running out, or the caller's ``stop``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
-from clive.terminal import Mark, ScreenState, Terminal, TerminalError, WaitReason
+from clive.terminal import Mark, Terminal, WaitReason
+from clive.terminal.terminal import Launcher
 
 # Alerts are searched in the output only (not in the command line the shell echoes).
 DEFAULT_ALERTS: tuple[str, ...] = (
@@ -28,7 +31,6 @@ DEFAULT_ALERTS: tuple[str, ...] = (
 # After an alert, how long the command may take to end by itself before it is interrupted:
 # a crashing program is still printing its traceback, whose last line is the one that matters.
 ALERT_GRACE = 2.0
-_ECHO_TIMEOUT = 10.0  # seconds for the shell to echo the command line
 
 
 class StopReason(StrEnum):
@@ -38,8 +40,6 @@ class StopReason(StrEnum):
     ALERT = "alert"
     STALL = "stall"
     STOPPED = "stopped"  # the caller's stop() said so
-    INCOMPLETE = "incomplete"  # the shell wanted more of the command (an unclosed quote)
-    SHELL_EXITED = "shell_exited"
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class MetricRun:
     """One run of the metric command: what the terminal showed and the number in it."""
 
     command: str
-    output: str  # what the command printed (the echoed command line and the prompt cut off)
+    output: str  # what the command printed
     seconds: float
     exit_code: int | None
     value: float | None  # the number the pattern found; None with ``failure``
@@ -72,94 +72,71 @@ def compile_alerts(patterns: Sequence[str]) -> re.Pattern[str] | None:
 
 
 def run_metric(
-    terminal: Terminal,
     command: str,
     pattern: re.Pattern[str],
     *,
+    cwd: Path,
+    launcher: Launcher,
     budget: float,
+    size: tuple[int, int] = (120, 40),
     alerts: re.Pattern[str] | None = None,
     stall: float | None = None,
     stop: Callable[[], bool] | None = None,
     alert_grace: float = ALERT_GRACE,
-    end_marker: str | None = None,
+    listeners: Sequence[Callable[[bytes, float], None]] = (),
+    on_start: Callable[[Terminal], None] | None = None,
 ) -> MetricRun:
-    """Type ``command`` and Enter at the shell's prompt, watch it, and read the number.
+    """Run ``command`` in a terminal of the harness's own, watch it, and read the number.
 
-    The number is the first group of the last match of ``pattern`` in the output (a training
-    script may print the metric as it goes; the final value is the one that counts). The run
-    fails when the command exits with a status other than 0, prints an ``alerts`` match or no
-    number, or is stopped by a watcher: ``budget`` seconds, an alert while it runs (after
-    ``alert_grace`` seconds to end by itself), ``stall`` seconds without output, ``stop()``.
-    ``end_marker``: a line the command prints when it ends; what comes after it (the shell's
-    prompt command, say) is not the command's output.
+    ``launcher`` starts it (a sandbox, a clean environment) in ``cwd``; nobody types into
+    this terminal, and the run ends when its process exits: no string the measured code
+    prints can end it early or late. ``listeners`` get every byte it prints (a recorder);
+    ``on_start(terminal)`` lets a viewer watch it. The
+    number is the first group of the last match of ``pattern`` in the output (a training
+    script may print the metric as it goes; the final value is the one that counts). The
+    run fails when the command exits with a status other than 0, prints an ``alerts`` match
+    or no number, or is stopped by a watcher: ``budget`` seconds, an alert while it runs
+    (after ``alert_grace`` seconds to end by itself), ``stall`` seconds without output,
+    ``stop()``.
     """
-    state = terminal.snapshot().state
-    if state is not ScreenState.PROMPT:
-        raise TerminalError(
-            f"the shell is not at a prompt (state: {state.value}): end what runs there "
-            "before the metric can be measured"
-        )
-    # Whatever was left typed on the line must not become part of the command: C-c drops it
-    # (bash starts a fresh prompt line).
-    terminal.send_keys("C-c")
-    terminal.wait(quiet=0.2, timeout=2.0)
-    transcript = terminal.transcript
-    start = transcript.mark()
-    prompt = start.pending  # the prompt line as it stood: cut from the end of the output
-    started = time.monotonic()
-    terminal.send_text(command + "\r")
-
-    # The output starts after the echoed command line: alerts must not match the command.
-    terminal.wait(prompt=True, pattern=r"\n", since=start, timeout=min(budget, _ECHO_TIMEOUT))
-    output_start = _after_first_line(terminal, start) or start
-    outcome = terminal.wait(
-        prompt=True,
-        pattern=alerts,
-        quiet=stall,
-        since=output_start,
-        timeout=max(0.0, budget - (time.monotonic() - started)),
-        stop=stop,
+    terminal = Terminal(
+        *size,
+        command=["bash", "--noprofile", "--norc", "-c", command],
+        cwd=cwd,
+        launcher=launcher,
+        settle=False,
     )
-
-    stopped, failure, interrupted_with = None, None, None
-    reason = outcome.reason
-    exit_code = outcome.exit_code
-    if reason is WaitReason.PATTERN:
-        # Give a crashing program the moment it needs to finish printing its error.
-        ended = terminal.wait(prompt=True, timeout=alert_grace)
-        if ended.timed_out:
-            stopped = StopReason.ALERT
-            failure = f"stopped on the alert {outcome.match!r} in the output"
-            interrupted_with = terminal.interrupt()
-        else:
-            exit_code = ended.exit_code
-    elif reason is WaitReason.QUIET:
-        stopped = StopReason.STALL
-        failure = f"stalled: no output for {stall:g}s"
-        interrupted_with = terminal.interrupt()
-    elif reason is WaitReason.TIMEOUT:
-        stopped = StopReason.BUDGET
-        failure = f"over the budget of {budget:g}s"
-        interrupted_with = terminal.interrupt()
-    elif reason is WaitReason.STOPPED:
-        stopped = StopReason.STOPPED
-        failure = "stopped by the user"
-        interrupted_with = terminal.interrupt()
-    elif reason is WaitReason.CONTINUATION:
-        stopped = StopReason.INCOMPLETE
-        failure = "the shell asked for more input (an unclosed quote?); cancelled with C-c"
-        terminal.send_keys("C-c")
-        terminal.wait(prompt=True, timeout=alert_grace)
-    elif reason is WaitReason.EXITED:
-        stopped = StopReason.SHELL_EXITED
-        failure = f"the shell exited (status {exit_code})"
-    if stopped is not None and stopped is not StopReason.SHELL_EXITED:
-        exit_code = terminal.snapshot().last_exit_code
-    seconds = time.monotonic() - started
-
-    output = _output(terminal, output_start, prompt)
-    if end_marker is not None and end_marker in output:
-        output = output[: output.index(end_marker)]
+    for listener in listeners:
+        terminal.add_output_listener(listener)
+    started = time.monotonic()
+    terminal.start()
+    try:
+        if on_start is not None:
+            on_start(terminal)
+        # Alerts are looked for from the first byte: what was printed before this wait
+        # began (a quick start, a loaded machine) counts too.
+        outcome = terminal.wait(
+            pattern=alerts, quiet=stall, timeout=budget, stop=stop, since=Mark(0)
+        )
+        stopped, failure = None, None
+        if outcome.reason is WaitReason.PATTERN:
+            # Give a crashing program the moment it needs to finish printing its error.
+            left = max(0.0, budget - (time.monotonic() - started))
+            if terminal.wait(timeout=min(alert_grace, left)).reason is not WaitReason.EXITED:
+                stopped = StopReason.ALERT
+                failure = f"stopped on the alert {outcome.match!r} in the output"
+        elif outcome.reason is WaitReason.QUIET:
+            stopped, failure = StopReason.STALL, f"stalled: no output for {stall:g}s"
+        elif outcome.reason is WaitReason.TIMEOUT:
+            stopped, failure = StopReason.BUDGET, f"over the budget of {budget:g}s"
+        elif outcome.reason is WaitReason.STOPPED:
+            stopped, failure = StopReason.STOPPED, "stopped by the user"
+        interrupted_with = _end(terminal, alert_grace) if stopped is not None else None
+        seconds = time.monotonic() - started
+        exit_code = terminal.exit_status if stopped is None else None
+        output = terminal.transcript.read()
+    finally:
+        terminal.close()
     value = None
     if failure is None:
         value, failure = _judge(output, exit_code, pattern, alerts)
@@ -177,23 +154,13 @@ def run_metric(
     )
 
 
-def _after_first_line(terminal: Terminal, start: Mark) -> Mark | None:
-    """The mark just after the first line printed since ``start`` (the echoed command)."""
-    text = terminal.transcript.read(start)
-    newline = text.find("\n")
-    if newline < 0:
-        return None
-    # The transcript commits whole lines: the prompt that stood at ``start``, then the echo.
-    line = start.pending + text[: newline + 1]
-    return Mark(start.offset + len(line.encode("utf-8", "surrogateescape")))
-
-
-def _output(terminal: Terminal, start: Mark, prompt: str) -> str:
-    """The command's output: from ``start`` to now, less the prompt the shell printed after."""
-    output = terminal.transcript.read(start)
-    if prompt and output.endswith(prompt):
-        output = output[: -len(prompt)]
-    return output
+def _end(terminal: Terminal, grace: float) -> str:
+    """Stop a run: C-c first (a training job may save its state), then every process of it."""
+    terminal.send_keys("C-c")
+    if terminal.wait(timeout=grace).reason is WaitReason.EXITED:
+        return "C-c"
+    terminal.kill()
+    return "SIGTERM"
 
 
 def _judge(

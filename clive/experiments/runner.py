@@ -1,95 +1,144 @@
 """The experiment loop's harness side: the model proposes a change, the harness measures it.
 
-``ExperimentRunner`` commits the working tree, checks the protected files, runs the metric
-command in the live terminal, and keeps the commit when it beats the best so far by more
-than the noise of repeats, or resets to the best when it does not. Every experiment becomes an
-``ExperimentResult`` event and a row of the session's ``results.tsv``. The model never
-reports a number: it only says what it tried.
+The model works in its own tree (in its sandbox); the harness keeps everything that decides
+a result where the model cannot reach it, in the session directory:
 
-    runner = ExperimentRunner(terminal, writer, load_task("task.md"), GitRepo("."))
+- ``harness/repo.git``: the harness's own repository (``HarnessRepo``). At ``experiment``,
+  the harness copies the model's files into ``harness/tree`` (never following a symlink),
+  checks the protected files against the baseline (a change makes the experiment
+  ``invalid``), and commits exactly those bytes.
+- The metric runs on that copy, in a terminal of the harness's own, in a sandbox of its own
+  where the copy stands at the repository's path and the model's tree is out of sight, with
+  a clean environment and the task's data read-only. The run ends when its process exits.
+- What is kept is what was measured: the best commit's tree is the measured copy, and after
+  each decision the harness writes the best tree into the model's tree itself. Every tree
+  tried stays as a ref (``refs/clive/experiments/N``).
+
+Every experiment becomes an ``ExperimentResult`` event and a row of ``results.tsv``. The
+model never reports a number: it only says what it tried.
+
+    runner = ExperimentRunner(writer, load_task("task.md"), shell=terminal, sandboxed=True)
     runner.baseline()
     ok, text = runner.experiment("learning rate 0.2")   # what the model's tool call returns
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shlex
+import shutil
 import statistics
 import time
-import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from clive.experiments.git import GitError, GitRepo, short
+from clive.experiments.harness_repo import BEST_REF, HarnessRepo, experiment_ref
 from clive.experiments.measure import (
     DEFAULT_ALERTS,
     MetricRun,
-    StopReason,
     compile_alerts,
     run_metric,
 )
 from clive.experiments.results import append_result
 from clive.experiments.task_file import TaskFile
-from clive.session.events import ExperimentResult, ExperimentStatus
+from clive.experiments.tree import (
+    SYMLINK,
+    Entry,
+    Tree,
+    blob_sha,
+    copy_in,
+    under,
+    walk,
+    write_file,
+    write_tree,
+)
+from clive.sandbox import SYSTEM_PATH, Sandbox, toolchains
+from clive.session.events import ExperimentResult, ExperimentStatus, MeasurementStarted
 from clive.session.info import RESULTS_FILE
+from clive.session.measurement import MeasurementRecorder
 from clive.session.writer import SessionWriter
-from clive.terminal import ScreenState, Terminal, TerminalError
+from clive.terminal import Terminal, TerminalError
 
-# What the metric's clean environment keeps of the harness's own.
-_CLEAN_ENV = ("HOME", "PATH", "LANG", "LC_ALL", "TERM", "USER", "LOGNAME", "TMPDIR")
 DEFAULT_STALL = None  # seconds without output before a metric run counts as stalled: off
 _FAILURES = (ExperimentStatus.CRASH, ExperimentStatus.INVALID)
+HARNESS_DIR = "harness"  # in the session directory: the harness's repository and copies
+TASK_COPY = "task.md"  # the task file as it was at the start, for resume and verify
 
 
 class ExperimentError(RuntimeError):
-    """An experiment cannot run now (no baseline yet, a limit reached, nothing changed, the
-    shell busy); the message says why and what to do."""
+    """An experiment cannot run now (no baseline yet, a limit reached, nothing changed,
+    something still running); the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class CleanEnvironment:
+    """The metric's launcher without a sandbox: only a clean environment (``env -i``)."""
+
+    env: dict[str, str]
+    pid_namespace = False
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        return ["env", "-i", *(f"{k}={v}" for k, v in self.env.items()), *argv]
 
 
 class ExperimentRunner:
-    """Measures experiments on a task's git repository in a live terminal.
+    """Measures experiments on a task's files, keeping the record out of the model's reach.
 
-    ``alerts`` (regular expressions) and ``stall`` (seconds without output, None for no
-    limit) stop a metric run early; ``stop`` is checked while it runs (a user quitting).
+    ``shell`` is the model's terminal: nothing may run there while the metric does.
+    ``sandboxed``: the metric runs in a bubblewrap sandbox (the model's shell should too).
+    ``hidden``: directories no measurement may see (every session directory). ``alerts``
+    (regular expressions) and ``stall`` (seconds without output, None for no limit) stop a
+    metric run early; ``stop`` is checked while it runs (a user quitting). ``on_measure``
+    is called with the measurement's terminal when a run starts and with None when it ends
+    (a viewer shows it). ``harness`` is the harness's directory (default: in the session
+    directory of ``writer``), ``scratch`` where copies of trees are made (default: there).
     """
 
     def __init__(
         self,
-        terminal: Terminal,
         writer: SessionWriter,
         task: TaskFile,
-        repo: GitRepo,
         *,
+        shell: Terminal | None = None,
+        sandboxed: bool = True,
+        root: Path | None = None,
+        hidden: Sequence[Path] = (),
         alerts: Sequence[str] = DEFAULT_ALERTS,
         stall: float | None = DEFAULT_STALL,
         stop: Callable[[], bool] | None = None,
-        keep_out: Sequence[Path] = (),
+        on_measure: Callable[[Terminal | None], None] | None = None,
+        harness: Path | None = None,
+        scratch: Path | None = None,
     ) -> None:
-        directory = task.directory.resolve()
-        if not directory.is_relative_to(repo.root):
-            raise ExperimentError(
-                f"the task's directory {directory} is not inside the repository {repo.root}"
-            )
-        self.terminal = terminal
         self.writer = writer
         self.task = task
-        self.repo = repo
+        self.shell = shell
+        self.sandboxed = sandboxed
+        self.root = (root or GitRepo(task.directory).root).resolve()
+        directory = task.directory.resolve()
+        if not directory.is_relative_to(self.root):
+            raise ExperimentError(
+                f"the task's directory {directory} is not inside the repository {self.root}"
+            )
+        self._directory = directory
         self.results_path = writer.directory / RESULTS_FILE
         self.results: list[ExperimentResult] = []  # the baseline first
+        self._harness = harness or writer.directory / HARNESS_DIR
+        self._scratch = scratch or self._harness  # where copies of trees are made
+        self.repo = HarnessRepo(self._harness / "repo.git")
         self._alerts = compile_alerts(alerts)
         self._stall = stall
         self._stop = stop
-        self._directory = directory
-        self._checksums: dict[str, str] = {}
+        self._on_measure = on_measure
+        self._hidden = tuple(p.resolve() for p in (*hidden, writer.directory))
+        self._data = _data_paths(task, self.root)
         self._best_commit: str | None = None
         self._best_values: list[float] = []
+        self._best_tree: Tree = {}
+        self._baseline_tree: Tree = {}
         self._failures_in_a_row = 0
-        self._branch: str | None = None  # the branch experiments go on, from the baseline
-        # Never committed, and no reason for a dirty tree: the session, and ``keep_out``
-        # (the directory of all sessions, say).
-        self._exclude = [writer.directory, *keep_out]
+        self._recorder = MeasurementRecorder(writer, writer.info.cols, writer.info.rows)
 
     # -- state ------------------------------------------------------------------------------
 
@@ -137,23 +186,31 @@ class ExperimentRunner:
     # -- the loop ---------------------------------------------------------------------------
 
     def baseline(self) -> ExperimentResult:
-        """Measure the commit checked out, before any change; remember the protected files.
-
-        The working tree must be clean (the session directory aside): a reset would lose what
-        is not committed. A baseline that crashes is recorded; the first experiment that
-        measures then becomes the best.
-        """
+        """Take the files as they are (the user's, before the model's first step), keep them
+        as the harness's first commit, take the data the metric reads, and measure. A
+        baseline that crashes is recorded; the first experiment that measures then becomes
+        the best."""
         if self.results:
             raise ExperimentError("the baseline was already measured")
-        self.repo.require_clean(exclude=self._exclude)
-        # Whatever the model does with git, the session's own files stay out of it.
-        self.repo.ignore_locally(self._exclude)
-        self._require_prompt()
-        self._checksums = self._protected_checksums()
-        self._branch = self.repo.branch()
-        commit = self.repo.head()
+        self._harness.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.task.path, self._harness / TASK_COPY)
+        self._take_data()
+        # What git tracks, and the protected paths whatever ignore rules say: a protected
+        # dataset the metric reads is part of what is measured, and checked.
+        protected = [f for p in self._protected_paths() for f in walk(self.root, p)]
+        tree, copy = self._snapshot(None, extra=[*_user_tracked(self.root), *protected])
+        commit = self.repo.commit(tree, None, f"clive baseline of {self.root}")
+        self.repo.set_ref(experiment_ref(0), commit)
+        self.repo.set_ref(BEST_REF, commit)
+        self._baseline_tree = self._best_tree = tree
         self._best_commit = commit
-        runs = self._measure()
+        self.writer.append(
+            MeasurementStarted(
+                experiment=0, commit=commit, command=self.task.metric.command,
+                sandboxed=self.sandboxed, description="baseline",
+            )
+        )  # fmt: skip
+        runs = self._measure(0, commit, copy)
         failed = runs[-1] if not runs[-1].ok else None
         if failed is None:
             self._best_values = [run.value for run in runs]
@@ -166,54 +223,55 @@ class ExperimentRunner:
         )
 
     def run(self, description: str) -> ExperimentResult:
-        """Commit the working tree as an experiment, measure it, keep or reset it."""
+        """Take the model's tree as an experiment, measure it, keep it or set the model's
+        tree back to the best."""
         if not self.results:
             raise ExperimentError("measure the baseline first (baseline())")
         limit = self.limit_reached
         if limit:
             raise ExperimentError(f"no more experiments: {limit}")
-        self._require_prompt()
-        self._require_our_branch()
+        self._require_nothing_running()
         number = len(self.results)
-        commit = self.repo.commit_all(
-            f"clive experiment {number}: {description}", exclude=self._exclude
+        tree, copy = self._snapshot(self._best_commit)
+        if tree == self._best_tree:
+            shutil.rmtree(copy, ignore_errors=True)
+            raise ExperimentError(
+                f"nothing changed since the best ({short(self._best_commit or '')}): change "
+                "the code, then run an experiment"
+            )
+        commit = self.repo.commit(
+            tree, self._best_commit, f"clive experiment {number}: {description}"
         )
-        if commit is None:
-            commit = self.repo.head()  # the model may have committed its change itself
-            if commit == self._best_commit:
-                raise ExperimentError(
-                    "nothing changed since the best commit "
-                    f"{short(commit)}: change the code, then run an experiment"
-                )
+        self.repo.set_ref(experiment_ref(number), commit)
 
-        changed = self._changed_protected()
+        changed = self._changed_protected(tree)
         if changed:
-            self._reset_to_best()
-            still = self._changed_protected()
+            shutil.rmtree(copy, ignore_errors=True)
+            self._restore_best(tree)
             reason = "protected files changed: " + ", ".join(changed)
-            if still:
-                reason += (
-                    f"; the reset could not restore {', '.join(still)} (not tracked by git): "
-                    "restore it before the next experiment"
-                )
             return self._record(commit, ExperimentStatus.INVALID, description, [], reason)
+        return self._measure_and_decide(number, commit, tree, copy, description)
 
-        runs = self._measure()
-        changed = self._changed_protected()
-        if changed:  # while the metric ran: what measured it is not what was protected
-            self._reset_to_best()
-            reason = "protected files changed while the metric ran: " + ", ".join(changed)
-            return self._record(commit, ExperimentStatus.INVALID, description, runs, reason)
+    def _measure_and_decide(
+        self, number: int, commit: str, tree: Tree, copy: Path, description: str
+    ) -> ExperimentResult:
+        self.writer.append(
+            MeasurementStarted(
+                experiment=number, commit=commit, command=self.task.metric.command,
+                sandboxed=self.sandboxed, description=description,
+            )
+        )  # fmt: skip
+        runs = self._measure(number, commit, copy)
         if not runs[-1].ok:
-            self._reset_to_best()
+            self._restore_best(tree)
             return self._record(commit, ExperimentStatus.CRASH, description, runs, runs[-1].failure)
-
         values = [run.value for run in runs]
         better, reason = self._compare(values)
         if better:
-            self._best_commit, self._best_values = commit, values
+            self._best_commit, self._best_values, self._best_tree = commit, values, tree
+            self.repo.set_ref(BEST_REF, commit)
             return self._record(commit, ExperimentStatus.KEEP, description, runs, reason)
-        self._reset_to_best()
+        self._restore_best(tree)
         return self._record(commit, ExperimentStatus.DISCARD, description, runs, reason)
 
     def experiment(self, description: str) -> tuple[bool, str]:
@@ -224,7 +282,7 @@ class ExperimentRunner:
         """
         try:
             result = self.run(description)
-        except (ExperimentError, GitError, TerminalError) as error:
+        except (ExperimentError, GitError, TerminalError, OSError) as error:
             return False, f"The experiment did not run: {error}"
         ok = result.status in (ExperimentStatus.KEEP, ExperimentStatus.DISCARD)
         return ok, self.report(result)
@@ -268,99 +326,248 @@ class ExperimentRunner:
             lines.append(f"{left} experiments left.")
         return "\n".join(lines)
 
+    # -- resuming ---------------------------------------------------------------------------
+
+    def resume(self, events: Sequence[object]) -> ExperimentResult | None:
+        """Go on from a session's recorded ``events``: the results, the best and the
+        baseline come back from the events and the harness's repository; a measurement
+        the harness was cut off in is measured again (returns its result)."""
+        started = [e for e in events if isinstance(e, MeasurementStarted)]
+        self.results = [e for e in events if isinstance(e, ExperimentResult)]
+        baseline = self.repo.ref(experiment_ref(0))
+        if baseline is None:
+            self.results = []
+            return self.baseline()
+        self._baseline_tree = self.repo.tree(baseline)
+        for result in self.results:
+            self._count_failure(result)
+        best = self.repo.ref(BEST_REF) or baseline
+        self._best_commit, self._best_tree = best, self.repo.tree(best)
+        measured = [r for r in self.results if r.commit == best and r.values]
+        self._best_values = list(measured[-1].values) if measured else []
+        done = {r.experiment for r in self.results}
+        cut_off = [e for e in started if e.experiment not in done]
+        if not cut_off:
+            return None
+        again = cut_off[-1]
+        tree = self.repo.tree(again.commit)
+        copy = self._materialize(again.commit)
+        if again.experiment == 0:
+            self._best_values = []
+            runs = self._measure(0, again.commit, copy)
+            ok = runs[-1].ok
+            if ok:
+                self._best_values = [run.value for run in runs]
+            return self._record(
+                again.commit,
+                ExperimentStatus.BASELINE if ok else ExperimentStatus.CRASH,
+                "baseline", runs, "the starting point (measured again after a cut-off)"
+                if ok else runs[-1].failure,
+            )  # fmt: skip
+        return self._measure_and_decide(
+            again.experiment, again.commit, tree, copy, again.description
+        )
+
+    def remeasure(self, commit: str, number: int) -> list[MetricRun]:
+        """Measure ``commit`` (experiment ``number``) again, as it was measured, recording
+        nothing: how a session's grounding is checked afterwards (``clive verify``)."""
+        return self._measure(number, commit, self._materialize(commit))
+
     # -- helpers ----------------------------------------------------------------------------
 
-    def _require_prompt(self) -> None:
-        state = self.terminal.snapshot().state
-        if state is not ScreenState.PROMPT:
-            raise ExperimentError(
-                f"the shell is not at a prompt (state: {state.value}): end or interrupt what "
-                "runs there first, then run the experiment again"
-            )
+    def _snapshot(self, tracked: str | None, extra: Sequence[str] = ()) -> tuple[Tree, Path]:
+        """Copy the model's tree into a fresh directory of the harness's and store its
+        blobs: (the tree, the directory)."""
+        listing = self.repo.listing(self.root, tracked)
+        paths = [p for p in dict.fromkeys([*extra, *listing]) if not self._excluded(p)]
+        copy = self._new_directory("tree")
+        try:
+            tree = copy_in(self.root, paths, copy)
+            self.repo.store(copy, tree)
+        except BaseException:
+            shutil.rmtree(copy, ignore_errors=True)
+            raise
+        return tree, copy
 
-    def _measure(self) -> list[MetricRun]:
-        """Run the metric command ``repeats`` times, stopping at the first failure."""
+    def _new_directory(self, kind: str) -> Path:
+        for attempt in range(1000):
+            path = self._scratch / f"{kind}-{len(self.results)}-{attempt}"
+            try:
+                path.mkdir(parents=True)
+                return path
+            except FileExistsError:
+                continue
+        raise ExperimentError(f"no free directory for a copy of the tree in {self._harness}")
+
+    def _materialize(self, commit: str) -> Path:
+        """A fresh directory holding exactly ``commit``'s files."""
+        tree = self.repo.tree(commit)
+        blobs = self.repo.blobs([entry.sha for entry in tree.values()])
+        copy = self._new_directory("tree")
+        for path, entry in tree.items():
+            write_file(copy, path, entry, blobs[entry.sha])
+        return copy
+
+    def _excluded(self, path: str) -> bool:
+        """Never part of a tree: git's own directories, the sessions, the task's data."""
+        if ".git" in Path(path).parts:
+            return True
+        return any(path == p or path.startswith(p + "/") for p in self._excluded_prefixes())
+
+    def _excluded_prefixes(self) -> list[str]:
+        inside = [*self._hidden, *(p for p, copied in self._data if copied)]
+        return [p.relative_to(self.root).as_posix() for p in inside if p.is_relative_to(self.root)]
+
+    def _take_data(self) -> None:
+        """Copy the data the metric reads from inside the repository (a ``.venv``): the
+        model can change it there, not here. Data outside is shown as it is, read-only."""
+        for index, (path, copied) in enumerate(self._data):
+            if not path.exists():
+                raise ExperimentError(
+                    f"the metric's path {path} does not exist (metric.paths in {self.task.path})"
+                )
+            if copied:
+                target = self._harness / "data" / str(index)
+                shutil.rmtree(target, ignore_errors=True)
+                if path.is_dir():
+                    shutil.copytree(path, target, symlinks=True)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, target, follow_symlinks=False)
+
+    def _measure(self, number: int, commit: str, copy: Path) -> list[MetricRun]:
+        """Run the metric ``repeats`` times on fresh copies of ``commit``'s tree (``copy``
+        is the first), stopping at the first failure."""
         metric = self.task.metric
         runs: list[MetricRun] = []
-        for _ in range(metric.repeats):
-            self._go_to_task_directory()
-            self._require_nothing_in_the_background()
-            end_marker = f"clive-metric-end-{uuid.uuid4().hex[:12]}"
-            run = run_metric(
-                self.terminal,
-                self._clean_command(end_marker),
-                metric.regex,
-                budget=metric.budget,
-                alerts=self._alerts,
-                stall=self._stall,
-                stop=self._stop,
-                end_marker=end_marker,
-            )
-            runs.append(run)
-            if not run.ok:
-                break
+        try:
+            for repeat in range(metric.repeats):
+                if repeat > 0:
+                    shutil.rmtree(copy, ignore_errors=True)
+                    copy = self._materialize(commit)
+                launcher, cwd = self._launcher(copy)
+                name = "the baseline" if number == 0 else f"experiment {number}"
+                self._recorder.begin(f"{name}, run {repeat + 1}: {metric.command}")
+                try:
+                    run = run_metric(
+                        metric.command,
+                        metric.regex,
+                        cwd=cwd,
+                        launcher=launcher,
+                        budget=metric.budget,
+                        size=(self.writer.info.cols, self.writer.info.rows),
+                        alerts=self._alerts,
+                        stall=self._stall,
+                        stop=self._stop,
+                        listeners=[self._recorder.output],
+                        on_start=self._on_measure,
+                    )
+                finally:
+                    self._recorder.end()
+                    if self._on_measure is not None:
+                        self._on_measure(None)
+                runs.append(run)
+                if not run.ok:
+                    break
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
         return runs
 
-    def _clean_command(self, end_marker: str) -> str:
-        """The metric command as typed: in a fresh bash with a clean environment, so that
-        nothing the model set in its shell (functions, aliases, PATH, traps) stands between
-        the command and the number; it prints ``end_marker`` when it ends, and the output
-        stops there (the model's PROMPT_COMMAND prints after it)."""
-        keep = {name: os.environ[name] for name in _CLEAN_ENV if name in os.environ}
-        assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in keep.items())
-        script = "\n".join(
-            [
-                f"cd {shlex.quote(str(self._directory))} || exit 1",
-                self.task.metric.command,  # on a line of its own: a trailing comment is fine
-                "status=$?",
-                f"printf '\\n%s\\n' {end_marker}",
-                "exit $status",
-            ]
+    def _launcher(self, copy: Path) -> tuple[Sandbox | CleanEnvironment, Path]:
+        """How the metric starts on ``copy``, and where: in a sandbox, the copy stands at the
+        repository's own path (paths in scripts and virtual environments hold) and the
+        model's tree is out of sight."""
+        env = self._metric_env()
+        if not self.sandboxed:
+            # No bind mounts here: the data taken from inside the repository (a .venv) is
+            # linked into the copy at its place, or the metric would not find it.
+            for index, (path, copied) in enumerate(self._data):
+                if copied:
+                    target = os.fsencode(self._harness / "data" / str(index))
+                    relative = path.relative_to(self.root).as_posix()
+                    write_file(copy, relative, Entry(SYMLINK, blob_sha(target)), target)
+            return CleanEnvironment(env), copy / self._directory.relative_to(self.root)
+        binds = []
+        for index, (path, copied) in enumerate(self._data):
+            source = self._harness / "data" / str(index) if copied else path
+            binds.append((source, path))
+        sandbox = Sandbox(
+            writable_binds=((copy, self.root),),
+            readonly=toolchains(),
+            binds=tuple(binds),
+            hidden=self._hidden,
+            home=Path(env["HOME"]),
+            network=self.task.metric.network,
+            env=env,
         )
-        quoted = "$'" + script.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
-        return f"env -i {assignments} bash --norc --noprofile -c {quoted}"
+        return sandbox, self._directory
 
-    def _require_nothing_in_the_background(self) -> None:
-        """Nothing the model started may run beside the metric: it could print a number or
-        swap a file while the harness reads."""
+    def _metric_env(self) -> dict[str, str]:
+        """A clean environment: a PATH with nothing the model can write, the task's own
+        variables, and nothing else of the harness's (no credentials)."""
+        data = [path for path, _ in self._data]
+        path = [
+            entry
+            for entry in os.environ.get("PATH", SYSTEM_PATH).split(os.pathsep)
+            if entry.startswith("/")
+            and not entry.startswith("/tmp")
+            and (
+                not Path(entry).is_relative_to(self.root)
+                or any(Path(entry).is_relative_to(d) for d in data)
+            )
+        ]
+        env = {
+            "PATH": os.pathsep.join(path) or SYSTEM_PATH,
+            "HOME": os.environ.get("HOME", "/root"),
+            "LANG": os.environ.get("LANG") or "C.UTF-8",
+            "TERM": "xterm-256color",
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.update(self.task.metric.env)
+        return env
+
+    def _restore_best(self, tree: Tree) -> None:
+        """Make the model's tree the best one again (it was ``tree`` when taken)."""
+        best = self._best_tree
+        blobs = self.repo.blobs([e.sha for p, e in best.items() if tree.get(p) != e])
+        write_tree(self.root, best, tree, blobs.__getitem__)
+
+    def _protected_paths(self) -> list[str]:
+        """The protected paths, relative to the repository's root."""
+        return [(self._directory / p).relative_to(self.root).as_posix() for p in self.task.protect]
+
+    def _changed_protected(self, tree: Tree) -> list[str]:
+        return [
+            name
+            for name, relative in zip(self.task.protect, self._protected_paths(), strict=True)
+            if under(tree, relative) != under(self._baseline_tree, relative)
+        ]
+
+    def _require_nothing_running(self) -> None:
+        """Nothing the model started may run while the harness takes its tree and measures:
+        the metric runs alone."""
+        if self.shell is None:
+            return
         # Seen twice, a moment apart: the shell's prompt hooks start short-lived processes.
-        running = set(self.terminal.background_processes())
+        # Not necessarily the same ones: a loop that forks anew at every round and lets the
+        # old process end is never one process seen twice.
+        running = set(self.shell.background_processes())
         if running:
             time.sleep(0.3)
-            running &= set(self.terminal.background_processes())
+            running = set(self.shell.background_processes())
         if running:
             pids = " ".join(map(str, sorted(running)[:8]))
             raise ExperimentError(
                 f"processes started in the terminal are still running ({pids}): stop them "
-                "(kill %1, or kill PID) before an experiment; the metric runs alone"
+                "(C-c, kill %1, or kill PID) before an experiment; the metric runs alone"
             )
 
-    def _require_our_branch(self) -> None:
-        """Experiments go on clive's branch, on top of the best commit: nowhere else."""
-        branch = self.repo.branch()
-        if branch != self._branch:
-            raise ExperimentError(
-                f"the repository is on {branch or 'a detached HEAD'}, not on {self._branch}: "
-                f"switch back (git checkout {self._branch}); do not use git yourself"
-            )
-        if self._best_commit and not self.repo.is_ancestor(self._best_commit):
-            raise ExperimentError(
-                f"the best commit {short(self._best_commit)} is no longer in the history: "
-                f"do not reset or rewrite it (git reset --hard {short(self._best_commit)})"
-            )
-
-    def _go_to_task_directory(self) -> None:
-        """Put the shell in the task's directory, where the metric command must run.
-
-        A separate, visible ``cd``: wrapping the command in ``(cd dir && ...)`` would break
-        a command that ends in a comment or spans lines.
-        """
-        cwd = self.terminal.snapshot().cwd
-        if cwd is not None and Path(cwd).resolve() == self._directory:
+    def _count_failure(self, result: ExperimentResult) -> None:
+        # A broken baseline, or a run the user stopped, is no failure of the model's.
+        if result.experiment == 0 or result.reason.startswith("stopped by the user"):
             return
-        result = self.terminal.run(f"cd {shlex.quote(str(self._directory))}", timeout=10)
-        if not result.ok:
-            raise ExperimentError(f"cannot cd to the task's directory {self._directory}")
+        failed = result.status in _FAILURES
+        self._failures_in_a_row = self._failures_in_a_row + 1 if failed else 0
 
     def _compare(self, values: list[float]) -> tuple[bool, str]:
         """Whether ``values`` beat the best so far by more than its noise, and why."""
@@ -379,16 +586,6 @@ class ExperimentRunner:
                 f"not more than the noise of repeats ({_number(noise)})"
             )
         return True, f"{against}: better by {_number(gain)}, more than the noise ({_number(noise)})"
-
-    def _reset_to_best(self) -> None:
-        self.repo.reset_hard(self._best_commit)
-
-    def _protected_checksums(self) -> dict[str, str]:
-        return {path: _checksum(self._directory / path) for path in self.task.protect}
-
-    def _changed_protected(self) -> list[str]:
-        current = self._protected_checksums()
-        return [path for path, digest in self._checksums.items() if current[path] != digest]
 
     def _record(
         self,
@@ -417,25 +614,29 @@ class ExperimentRunner:
         )
         append_result(self.results_path, result)
         self.results.append(result)
-        # A broken baseline, or a run the user stopped, is no failure of the model's.
-        stopped_by_user = bool(runs) and runs[-1].stopped is StopReason.STOPPED
-        if result.experiment > 0 and not stopped_by_user:
-            failed = status in _FAILURES
-            self._failures_in_a_row = self._failures_in_a_row + 1 if failed else 0
+        self._count_failure(result)
         return result
 
 
-def _checksum(path: Path) -> str:
-    """SHA-256 of a file, or of a directory's files and their names; "missing" if absent."""
-    if path.is_file():
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    if path.is_dir():
-        digest = hashlib.sha256()
-        for item in sorted(p for p in path.rglob("*") if p.is_file()):
-            digest.update(item.relative_to(path).as_posix().encode() + b"\0")
-            digest.update(hashlib.sha256(item.read_bytes()).digest())
-        return digest.hexdigest()
-    return "missing"
+def _data_paths(task: TaskFile, root: Path) -> list[tuple[Path, bool]]:
+    """The metric's data paths, absolute, each with whether it is inside the repository
+    (then the model could change it, and the harness measures with its own copy)."""
+    found = []
+    for name in task.metric.paths:
+        path = Path(name).expanduser()
+        path = (path if path.is_absolute() else task.directory / path).resolve()
+        found.append((path, path.is_relative_to(root)))
+    return found
+
+
+def _user_tracked(root: Path) -> list[str]:
+    """The files the user's repository tracks, read before the model's first step (the
+    user's own git, trusted then): part of the baseline even where ignore rules match."""
+    try:
+        done = GitRepo(root).git("ls-files", "-z")
+    except GitError:
+        return []
+    return [p for p in done.stdout.split("\0") if p]
 
 
 def _number(value: float | None) -> str:

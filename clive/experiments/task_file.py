@@ -10,6 +10,9 @@ front matter for the harness, in this shape::
       goal: minimize                   # or maximize
       budget: 300                      # seconds per run before it is stopped
       repeats: 1
+      paths: [.venv, ~/.cache/data]  # what the metric reads besides the tree: read-only
+      env: {OMP_NUM_THREADS: "1"}     # the metric's variables (its environment is clean)
+      network: false                  # whether the metric may use the network
     protect: [prepare.py, bench.sh]
     limits: {experiments: 100, consecutive_failures: 5}
     ---
@@ -31,13 +34,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 # What each field must hold, said the way the error messages say it.
 _EXPECTED = {
-    "metric": "a mapping with command, pattern, goal, budget and repeats",
+    "metric": "a mapping with command, pattern, goal, budget, repeats, paths, env, network",
     "metric.command": "the shell command that prints the metric, e.g. ./bench.sh",
     "metric.pattern": "a regular expression whose first group is the number, "
     "e.g. 'val_bpb: ([0-9.]+)'",
     "metric.goal": "minimize or maximize",
     "metric.budget": "seconds per run, a number greater than 0",
     "metric.repeats": "how many times each experiment is measured, an integer of at least 1",
+    "metric.paths": "a list of paths the metric reads that git does not track (a .venv, a "
+    "dataset cache), relative to the task's directory or absolute",
+    "metric.env": "a mapping of environment variables for the metric, names to text",
+    "metric.network": "true or false: whether the metric may use the network",
     "protect": "a list of paths, relative to the task's directory, that the agent must not modify",
     "limits": "a mapping with experiments and consecutive_failures",
     "limits.experiments": "the maximum number of experiments, an integer of at least 1",
@@ -70,6 +77,25 @@ class Metric(_Settings):
     goal: Goal
     budget: float = Field(gt=0)
     repeats: int = Field(1, ge=1)
+    paths: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    network: bool = False
+
+    @field_validator("paths")
+    @classmethod
+    def _paths_named(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not path.strip() or "\0" in path:
+                raise ValueError(f"{path!r} is not a path")
+        return paths
+
+    @field_validator("env")
+    @classmethod
+    def _variable_names(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in env:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not an environment variable's name")
+        return env
 
     @field_validator("command")
     @classmethod

@@ -248,6 +248,18 @@ class ExperimentResult(_Event):
     output_tail: str = ""  # with a crash: the last lines the metric command printed
 
 
+class MeasurementStarted(_Event):
+    """The harness starts measuring an experiment: in a terminal of its own (recorded in
+    ``measurement.cast``), on the tree it committed as ``commit``."""
+
+    type: Literal["measurement_started"] = "measurement_started"
+    experiment: int  # 0 is the baseline
+    commit: str  # what is measured: the harness's commit of the exported tree
+    command: str
+    sandboxed: bool = False
+    description: str = ""
+
+
 Event = Annotated[
     SessionStarted
     | TerminalOutput
@@ -265,6 +277,7 @@ Event = Annotated[
     | BudgetWarning
     | Error
     | SessionEnded
+    | MeasurementStarted
     | ExperimentResult,
     Field(discriminator="type"),
 ]

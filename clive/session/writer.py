@@ -5,7 +5,11 @@ flushed before ``append`` returns. The terminal's output goes to ``terminal.cast
 v2) once, with the input, resizes, and a marker at each agent step. Output is gathered for up
 to a second before it is written: carriage-return redraws that a later one in the same second
 covers are dropped (a progress bar costs one redraw a second, and the screen at each second is
-exact), and bursts become one event per 40 ms. Secrets are redacted from both files.
+exact), and bursts become one event per 40 ms.
+
+The writer is the gate to disk: everything it writes (both files, ``session.json``, notes, the
+directory's name) goes through its ``redactor`` first, and the terminal of a session saves long
+outputs through the same redactor.
 """
 
 from __future__ import annotations
@@ -66,10 +70,12 @@ class SessionWriter:
             directory.mkdir(parents=True)
             (directory / OUTPUTS_DIR).mkdir()
         self.directory = directory
-        self.info = info.model_copy(
+        self.redactor = redactor or Redactor()
+        # session.json holds the task, which may name a secret.
+        self.info = SessionInfo.model_validate(_redacted(info.model_dump(), self.redactor, 0))
+        self.info = self.info.model_copy(
             update={"pid": os.getpid(), "host": socket.gethostname(), "outcome": Outcome.RUNNING}
         )
-        self.redactor = redactor or Redactor()
         self._clock = clock
         # A resumed session goes on from where its clock stopped, in the same files.
         self._start = clock() - (resume_at or 0.0)
@@ -84,7 +90,7 @@ class SessionWriter:
                 info.cols,
                 info.rows,
                 timestamp=int(time.time()),
-                title=self.redactor.redact(info.task),
+                title=self.info.task,
                 env={"SHELL": os.environ.get("SHELL", "/bin/bash"), "TERM": "xterm-256color"},
             )
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -124,15 +130,20 @@ class SessionWriter:
         return writer
 
     @classmethod
-    def create(cls, root: Path, info: SessionInfo, **options) -> SessionWriter:
+    def create(
+        cls, root: Path, info: SessionInfo, *, redactor: Redactor | None = None, **options
+    ) -> SessionWriter:
         """A writer for a new directory under ``root``, named for the time and the task."""
+        redactor = redactor or Redactor()
         stamp = datetime.datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
-        slug = re.sub(r"[^a-z0-9]+", "-", info.task.lower()).strip("-")[:32].rstrip("-")
+        task = redactor.redact(info.task).lower()  # a secret in the task must not name it
+        slug = re.sub(r"[^a-z0-9]+", "-", task).strip("-")[:32].rstrip("-")
         name = f"{stamp}-{slug}" if slug else stamp
         for attempt in range(1, 1000):
             directory = root / (name if attempt == 1 else f"{name}-{attempt}")
             try:
-                return cls(directory, info.model_copy(update={"id": directory.name}), **options)
+                info = info.model_copy(update={"id": directory.name})
+                return cls(directory, info, redactor=redactor, **options)
             except FileExistsError:
                 continue
         raise FileExistsError(f"no free session directory name under {root} for {name}")
@@ -169,12 +180,13 @@ class SessionWriter:
             event = event.model_copy(
                 update={"t": round(self.elapsed(), 6), "scripted": self.scripted}
             )
+            # Redact the strings, not the JSON: a secret such as "1234" may also be digits of
+            # a number or a key, which must stay as they are.
+            dumped = event.model_dump()
+            redacted = _redacted(dumped, self.redactor, self._cols)
+            if redacted != dumped:
+                event = EVENT_ADAPTER.validate_python(redacted)
             line = event.model_dump_json()
-            if self.redactor.redact(line) != line:
-                # Redact the strings, not the JSON: a secret such as "1234" may also be
-                # digits of a number or a key, which must stay as they are.
-                event = EVENT_ADAPTER.validate_python(_redacted(event.model_dump(), self.redactor))
-                line = event.model_dump_json()
             self._events.write(line.encode("utf-8", "surrogatepass") + b"\n")
             self._events.flush()
         self.publish(event)
@@ -265,7 +277,8 @@ class SessionWriter:
                 if self._window_start is not None and now - self._window_start >= OUTPUT_WINDOW:
                     self._flush_output()
                 if self._output_redactor.holding and now - self._last_output >= OUTPUT_WINDOW:
-                    self._write_output(now, self._output_redactor.flush())
+                    # What may begin a secret stays held: its rest may come later.
+                    self._write_output(now, self._output_redactor.paused())
 
     # -- the end ----------------------------------------------------------------------------
 
@@ -296,14 +309,18 @@ class SessionWriter:
             self._flusher.join(timeout=2)
 
 
-def _redacted(value: Any, redactor: Redactor) -> Any:
-    """``value`` (a dumped event) with every string in it redacted."""
+def _redacted(value: Any, redactor: Redactor, cols: int) -> Any:
+    """``value`` (a dumped event) with every string in it redacted: a string as the rows of a
+    screen ``cols`` wide (an observation's screen wraps long lines), a list of strings also as
+    the text they make together (keys pressed one at a time)."""
     if isinstance(value, str):
-        return redactor.redact(value)
+        return redactor.redact_rows(value, cols) if cols else redactor.redact(value)
     if isinstance(value, dict):
-        return {key: _redacted(item, redactor) for key, item in value.items()}
+        return {key: _redacted(item, redactor, cols) for key, item in value.items()}
     if isinstance(value, list):
-        return [_redacted(item, redactor) for item in value]
+        if len(value) > 1 and all(isinstance(item, str) for item in value):
+            return redactor.redact_items(value)
+        return [_redacted(item, redactor, cols) for item in value]
     return value
 
 

@@ -10,15 +10,16 @@ MAX_HELD_BACK = 65536
 _STRING_START = re.compile(r"\x1b[\]P_^X]")
 _UNFINISHED_TAIL = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|[()#%])?")
 
-# Every escape sequence and control character a plain-text transcript drops. CR, LF, BS and
-# TAB are kept: the transcript applies them.
-ANY_ESCAPE = re.compile(
+# Every escape sequence: CSI, strings (OSC, DCS...), character sets, two-character ones.
+ESCAPE_SEQUENCE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"
     r"|\x1b[\]P_^X][^\x07\x1b]*(?:\x07|\x1b\\)?"
     r"|\x1b[()#%][\s\S]"
     r"|\x1b[\s\S]?"
-    r"|[\x00-\x07\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]"
 )
+# Every escape sequence and control character a plain-text transcript drops. CR, LF, BS and
+# TAB are kept: the transcript applies them.
+ANY_ESCAPE = re.compile(ESCAPE_SEQUENCE.pattern + r"|[\x00-\x07\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]")
 
 
 _CSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")

@@ -105,3 +105,52 @@ def foreground_names(fd: int) -> set[str]:
     except OSError:
         return set()
     return {info[0] for info in _all_processes().values() if info[2] == group}
+
+
+def pid_namespace(pid: int) -> str | None:
+    """The PID namespace ``pid`` lives in (``pid:[4026531836]``), None if it is gone."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def in_namespace(namespace: str) -> set[int]:
+    """Every process in the PID namespace ``namespace``: a sandbox's processes, all of
+    them, whatever they did to leave their session or hide their environment."""
+    return {pid for pid in _all_processes() if pid_namespace(pid) == namespace}
+
+
+def descendants(root: int) -> list[int]:
+    """The processes under ``root``, breadth first."""
+    children: dict[int, list[int]] = {}
+    for pid, info in sorted(_all_processes().items()):
+        children.setdefault(info[1], []).append(pid)
+    found, queue = [], list(children.get(root, []))
+    while queue:
+        pid = queue.pop(0)
+        found.append(pid)
+        queue.extend(children.get(pid, []))
+    return found
+
+
+def descendant_named(root: int, name: str) -> int | None:
+    """``root`` or the first process under it (breadth first) called ``name``: the shell a
+    launcher (bubblewrap, or ``env`` which becomes it) started, seen from outside."""
+    table = _all_processes()
+    children: dict[int, list[int]] = {}
+    for pid, info in sorted(table.items()):
+        children.setdefault(info[1], []).append(pid)
+    queue = [root]
+    while queue:
+        pid = queue.pop(0)
+        if pid in table and table[pid][0] == name[:15]:  # the kernel keeps 15 characters of a name
+            return pid
+        queue.extend(children.get(pid, []))
+    return None
+
+
+def parent(pid: int) -> int | None:
+    """The parent of ``pid``, None if it is gone."""
+    info = _stat(pid)
+    return info[1] if info is not None else None

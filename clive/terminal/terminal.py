@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import unquote, urlparse
 
 import pexpect
@@ -135,6 +136,19 @@ class RunResult:
         return self.exit_code == 0 and not self.timed_out
 
 
+class Launcher(Protocol):
+    """What starts the terminal's program: a sandbox, a clean environment."""
+
+    @property
+    def pid_namespace(self) -> bool:
+        """True when the program runs in a PID namespace of its own."""
+        ...
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """The command line that starts ``argv``."""
+        ...
+
+
 class TerminalError(RuntimeError):
     """The terminal cannot do what was asked; the message says why and what to do."""
 
@@ -164,7 +178,14 @@ class Terminal:
     back to prompt and quiet heuristics. ``env`` overrides clive's non-interactive defaults
     (None removes a variable); ``hide_env`` names more variables that must not reach the
     shell. ``transcript_path`` and ``output_dir`` keep the transcript and long outputs
-    somewhere lasting (a session directory); by default they are temporary.
+    somewhere lasting (a session directory); by default they are temporary, and without a
+    path the transcript is a file with no name, in ``output_dir`` if there is one.
+    ``save_filter`` is applied to the text of long outputs saved (a session redacts them
+    with it). ``launcher``
+    turns the command line into the one started (a sandbox around it); when it starts it in
+    a PID namespace of its own, every process in that namespace is the terminal's.
+    ``settle=False`` returns from ``start`` at once, without waiting for a prompt or for
+    quiet (a program that may end at once: a measurement).
     """
 
     def __init__(
@@ -179,8 +200,11 @@ class Terminal:
         user_rc: bool = True,
         transcript_path: str | Path | None = None,
         output_dir: str | Path | None = None,
+        save_filter: Callable[[str], str] | None = None,
         max_output_in_memory: int = 32 << 20,
         startup_timeout: float = 10.0,
+        launcher: Launcher | None = None,
+        settle: bool = True,
     ) -> None:
         self._cols, self._rows = cols, rows
         self._command = list(command) if command else None
@@ -191,8 +215,11 @@ class Terminal:
         self._transcript_path = transcript_path
         self._output_dir_arg = Path(output_dir) if output_dir else None
         self._output_dir: Path | None = None
+        self._save_filter = save_filter
         self.max_output_in_memory = max_output_in_memory
         self._startup_timeout = startup_timeout
+        self._launcher = launcher
+        self._settle = settle
         self._output_listeners: list[Callable[[bytes, float], None]] = []
         self._input_listeners: list[Callable[[bytes, float], None]] = []
         self._child: pexpect.spawn | None = None
@@ -218,7 +245,9 @@ class Terminal:
         self.waiting = 0  # how many calls of wait() are waiting now
         self._marks = _ShellMarks()
         self._emulator = Emulator(self._cols, self._rows, respond=self._answer_terminal_query)
-        self._transcript = Transcript(self._transcript_path)
+        self._transcript = Transcript(
+            self._transcript_path, directory=self._output_dir_arg, save_filter=self._save_filter
+        )
         self._queued: list[bytes] = []
         self._queued_bytes = 0
         self._queued_plain = True
@@ -244,10 +273,11 @@ class Terminal:
         # Every process started from this shell inherits the id, so close() finds even those
         # that left its session and were re-parented to init.
         env["CLIVE_TERMINAL_ID"] = self._terminal_id = uuid.uuid4().hex
+        launched = self._launcher.wrap(list(argv)) if self._launcher else list(argv)
         try:
             self._child = pexpect.spawn(
-                argv[0],
-                argv[1:],
+                launched[0],
+                launched[1:],
                 env=env,
                 cwd=self._cwd,
                 dimensions=(self._rows, self._cols),
@@ -257,12 +287,17 @@ class Terminal:
         except pexpect.ExceptionPexpect as error:
             raise TerminalError(f"cannot start {argv[0]!r}: {error}") from error
         self._fd = self._child.child_fd
-        self._shell_pid = self._child.pid
+        self._launcher_pid = self._shell_pid = self._child.pid
+        self._namespace: str | None = None
+        if self._launcher is not None and self._launcher.pid_namespace:
+            self._find_namespace(os.path.basename(argv[0]))
         self._started = True
         self._reader = threading.Thread(
             target=self._read_loop, name=f"clive-pty-{self._shell_pid}", daemon=True
         )
         self._reader.start()
+        if not self._settle:
+            return self
         if self._command is None:
             outcome = self.wait(prompt=True, timeout=self._startup_timeout)
         else:
@@ -275,6 +310,35 @@ class Terminal:
                 + (f"; it said: {said}" if said else "")
             )
         return self
+
+    def _find_namespace(self, name: str) -> None:
+        """Find the PID namespace the launcher made, and in it the shell (``name``): the
+        foreground checks go by the shell, the process family is the whole namespace."""
+        ours = _processes.pid_namespace(os.getpid())
+        deadline = time.monotonic() + self._startup_timeout
+        while time.monotonic() < deadline and self._child.isalive():
+            inside = [
+                pid
+                for pid in _processes.descendants(self._launcher_pid)
+                if _processes.pid_namespace(pid) not in (None, ours)
+            ]
+            if inside and self._namespace is None:
+                self._namespace = _processes.pid_namespace(inside[0])
+                if not self._settle:
+                    return  # a program that may end at once: no shell to look for
+            shell = _processes.descendant_named(self._launcher_pid, name)
+            if shell is not None and self._namespace is not None:
+                self._shell_pid = shell
+                return
+            time.sleep(0.01)
+
+    def _family(self) -> set[int]:
+        """The shell and every process started from it (in a sandbox: all of its processes,
+        which no process can leave), and the launcher."""
+        if self._namespace is not None:
+            return _processes.in_namespace(self._namespace) | {self._launcher_pid}
+        marker = f"CLIVE_TERMINAL_ID={self._terminal_id}".encode()
+        return _processes.family(self._shell_pid, marker) | {self._launcher_pid}
 
     def restart(self) -> Terminal:
         """Close this shell (if it still runs) and start a new one in the last known cwd."""
@@ -290,8 +354,7 @@ class Terminal:
         if not self._started or self._closed:
             return
         self._closed = True
-        marker = f"CLIVE_TERMINAL_ID={self._terminal_id}".encode()
-        family = _processes.family(self._shell_pid, marker)
+        family = self._family()
         with contextlib.suppress(OSError):
             os.kill(self._shell_pid, signal.SIGHUP)
         _processes.terminate(family, grace=1.0)
@@ -305,15 +368,24 @@ class Terminal:
             shutil.rmtree(self._output_dir, ignore_errors=True)
         self._output_dir = None
 
+    def kill(self, grace: float = 1.0) -> None:
+        """SIGTERM every process of the terminal, SIGKILL those left after ``grace``, and
+        wait (as long again) for the terminal to see its program end."""
+        if not self._started or self._closed or self._exited:
+            return
+        _processes.terminate(self._family(), grace=grace)
+        self.wait(timeout=grace)
+
     def background_processes(self) -> list[int]:
         """Processes started from this terminal that are still running, the shell aside
         (background jobs, daemons): what could print or write while something else runs."""
         if not self._started or self._closed:
             return []
-        marker = f"CLIVE_TERMINAL_ID={self._terminal_id}".encode()
+        # The launcher, and the sandbox's init that waits for the shell, are no jobs.
+        launchers = {self._launcher_pid, _processes.parent(self._shell_pid)}
         return sorted(
             pid
-            for pid in _processes.family(self._shell_pid, marker) - {self._shell_pid}
+            for pid in self._family() - {self._shell_pid} - launchers
             if not _processes.is_zombie(pid)  # dead, waiting for its parent to notice
         )
 

@@ -4,15 +4,18 @@ Carriage returns and backspaces are applied (a progress bar leaves its last stat
 thousand redraws), escape sequences are removed, and what full-screen programs draw on the
 alternate screen is left out, as tmux leaves it out of its history. Finished lines go to a
 file on disk, so an overnight job's output costs no memory and stays readable; only the line
-being written stays in memory.
+being written stays in memory. Unless told where to keep it, that file has no name: nobody
+else can open it, and it is gone with the process, however the process ends.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,8 @@ _ALT_SCREEN_SWITCH = re.compile(r"\x1b\[\?(?:1049|1047|47)([hl])")
 # A line this long without a newline is committed in part: an endless line must not eat memory.
 _MAX_PENDING = 1 << 20
 _KEEP_PENDING = 4096
+_READ_BLOCK = 1 << 20  # bytes read from the file at a time
+_LONGEST_BLOCK = 4 << 20  # characters of a line without its end that ``save`` filters at once
 
 
 @dataclass(frozen=True)
@@ -33,23 +38,36 @@ class Mark:
 
 
 class Transcript:
-    """Plain text of a terminal's output, appended as it arrives, readable between marks.
+    """Plain text of a terminal's output, appended as it arrives, readable between marks
+    until ``close()``.
 
-    ``path`` is where the text is kept; without one a temporary file is used and removed on
-    ``close()``. Safe to append from one thread while others read.
+    ``path`` is where the text is kept, and stays; without one, the text is kept in a file
+    with no name in ``directory`` (default: the temporary directory). ``save_filter`` is
+    applied to the text ``save`` writes (a session redacts secrets with it). Safe to append
+    from one thread while others read.
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        if path is None:
-            descriptor, name = tempfile.mkstemp(prefix="clive-transcript-", suffix=".txt")
-            os.close(descriptor)
-            self.path = Path(name)
-            self._owns_file = True
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        directory: str | Path | None = None,
+        save_filter: Callable[[str], str] | None = None,
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        if self.path is None:
+            # Unlinked as soon as it is made, while still empty: what it will hold never has
+            # a name (no reader but this process, nothing left behind by a crash, even
+            # SIGKILL), and it is made where it is told (a session's own directory).
+            if directory is not None:
+                Path(directory).mkdir(parents=True, exist_ok=True)
+            descriptor, name = tempfile.mkstemp(prefix=".transcript-", dir=directory)
+            os.unlink(name)
         else:
-            self.path = Path(path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._owns_file = False
-        self._file = open(self.path, "ab", buffering=1 << 20)  # noqa: SIM115 - lives as long as the transcript
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self._file = open(descriptor, "ab", buffering=1 << 20)  # noqa: SIM115 - lives as long as the transcript
+        self._save_filter = save_filter
         self._size = self._file.tell()
         self._line = ""  # the line being written
         self._column = 0  # where the next character lands in it
@@ -150,21 +168,7 @@ class Transcript:
 
     def read(self, start: Mark | None = None, end: Mark | None = None) -> str:
         """The text between two marks (default: from the beginning to now)."""
-        start = start or Mark(0)
-        end = end or self.mark()
-        with self._lock:
-            self._file.flush()
-        length = max(0, end.offset - start.offset)
-        if length:
-            with open(self.path, "rb") as f:
-                f.seek(start.offset)
-                committed = f.read(length).decode("utf-8", "replace")
-        else:
-            committed = ""
-        text = committed + end.pending if end.offset > start.offset else end.pending
-        if start.pending and text.startswith(start.pending):
-            text = text[len(start.pending) :]
-        return text
+        return "".join(self._blocks(start, end))
 
     def size(self, start: Mark | None = None, end: Mark | None = None) -> int:
         """Bytes of text between two marks (default: all of it), without reading it."""
@@ -174,35 +178,59 @@ class Transcript:
         return max(0, end.offset - start.offset + pending)
 
     def save(self, path: str | Path, start: Mark | None = None, end: Mark | None = None) -> None:
-        """Write what ``read(start, end)`` returns to ``path``, a block at a time."""
+        """Write what ``read(start, end)`` returns to ``path``, a block at a time, each through
+        ``save_filter``: a block ends at the end of a line, so the filter sees lines whole."""
+        with open(path, "w", encoding="utf-8", errors="replace", newline="") as target:
+            for block in self._blocks(start, end):
+                target.write(self._save_filter(block) if self._save_filter else block)
+
+    def _blocks(self, start: Mark | None, end: Mark | None) -> Iterator[str]:
+        """The text between two marks, in blocks that end at the end of a line (but for the
+        last, and a line longer than ``_LONGEST_BLOCK``)."""
         start = start or Mark(0)
         end = end or self.mark()
         self.flush()
-        prefix = start.pending.encode("utf-8", "surrogateescape")
-        with open(path, "wb") as target:
-            if end.offset <= start.offset:
-                target.write(end.pending.removeprefix(start.pending).encode("utf-8", "replace"))
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        offset, remaining = start.offset, max(0, end.offset - start.offset)
+        prefix: str | None = start.pending  # the line the start was in, which came before it
+        held = ""
+        while True:
+            data = self._read_bytes(offset, min(remaining, _READ_BLOCK)) if remaining else b""
+            offset += len(data)
+            remaining -= len(data)
+            last = not data
+            text = held + decoder.decode(data, final=last) + (end.pending if last else "")
+            if prefix is not None:
+                if len(text) < len(prefix) and not last:
+                    held = text
+                    continue
+                text, prefix = text.removeprefix(prefix), None
+            cut = len(text) if last else text.rfind("\n") + 1
+            if not cut and len(text) > _LONGEST_BLOCK:
+                cut = len(text)
+            held = text[cut:]
+            if cut:
+                yield text[:cut]
+            if last:
                 return
-            with open(self.path, "rb") as source:
-                source.seek(start.offset)
-                remaining = end.offset - start.offset
-                while remaining > 0:
-                    block = source.read(min(remaining, 1 << 20))
-                    if not block:
-                        break
-                    remaining -= len(block)
-                    if prefix:
-                        block = block.removeprefix(prefix)
-                        prefix = b""
-                    target.write(block)
-            target.write(end.pending.encode("utf-8", "replace"))
+
+    def _read_bytes(self, offset: int, size: int) -> bytes:
+        chunks = []
+        while size > 0:
+            chunk = os.pread(self._file.fileno(), size, offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
 
     def flush(self) -> None:
         with self._lock:
             self._file.flush()
 
     def close(self) -> None:
-        """Write the unfinished line and close; a temporary transcript is deleted."""
+        """Write the unfinished line and close: a transcript with no name is gone."""
         with self._lock:
             if self._file.closed:
                 return
@@ -210,8 +238,6 @@ class Transcript:
                 self._commit(self._line)
                 self._line, self._column = "", 0
             self._file.close()
-        if self._owns_file:
-            self.path.unlink(missing_ok=True)
 
 
 def _render(line: str) -> str:

@@ -120,6 +120,7 @@ class LiveApp(App):
     #panes { height: 1fr; }
     #terminal-pane { width: auto; max-width: 70%; border: round $primary; }
     #terminal-pane.user { border: round $warning; }
+    #terminal-pane.measuring { border: round $success; }
     #agent-pane { width: 1fr; }
     Timeline { height: 1fr; border: round $secondary; }
     """
@@ -151,6 +152,7 @@ class LiveApp(App):
         self._cols, self._rows = cols, rows
         self.control = AgentControl()
         self.terminal: Terminal | None = None
+        self.measurement: Terminal | None = None  # the harness's, while it measures
         self.ended: SessionEnded | None = None
         self.result: Any = None
         self._events: collections.deque[Event] = collections.deque()
@@ -202,6 +204,7 @@ class LiveApp(App):
                 approver=self._approve,
                 on_event=self._on_event,
                 on_start=self._attach,
+                on_measure=self._watch_measurement,
             )
         except BaseException as error:  # shown when the app closes (see ``error``)
             self.error = error
@@ -231,6 +234,18 @@ class LiveApp(App):
         self._output.set()
         threading.Thread(target=self._fetch_screens, name="clive-ui-screen", daemon=True).start()
 
+    def _watch_measurement(self, terminal: Terminal | None) -> None:
+        """In the agent's thread: the harness's measurement starts (its terminal) or ends
+        (None). The terminal pane shows it meanwhile: the user watches every run."""
+        if terminal is not None:
+            terminal.add_output_listener(self._note_output)
+        self.measurement = terminal
+        self._output.set()
+
+    def _watched(self) -> Terminal | None:
+        """The terminal the pane shows: the measurement while one runs, else the shell."""
+        return self.measurement or self.terminal
+
     def _note_output(self, data: bytes, _when: float) -> None:
         self._output_bytes += len(data)
         self._output.set()
@@ -239,17 +254,19 @@ class LiveApp(App):
         """Bring the screen up to date off the UI's thread: rendering a burst of output can
         take a while, and keys must not wait for it. During a flood, at most a tenth of the
         time goes to it, and never more often than the frames."""
-        terminal = self.terminal
         last = time.monotonic()
-        while not self._gone and terminal is not None:
+        while not self._gone and self.terminal is not None:
             if not self._output.wait(timeout=0.5):
                 continue
             self._output.clear()
             started = time.monotonic()
+            terminal = self._watched()
             try:
                 self._keep_screen(terminal.screen_view())
-            except Exception:  # the terminal closed under us: the session is ending
-                return
+            except Exception:  # the terminal closed under us: a measurement or the session
+                if terminal is self.terminal:
+                    return
+                continue
             spent = time.monotonic() - started
             # A flood scrolls by too fast to read, and drawing it steals time from the
             # threads draining it: a couple of screens a second show it as well.
@@ -308,6 +325,10 @@ class LiveApp(App):
         screen = self._take_screen()
         if screen is not None:
             self._view.show(*screen)
+        measuring = self.measurement is not None
+        if measuring != self._pane.has_class("measuring"):
+            self._pane.set_class(measuring, "measuring")
+            self._pane.border_title = "measurement (the harness's terminal)" if measuring else ""
         bar = self._bar
         # Whole seconds, as shown: a value that does not change does not redraw the bar.
         bar.state_seconds = float(int(self._clock() - self._state_since))

@@ -20,7 +20,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
 from clive.session.asciicast import CastEvent, iter_events, last_time
-from clive.session.events import ExperimentResult
+from clive.session.events import ExperimentResult, MeasurementStarted, SessionEnded
+from clive.session.measurement import MEASUREMENT_CAST
 from clive.session.reader import Session
 from clive.session.replay import ScreenIndex, apply_resize
 from clive.terminal.emulator import Emulator
@@ -56,6 +57,7 @@ class ReplayApp(App[None]):
     #main { height: 1fr; background: $panel; }
     #agent-pane { width: 1fr; border-left: vkey $panel-lighten-2; }
     #agent-pane > Timeline { height: 1fr; }
+    TerminalView.measuring { border: round $success; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -138,6 +140,13 @@ class ReplayApp(App[None]):
         self._experiments = [e for e in self._events if isinstance(e, ExperimentResult)]
         self._experiment_times = [e.t for e in self._experiments]
         self._experiments_shown = 0
+        # The harness's measurements: shown in the terminal pane while each ran.
+        self._measurements = measurement_intervals(self._events, self._duration)
+        self._measure_index: ScreenIndex | None = None
+        measurement_cast = session.directory / MEASUREMENT_CAST
+        if self._measurements and measurement_cast.exists():
+            self._measure_index = ScreenIndex.open(measurement_cast)
+        self._measurement_shown: float | None = None  # the position last drawn from it
 
     # -- state ----------------------------------------------------------------------------
 
@@ -292,9 +301,7 @@ class ReplayApp(App[None]):
     def _show(self, *, follow: bool = False) -> None:
         """Show the screen, the step and the status at the position; ``follow`` moves the
         timeline's highlight to the current step even if the user moved it."""
-        if self._screen_changed:
-            self._screen_changed = False
-            self._view.show(self._emulator.cells(), self._emulator.cursor)
+        self._show_screen()
         step = self.current_step
         if follow or step != self._shown_step:
             self._shown_step = step
@@ -317,6 +324,25 @@ class ReplayApp(App[None]):
             self._panel.clear()
             for result in self._experiments[:measured]:
                 self._panel.add_event(result)
+
+    def _show_screen(self) -> None:
+        """The model's terminal, or the harness's measurement while one ran."""
+        index = self._measure_index
+        measuring = index is not None and measuring_at(self._measurements, self._position)
+        if measuring != self._view.has_class("measuring"):
+            self._view.set_class(measuring, "measuring")
+            self._view.border_title = "measurement (the harness's terminal)" if measuring else ""
+            self._screen_changed = True
+            self._measurement_shown = None
+        if measuring:
+            if self._measurement_shown != self._position:
+                self._measurement_shown = self._position
+                screen = index.screen_at(self._position)
+                self._view.show(screen.cells(), screen.cursor)
+            return
+        if self._screen_changed:
+            self._screen_changed = False
+            self._view.show(self._emulator.cells(), self._emulator.cursor)
 
     # -- keys -----------------------------------------------------------------------------
 
@@ -364,6 +390,23 @@ class ReplayApp(App[None]):
 
     def on_timeline_step_selected(self, message: Timeline.StepSelected) -> None:
         self.seek(message.time)
+
+
+def measurement_intervals(events: list, end: float) -> list[tuple[float, float]]:
+    """When the harness measured: from each ``measurement_started`` to its result."""
+    intervals = []
+    for i, event in enumerate(events):
+        if isinstance(event, MeasurementStarted):
+            done = next(
+                (e.t for e in events[i + 1 :] if isinstance(e, ExperimentResult | SessionEnded)),
+                end,
+            )
+            intervals.append((event.t, done))
+    return intervals
+
+
+def measuring_at(intervals: list[tuple[float, float]], position: float) -> bool:
+    return any(start <= position < done for start, done in intervals)
 
 
 def _step_starts(events: list) -> tuple[list[float], list[int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from scripted import finish, type_, write_script
 
-from clive.agent.approval import ApprovalPolicy
+from clive.agent.approval import ApprovalPolicy, ApprovalRequest, Decision
 from clive.agent.loop import AgentSettings
 from clive.agent.task import run_task
 from clive.config import DEFAULT_RISKY
@@ -79,6 +79,21 @@ def test_never_asks_nothing_and_always_asks_everything():
     assert ApprovalPolicy("always", DEFAULT_RISKY).rule_for("ls") is not None
 
 
+@pytest.mark.parametrize("command", ["r''m -rf /", '"rm" -rf /', "\\rm -rf /", "su\\do ls"])
+def test_quotes_and_backslashes_do_not_hide_a_command(command):
+    assert ApprovalPolicy("risky", DEFAULT_RISKY).rule_for(command) is not None
+
+
+def test_a_backslash_line_end_does_not_split_a_command():
+    assert ApprovalPolicy("risky", DEFAULT_RISKY).rule_for("rm -r\\\nf /") is not None
+
+
+def test_a_submitted_line_needs_approval_when_any_reading_matches():
+    policy = ApprovalPolicy("risky", DEFAULT_RISKY)
+    assert policy.rule_for_line(["qsudo ls", "sudo ls"]) == "sudo"  # q went to a pager
+    assert policy.rule_for_line(["ls", "git status"]) is None
+
+
 def test_an_empty_rule_is_switched_off_and_a_bad_one_is_named():
     assert ApprovalPolicy("risky", {**DEFAULT_RISKY, "sudo": ""}).rule_for("sudo ls") is None
     with pytest.raises(ValueError, match="'mine'"):
@@ -110,3 +125,43 @@ def test_headless_a_risky_command_is_refused_and_nothing_is_typed(tmp_path):
     assert (work / "keep.txt").read_text() == "precious"
     assert "wiped" not in "".join(e.data for e in Session(writer.directory).output())
     assert ended.outcome.value == "finished", "a refusal is not an invalid call"
+
+
+def test_a_pasted_text_with_tabs_is_typed_as_it_is(tmp_path):
+    """A Tab in a paste is not a completion clive cannot follow: nothing to refuse."""
+    work = tmp_path / "work"
+    work.mkdir()
+    makefile = "cat > Makefile <<'EOF'\nall:\n\techo hi\nEOF"
+    run_task(
+        "write a Makefile",
+        ScriptModel(write_script(tmp_path / "t.jsonl", [type_(makefile), finish()])),
+        sessions_dir=tmp_path / "sessions",
+        cwd=work,
+        user_rc=False,
+        approval=ApprovalPolicy("risky", DEFAULT_RISKY),
+    )
+    assert (work / "Makefile").read_text() == "all:\n\techo hi\n"
+
+
+def test_always_asks_once_for_the_lines_of_one_call(tmp_path):
+    asked: list[ApprovalRequest] = []
+
+    def approve(request: ApprovalRequest) -> Decision:
+        asked.append(request)
+        return Decision(True, "user")
+
+    work = tmp_path / "work"
+    work.mkdir()
+    script = write_script(
+        tmp_path / "t.jsonl",
+        [type_("echo one\necho two"), type_("echo three", enter=False), type_(""), finish()],
+    )
+    run_task(
+        "ask",
+        ScriptModel(script),
+        sessions_dir=tmp_path / "sessions",
+        cwd=work,
+        user_rc=False,
+        approval=ApprovalPolicy("always", DEFAULT_RISKY, approve),
+    )
+    assert [request.action for request in asked] == ["echo one\necho two", "echo three"]

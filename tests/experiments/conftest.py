@@ -1,4 +1,4 @@
-"""Fixtures for the experiment tests: real git repositories, a session writer, a real shell."""
+"""Fixtures for the experiment tests: real git repositories and a session writer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from clive.session import Redactor, SessionInfo, SessionWriter
-from clive.terminal import Terminal
 
 
 @pytest.fixture
@@ -65,9 +64,3 @@ def writer(tmp_path) -> Iterator[SessionWriter]:
     )
     yield session
     session.close()
-
-
-@pytest.fixture
-def terminal(tmp_path) -> Iterator[Terminal]:
-    with Terminal(cols=100, rows=30, cwd=tmp_path, user_rc=False) as term:
-        yield term

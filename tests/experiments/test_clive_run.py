@@ -71,20 +71,22 @@ def test_the_example_runs_end_to_end_with_a_scripted_model(tmp_path, git_env):
     assert table[0].split("\t") == ["commit", "metric", "status", "seconds", "description"]
     assert [row.split("\t")[2] for row in table[1:]] == [s for s, _ in statuses]
 
-    # The branch holds the start and the one change kept; the files are the best version.
-    log = git(repo, "log", "--format=%s").splitlines()
-    assert log == ["clive experiment 1: learning rate 0.2", "tiny-train"]
-    assert git(repo, "branch", "--show-current").startswith("clive/")
+    # The user's repository is untouched; the files are the best version, uncommitted; the
+    # harness's repository holds every experiment, the best on top of the baseline.
+    assert git(repo, "log", "--format=%s").splitlines() == ["tiny-train"]
+    assert git(repo, "branch", "--show-current").strip() == "main"
     assert "LEARNING_RATE = 0.2" in (repo / "config.py").read_text()
     assert "NOISE = 0.1" in (repo / "prepare.py").read_text()
+    harness = directory / "harness" / "repo.git"
+    best_log = git(harness, "log", "--format=%s", "refs/clive/best").splitlines()
+    assert best_log[0] == "clive experiment 1: learning rate 0.2"
+    assert len(git(harness, "for-each-ref", "refs/clive/experiments").splitlines()) == 5
 
     info = session.info
-    assert info.outcome is Outcome.FINISHED
+    assert info.outcome is Outcome.FINISHED and info.settings["sandbox"] == "on"
     ended = session.log().events[-1]
-    assert (
-        ended.best_metric == 0.014419
-        and ended.best_commit == git(repo, "rev-parse", "HEAD").strip()
-    )
+    assert ended.best_metric == 0.014419
+    assert ended.best_commit == git(harness, "rev-parse", "refs/clive/best").strip()
 
     shown = subprocess.run(
         [sys.executable, "-m", "clive", "show", str(directory)],
@@ -115,3 +117,59 @@ def test_a_bad_task_file_names_the_field(tmp_path):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2 and "metric.goal" in done.stderr
+
+
+def _run_tiny_train(tmp_path, turns) -> Path:
+    repo = tmp_path / "tiny-train"
+    shutil.copytree(EXAMPLE, repo)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "tiny-train")
+    script = write_script(tmp_path / "turns.jsonl", turns)
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "clive", "run", "task.md", "--model", f"script:{script}",
+            "--headless", "--no-user-rc", "--sessions-dir", str(tmp_path / "sessions"),
+        ],
+        cwd=repo, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    (directory,) = (tmp_path / "sessions").iterdir()
+    return directory
+
+
+def _clive(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clive", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_verify_measures_the_kept_tree_again_and_catches_a_forged_record(tmp_path, git_env):
+    directory = _run_tiny_train(
+        tmp_path, [_set_rate("0.2"), _experiment("learning rate 0.2"), finish("done")]
+    )
+    done = _clive("verify", str(directory))
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "VERIFIED: recorded 0.014419, measured now 0.014419" in done.stdout
+    assert _clive("verify", str(directory), "--experiment", "0").returncode == 0
+
+    # A record that says something else than what the kept tree measures is caught.
+    events = directory / "events.jsonl"
+    events.write_text(events.read_text().replace('"metric":0.014419', '"metric":0.0001'))
+    forged = _clive("verify", str(directory))
+    assert forged.returncode == 1 and "NOT VERIFIED" in forged.stdout
+
+
+def test_show_diff_prints_what_an_experiment_changed(tmp_path, git_env):
+    directory = _run_tiny_train(
+        tmp_path,
+        [_set_rate("0.2"), _experiment("learning rate 0.2"),
+         _set_rate("0.01"), _experiment("learning rate 0.01"), finish("done")],
+    )  # fmt: skip
+    shown = _clive("show", str(directory), "--diff", "2")
+    assert shown.returncode == 0, shown.stderr
+    assert "-LEARNING_RATE = 0.2\n+LEARNING_RATE = 0.01" in shown.stdout
+    missing = _clive("show", str(directory), "--diff", "9")
+    assert missing.returncode == 2 and "no experiment 9" in missing.stderr
+    not_run = _clive("verify", str(tmp_path))
+    assert not_run.returncode == 2

@@ -1,23 +1,35 @@
-"""ExperimentRunner with small synthetic tasks: watchers, noise, limits, refusals."""
+"""ExperimentRunner with small synthetic tasks: watchers, noise, limits, refusals, the
+harness's own repository, the metric's sandbox, resuming.
+
+The core tests run twice: with the metric in a bubblewrap sandbox (the model's shell
+sandboxed too), and without (a clean environment only).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import stat
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import git
 
-from clive.experiments import (
-    ExperimentError,
-    ExperimentRunner,
-    GitError,
-    GitRepo,
-    load_task,
-    read_results,
-)
+from clive.experiments import ExperimentError, ExperimentRunner, load_task, read_results
+from clive.experiments.harness_repo import BEST_REF, experiment_ref
+from clive.sandbox import shell_sandbox
 from clive.session import Redactor, SessionInfo, SessionWriter
-from clive.session.events import ExperimentStatus
-from clive.terminal import ScreenState
+from clive.session.events import (
+    ExperimentResult,
+    ExperimentStatus,
+    MeasurementStarted,
+    parse_event,
+)
+from clive.terminal import Terminal
+
+DEADLINE = 30.0  # seconds any condition polled here may take on a loaded machine
 
 
 def _task_md(
@@ -25,13 +37,16 @@ def _task_md(
     goal: str = "minimize",
     budget: float = 60,
     repeats: int = 1,
+    paths: list[str] | None = None,
+    env: dict[str, str] | None = None,
     protect: str = "[]",
     limits: str = "{experiments: 10, consecutive_failures: 5}",
 ) -> str:
     return (
         "---\n"
         f"metric: {{command: '{command}', pattern: 'score: ([0-9.-]+)', goal: {goal}, "
-        f"budget: {budget}, repeats: {repeats}}}\n"
+        f"budget: {budget}, repeats: {repeats}, paths: {json.dumps(paths or [])}, "
+        f"env: {json.dumps(env or {})}}}\n"
         f"protect: {protect}\n"
         f"limits: {limits}\n"
         "---\n"
@@ -39,45 +54,116 @@ def _task_md(
     )
 
 
+@pytest.fixture(params=[True, False], ids=["sandboxed", "unsandboxed"])
+def sandboxed(request) -> bool:
+    return request.param
+
+
 @pytest.fixture
 def task_repo(tmp_path, make_repo):
     """A factory: a repository whose metric command is ``sh score.sh``, and its runner.
 
-    ``files`` adds files to the repository, ``runner_options`` go to the runner, the other
-    keywords to the task file.
+    ``files`` adds files to the repository (``untracked`` ones after its commit),
+    ``directory`` is where the task file is (relative to the repository), ``shell`` starts
+    the model's shell in it (sandboxed like the metric), ``runner_options`` go to the
+    runner, the other keywords to the task file.
     """
+    shells: list[Terminal] = []
 
     def make(
-        writer, terminal, score="echo score: 5", files=None, runner_options=None, **settings
+        writer: SessionWriter,
+        score: str = "echo score: 5",
+        files: dict[str, str] | None = None,
+        untracked: dict[str, str] | None = None,
+        directory: str = ".",
+        sandboxed: bool = True,
+        shell: bool = False,
+        runner_options: dict | None = None,
+        **settings,
     ) -> ExperimentRunner:
-        files = {"task.md": _task_md(**settings), "score.sh": score + "\n", **(files or {})}
+        task = f"{directory}/task.md"
+        files = {task: _task_md(**settings), f"{directory}/score.sh": score + "\n", **(files or {})}
         path = make_repo(tmp_path / "repo", files)
-        task = load_task(path / "task.md")
-        return ExperimentRunner(terminal, writer, task, GitRepo(path), **(runner_options or {}))
+        for name, text in (untracked or {}).items():
+            (path / name).write_text(text)
+        terminal = None
+        if shell:
+            launcher = shell_sandbox(path, sessions=[writer.directory]) if sandboxed else None
+            terminal = Terminal(100, 30, cwd=path, user_rc=False, launcher=launcher)
+            shells.append(terminal.start())
+        return ExperimentRunner(
+            writer,
+            load_task(path / task),
+            shell=terminal,
+            sandboxed=sandboxed,
+            root=path,
+            **(runner_options or {}),
+        )
 
-    return make
+    yield make
+    for terminal in shells:
+        terminal.close()
 
 
 def _try(runner: ExperimentRunner, score: str, description: str = "try") -> tuple[bool, str]:
     """The model's side: change score.sh, then call the experiment tool."""
-    (runner.repo.root / "score.sh").write_text(score + "\n")
+    (runner.task.directory / "score.sh").write_text(score + "\n")
     return runner.experiment(description)
 
 
-def test_budget_stops_a_run_that_runs_too_long(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal, budget=1)
+def _files(root: Path) -> dict[str, tuple[str, bytes]]:
+    """Every file of the working tree at ``root`` (``.git`` aside): its git mode and bytes."""
+    found = {}
+    for directory, names, files in os.walk(root):
+        names[:] = [n for n in names if n != ".git" and not Path(directory, n).is_symlink()]
+        links = [n for n in os.listdir(directory) if Path(directory, n).is_symlink()]
+        for name in {*files, *links}:
+            path = Path(directory, name)
+            relative = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                found[relative] = ("120000", os.fsencode(os.readlink(path)))
+            else:
+                executable = path.stat().st_mode & stat.S_IXUSR
+                found[relative] = ("100755" if executable else "100644", path.read_bytes())
+    return found
+
+
+def _kept(runner: ExperimentRunner, commit: str) -> dict[str, tuple[str, bytes]]:
+    """The files of the harness's ``commit``: git mode and bytes."""
+    tree = runner.repo.tree(commit)
+    blobs = runner.repo.blobs([entry.sha for entry in tree.values()])
+    return {path: (entry.mode, blobs[entry.sha]) for path, entry in tree.items()}
+
+
+def _events(writer: SessionWriter) -> list[object]:
+    lines = (writer.directory / "events.jsonl").read_text().splitlines()
+    return [parse_event(line) for line in lines]
+
+
+def _poll(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {DEADLINE:g}s: {what}")
+        time.sleep(0.05)
+
+
+# -- watchers: budget, stall, alerts --------------------------------------------------------
+
+
+def test_budget_stops_a_run_that_runs_too_long(task_repo, writer, sandboxed):
+    runner = task_repo(writer, budget=1, sandboxed=sandboxed)
     runner.baseline()
     ok, text = _try(runner, "echo started; sleep 30; echo score: 1")
     result = runner.results[-1]
     assert not ok and result.status is ExperimentStatus.CRASH
     assert result.reason == "over the budget of 1s (stopped with C-c)"
-    assert "started" in result.output_tail and "over the budget" in text
-    assert terminal.snapshot().state is ScreenState.PROMPT
-    assert (runner.repo.root / "score.sh").read_text() == "echo score: 5\n"
+    assert "over the budget" in text
+    assert (runner.root / "score.sh").read_text() == "echo score: 5\n"
 
 
-def test_a_stall_stops_a_run_that_prints_nothing(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal, runner_options={"stall": 0.5})
+def test_a_stall_stops_a_run_that_prints_nothing(task_repo, writer):
+    runner = task_repo(writer, runner_options={"stall": 0.5})
     runner.baseline()
     _try(runner, "echo started; sleep 30; echo score: 1")
     result = runner.results[-1]
@@ -85,8 +171,8 @@ def test_a_stall_stops_a_run_that_prints_nothing(task_repo, writer, terminal):
     assert result.reason == "stalled: no output for 0.5s (stopped with C-c)"
 
 
-def test_an_alert_stops_a_run_early(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal)
+def test_an_alert_stops_a_run_early(task_repo, writer, sandboxed):
+    runner = task_repo(writer, sandboxed=sandboxed)
     runner.baseline()
     _try(runner, "echo 'step 10: loss NaN'; sleep 30; echo score: 1")
     result = runner.results[-1]
@@ -94,8 +180,8 @@ def test_an_alert_stops_a_run_early(task_repo, writer, terminal):
     assert result.reason == "stopped on the alert 'NaN' in the output (stopped with C-c)"
 
 
-def test_alerts_are_configurable(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal, runner_options={"alerts": [r"DIVERGED"]})
+def test_alerts_are_configurable(task_repo, writer):
+    runner = task_repo(writer, runner_options={"alerts": [r"DIVERGED"]})
     runner.baseline()
     _try(runner, "echo 'loss nan'; echo score: 4")  # nan is no alert now
     assert runner.results[-1].status is ExperimentStatus.KEEP
@@ -103,14 +189,17 @@ def test_alerts_are_configurable(task_repo, writer, terminal):
     assert runner.results[-1].reason.startswith("stopped on the alert 'DIVERGED'")
 
 
-def test_the_echoed_command_line_is_not_output(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal, command="sh score.sh # nan Killed score: 0")
+# -- reading the number ---------------------------------------------------------------------
+
+
+def test_the_command_line_is_not_output(task_repo, writer):
+    runner = task_repo(writer, command="sh score.sh # nan Killed score: 0")
     baseline = runner.baseline()
     assert baseline.status is ExperimentStatus.BASELINE and baseline.metric == 5
 
 
-def test_the_last_number_printed_counts(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal, score="echo score: 9; echo score: 7")
+def test_the_last_number_printed_counts(task_repo, writer, sandboxed):
+    runner = task_repo(writer, score="echo score: 9; echo score: 7", sandboxed=sandboxed)
     assert runner.baseline().metric == 7
 
 
@@ -123,25 +212,38 @@ def test_the_last_number_printed_counts(task_repo, writer, terminal):
         ("echo score: 1.2.3", "the pattern's group matched '1.2.3', which is not a number"),
     ],
 )
-def test_a_run_without_a_valid_number_is_a_crash(task_repo, writer, terminal, score, reason):
-    runner = task_repo(writer, terminal)
+def test_a_run_without_a_valid_number_is_a_crash(task_repo, writer, score, reason):
+    runner = task_repo(writer)
     runner.baseline()
     _try(runner, score)
     assert runner.results[-1].status is ExperimentStatus.CRASH
     assert runner.results[-1].reason == reason
 
 
-def test_a_gain_within_the_noise_of_repeats_is_discarded(tmp_path, task_repo, writer, terminal):
-    # score.sh prints the next number of a list kept outside the repository, one per run.
-    numbers = tmp_path / "numbers"
-    numbers.write_text("10\n12\n9.5\n9.7\n8\n8.2\n")
-    counter = tmp_path / "counter"
-    counter.write_text("0")
-    script = (
-        f'n=$(($(cat {counter}) + 1)); echo $n > {counter}; echo "score: '
-        f"$(sed -n ${{n}}p {numbers})\"; echo 'VERSION' > /dev/null"
+# -- deciding -------------------------------------------------------------------------------
+
+
+def test_a_gain_within_the_noise_of_repeats_is_discarded(tmp_path, task_repo, writer, sandboxed):
+    # score.sh prints the number in a data file outside the repository; the test puts the
+    # next one there after each run.
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "score").write_text("10")
+    following = iter(["12", "9.5", "9.7", "8", "8.2"])
+
+    def next_number(terminal: Terminal | None) -> None:
+        if terminal is None:
+            (data / "score").write_text(next(following, "0"))
+
+    script = f'echo "score: $(cat {data}/score)" # version VERSION'
+    runner = task_repo(
+        writer,
+        score=script.replace("VERSION", "0"),
+        repeats=2,
+        paths=[str(data)],
+        sandboxed=sandboxed,
+        runner_options={"on_measure": next_number},
     )
-    runner = task_repo(writer, terminal, score=script.replace("VERSION", "0"), repeats=2)
     baseline = runner.baseline()
     assert baseline.values == [10, 12] and baseline.metric == 11
 
@@ -158,8 +260,16 @@ def test_a_gain_within_the_noise_of_repeats_is_discarded(tmp_path, task_repo, wr
     assert runner.best_metric == 8.1
 
 
-def test_maximize_keeps_a_higher_number(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal, goal="maximize")
+def test_a_repeat_runs_on_a_fresh_copy(task_repo, writer, sandboxed):
+    # The first run leaves a file behind; the second must not find it.
+    score = "if [ -e left-behind ]; then echo score: 1; else echo score: 0; fi; touch left-behind"
+    runner = task_repo(writer, score=score, repeats=2, sandboxed=sandboxed)
+    assert runner.baseline().values == [0, 0]
+    assert not (runner.root / "left-behind").exists()
+
+
+def test_maximize_keeps_a_higher_number(task_repo, writer):
+    runner = task_repo(writer, goal="maximize")
     runner.baseline()
     _try(runner, "echo score: 4")
     assert runner.results[-1].status is ExperimentStatus.DISCARD
@@ -167,8 +277,20 @@ def test_maximize_keeps_a_higher_number(task_repo, writer, terminal):
     assert runner.results[-1].status is ExperimentStatus.KEEP and "higher is better" in text
 
 
-def test_consecutive_failures_end_the_experiments(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal, limits="{experiments: 10, consecutive_failures: 2}")
+def test_a_crashed_baseline_lets_the_first_measured_experiment_win(task_repo, writer):
+    runner = task_repo(writer, score="exit 1")
+    baseline = runner.baseline()
+    assert baseline.status is ExperimentStatus.CRASH and runner.best_metric is None
+    ok, _ = _try(runner, "echo score: 50")
+    assert ok and runner.results[-1].status is ExperimentStatus.KEEP
+    assert runner.results[-1].reason == "the first experiment that measured"
+
+
+# -- limits and refusals --------------------------------------------------------------------
+
+
+def test_consecutive_failures_end_the_experiments(task_repo, writer):
+    runner = task_repo(writer, limits="{experiments: 10, consecutive_failures: 2}")
     runner.baseline()
     _try(runner, "exit 1")
     _try(runner, "echo score: 6")  # a discard is no failure: the count starts again
@@ -182,8 +304,8 @@ def test_consecutive_failures_end_the_experiments(task_repo, writer, terminal):
     assert runner.experiments == 4
 
 
-def test_the_experiment_limit_ends_the_experiments(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal, limits="{experiments: 1}")
+def test_the_experiment_limit_ends_the_experiments(task_repo, writer):
+    runner = task_repo(writer, limits="{experiments: 1}")
     runner.baseline()
     ok, text = _try(runner, "echo score: 4")
     assert ok and text.endswith(
@@ -193,145 +315,297 @@ def test_the_experiment_limit_ends_the_experiments(task_repo, writer, terminal):
         runner.run("more")
 
 
-def test_nothing_changed_is_refused_without_a_row(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal)
-    runner.baseline()
+def test_nothing_changed_is_refused_without_a_row(task_repo, writer):
+    runner = task_repo(writer)
+    baseline = runner.baseline()
     ok, text = runner.experiment("the same again")
-    assert not ok and "nothing changed since the best commit" in text
+    assert not ok and f"nothing changed since the best ({baseline.commit[:7]})" in text
     assert runner.experiments == 0 and len(read_results(runner.results_path)) == 1
+    assert runner.repo.ref(experiment_ref(1)) is None
 
 
-def test_a_commit_the_model_made_itself_is_an_experiment(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal)
-    runner.baseline()
-    (runner.repo.root / "score.sh").write_text("echo score: 3\n")
-    git(runner.repo.root, "commit", "--quiet", "-am", "my own commit")
-    ok, _ = runner.experiment("committed by the model")
-    assert ok and runner.results[-1].commit == runner.repo.head()
-
-
-def test_a_busy_shell_is_refused(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal)
-    runner.baseline()
-    terminal.send_text("sleep 30\r")
-    terminal.wait(quiet=0.3, timeout=5)
-    ok, text = _try(runner, "echo score: 4")
-    assert not ok and "not at a prompt (state: running)" in text
-    assert runner.experiments == 0
-    terminal.interrupt()
-
-
-def test_experiments_need_a_baseline_first(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal)
+def test_experiments_need_a_baseline_first(task_repo, writer):
+    runner = task_repo(writer)
     with pytest.raises(ExperimentError, match="baseline first"):
         runner.run("too soon")
 
 
-def test_a_crashed_baseline_lets_the_first_measured_experiment_win(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal, score="exit 1")
+def test_an_experiment_waits_for_nothing_in_the_background(task_repo, writer, sandboxed):
+    runner = task_repo(writer, shell=True, sandboxed=sandboxed)
+    runner.baseline()
+    shell = runner.shell
+    shell.run("sleep 1000 &")
+    ok, text = _try(runner, "echo score: 4")
+    assert not ok and "still running" in text and len(runner.results) == 1
+    shell.run("kill %1; wait")
+    _poll(lambda: not shell.background_processes(), "the background job ends")
+    ok, _ = _try(runner, "echo score: 4")
+    assert ok and runner.results[-1].metric == 4.0
+
+
+# -- the harness's repository and the model's tree ------------------------------------------
+
+
+def test_the_baseline_is_the_harness_first_commit(task_repo, writer, sandboxed):
+    runner = task_repo(writer, sandboxed=sandboxed)
     baseline = runner.baseline()
-    assert baseline.status is ExperimentStatus.CRASH and runner.best_metric is None
-    ok, _ = _try(runner, "echo score: 50")
-    assert ok and runner.results[-1].status is ExperimentStatus.KEEP
-    assert runner.results[-1].reason == "the first experiment that measured"
-
-
-def test_a_dirty_tree_is_refused_before_the_baseline(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal)
-    (runner.repo.root / "score.sh").write_text("echo score: 1\n")
-    with pytest.raises(GitError, match=r"not clean \(score.sh\)"):
+    assert baseline.status is ExperimentStatus.BASELINE and baseline.metric == 5
+    assert runner.repo.ref(experiment_ref(0)) == runner.repo.ref(BEST_REF) == baseline.commit
+    assert _kept(runner, baseline.commit) == _files(runner.root)
+    with pytest.raises(ExperimentError, match="already measured"):
         runner.baseline()
 
 
-def test_a_session_inside_the_repository_is_not_committed(tmp_path, task_repo, terminal):
+def test_a_discarded_experiment_is_kept_as_a_ref(task_repo, writer, sandboxed):
+    runner = task_repo(writer, sandboxed=sandboxed)
+    baseline = runner.baseline()
+    _try(runner, "echo score: 9", "worse")
+    _try(runner, "echo score: 3", "better")
+    discarded, kept = runner.results[1:]
+    assert (discarded.status, kept.status) == (ExperimentStatus.DISCARD, ExperimentStatus.KEEP)
+    assert runner.repo.ref(experiment_ref(1)) == discarded.commit
+    assert runner.repo.ref(experiment_ref(2)) == kept.commit == runner.repo.ref(BEST_REF)
+    assert _kept(runner, discarded.commit)["score.sh"][1] == b"echo score: 9\n"
+    # The kept experiment builds on the best, the baseline: the discarded one is no parent.
+    parents = runner.repo.git("rev-list", "--parents", "-n", "1", kept.commit).stdout.split()
+    assert [p.decode() for p in parents] == [kept.commit, baseline.commit]
+
+
+def test_after_a_discard_the_files_are_the_best_byte_for_byte(task_repo, writer, sandboxed):
+    runner = task_repo(
+        writer,
+        files={"lib/a.txt": "a\n", "run.sh": "#!/bin/sh\n", "notes.txt": "notes\r\n"},
+        sandboxed=sandboxed,
+    )
+    runner.baseline()
+    _try(runner, "echo score: 3", "kept")
+    best = runner.best_commit
+    root = runner.root
+    (root / "lib" / "a.txt").unlink()
+    (root / "lib" / "new.txt").write_text("new\n")
+    (root / "run.sh").chmod(0o755)
+    (root / "notes.txt").unlink()
+    (root / "notes.txt").symlink_to("/etc/passwd")
+    _try(runner, "echo score: 8", "discarded")
+    assert runner.results[-1].status is ExperimentStatus.DISCARD
+    assert runner.repo.ref(BEST_REF) == best
+    assert _files(root) == _kept(runner, best)
+    assert (root / "notes.txt").read_bytes() == b"notes\r\n"
+
+
+def test_the_users_repository_is_left_alone(task_repo, writer, sandboxed):
+    runner = task_repo(writer, sandboxed=sandboxed)
+    root = runner.root
+    head, branches = git(root, "rev-parse", "HEAD"), git(root, "branch", "--list")
+    dot_git = {p: p.read_bytes() for p in (root / ".git").rglob("*") if p.is_file()}
+    runner.baseline()
+    _try(runner, "echo score: 3", "kept")
+    _try(runner, "echo score: 9", "discarded")
+    assert {p: p.read_bytes() for p in (root / ".git").rglob("*") if p.is_file()} == dot_git
+    assert git(root, "rev-parse", "HEAD") == head
+    assert git(root, "branch", "--list") == branches
+    # The best tree is in the working tree, not committed.
+    assert git(root, "status", "--porcelain").splitlines() == [" M score.sh"]
+    assert (root / "score.sh").read_text() == "echo score: 3\n"
+
+
+def test_a_session_inside_the_repository_is_not_part_of_the_tree(tmp_path, task_repo):
     info = SessionInfo(
         id="s", task="t", model="script:x", cwd="/", cols=80, rows=24, started_at="now"
     )
-    repo_path = tmp_path / "repo"
+    sessions = tmp_path / "repo" / "sessions"
     inside = SessionWriter(
-        repo_path / "sessions" / "s",
-        info,
-        background_flush=False,
-        redactor=Redactor(from_environment=False),
+        sessions / "s", info, background_flush=False, redactor=Redactor(from_environment=False)
     )
     try:
-        runner = task_repo(inside, terminal)
-        runner.baseline()
-        _try(runner, "echo score: 4")
-        committed = git(repo_path, "show", "--name-only", "--format=", "HEAD").split()
-        assert committed == ["score.sh"]
-        assert (repo_path / "sessions" / "s" / "results.tsv").exists()
+        # The metric counts the session's files it can see: none.
+        runner = task_repo(
+            inside,
+            score="echo score: $(ls sessions/s 2>/dev/null | wc -l)",
+            runner_options={"hidden": [sessions]},
+        )
+        assert runner.baseline().metric == 0
+        _try(runner, "echo score: 4")  # a discard: the model's tree is written back
+        for result in runner.results:
+            assert sorted(runner.repo.tree(result.commit)) == ["score.sh", "task.md"]
+        assert (sessions / "s" / "results.tsv").exists()
+        assert (sessions / "s" / "events.jsonl").exists()
     finally:
         inside.close()
 
 
-def test_an_untracked_protected_file_that_changed_is_reported(task_repo, writer, terminal):
+def test_an_untracked_protected_file_that_changed_is_invalid(task_repo, writer, sandboxed):
+    runner = task_repo(
+        writer, protect="[data.txt]", untracked={"data.txt": "data\n"}, sandboxed=sandboxed
+    )
+    assert "data.txt" not in git(runner.root, "ls-files")
+    runner.baseline()
+    (runner.root / "data.txt").write_text("better data\n")
+    ok, text = _try(runner, "echo score: 4")
+    result = runner.results[-1]
+    assert not ok and result.status is ExperimentStatus.INVALID
+    assert result.metric is None and result.seconds == 0
+    assert "protected files changed: data.txt" in text
+    assert (runner.root / "data.txt").read_text() == "data\n"
+    assert (runner.root / "score.sh").read_text() == "echo score: 5\n"
+
+
+def test_an_ignored_protected_file_is_measured_and_checked(task_repo, writer, sandboxed):
     runner = task_repo(
         writer,
-        terminal,
-        protect="[data.txt]",
-        files={".gitignore": "data.txt\n", "data.txt": "data\n"},
+        score="echo score: $(cat level.dat)",
+        protect="[level.dat]",
+        files={".gitignore": "*.dat\n"},
+        untracked={"level.dat": "3\n"},
+        sandboxed=sandboxed,
     )
-    assert "data.txt" not in git(runner.repo.root, "ls-files")
-    runner.baseline()
-    (runner.repo.root / "data.txt").write_text("better data\n")
-    ok, text = _try(runner, "echo score: 4")
+    assert runner.baseline().metric == 3  # the metric sees the protected data
+    (runner.root / "level.dat").write_text("1\n")
+    ok, text = _try(runner, "echo score: $(cat level.dat); true")
     assert not ok and runner.results[-1].status is ExperimentStatus.INVALID
-    assert "could not restore data.txt (not tracked by git)" in text
+    assert "protected files changed: level.dat" in text
+    assert (runner.root / "level.dat").read_text() == "3\n"
 
 
-def test_the_metric_runs_in_the_directory_of_the_task(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal, score="pwd; echo score: 5")
-    terminal.run("cd /")
+# -- where and how the metric runs ----------------------------------------------------------
+
+
+def test_the_metric_runs_in_the_directory_of_the_task(task_repo, writer, sandboxed):
+    runner = task_repo(
+        writer,
+        score="echo score: $(cat marker)",
+        directory="bench",
+        files={"marker": "1\n", "bench/marker": "7\n"},
+        sandboxed=sandboxed,
+    )
+    assert runner.baseline().metric == 7
+    _try(runner, "pwd; exit 1")
+    (shown,) = runner.results[-1].output_tail.splitlines()
+    if sandboxed:  # the copy stands at the repository's path
+        assert shown == str(runner.root / "bench")
+    else:  # a copy of the harness's
+        assert shown.endswith("/bench") and not Path(shown).is_relative_to(runner.root)
+
+
+def test_the_metric_environment_is_clean(task_repo, writer, monkeypatch, sandboxed):
+    monkeypatch.setenv("CLIVE_LEAK_FROM_HARNESS", "1")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    runner = task_repo(
+        writer,
+        score="echo score: $(env | grep -c -e CLIVE_LEAK -e ANTHROPIC_API_KEY)",
+        env={"OMP_NUM_THREADS": "3"},
+        shell=True,
+        sandboxed=sandboxed,
+    )
+    runner.shell.run("export CLIVE_LEAK_FROM_SHELL=1")
+    assert runner.baseline().metric == 0
+    _try(runner, "echo score: $OMP_NUM_THREADS")  # the task's own variables are there
+    assert runner.results[-1].metric == 3
+    # The metric never ran in the model's shell.
+    assert "score: " not in runner.shell.transcript.read()
+
+
+def test_a_daemon_the_metric_starts_ends_with_the_measurement(task_repo, writer):
+    seconds = 100000 + os.getpid() % 1000  # a sleep no other test starts
+    score = (
+        f"setsid sh -c 'touch detached; exec sleep {seconds}' > /dev/null 2>&1 & "
+        "while [ ! -e detached ]; do sleep 0.01; done; echo score: 5"
+    )
+    runner = task_repo(writer, score=score)
+    assert runner.baseline().metric == 5
+    command = f"sleep\0{seconds}\0".encode()
+
+    def running() -> bool:
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes() == command:
+                    return True
+            except OSError:
+                continue
+        return False
+
+    _poll(lambda: not running(), "the metric's daemon ends")
+
+
+def test_data_outside_the_repository_is_read_only(tmp_path, task_repo, writer):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "score").write_text("5")
+    runner = task_repo(
+        writer,
+        score=f'echo 1 > {data}/score; echo "score: $(cat {data}/score)"',
+        paths=[str(data)],
+    )
+    result = runner.baseline()
+    assert result.metric == 5 and (data / "score").read_text() == "5"
+
+
+def test_data_inside_the_repository_is_taken_at_the_baseline(task_repo, writer, sandboxed):
+    runner = task_repo(
+        writer,
+        score='echo "score: $(cat .venv/value)"',
+        files={".gitignore": ".venv/\n"},
+        paths=[".venv"],
+        sandboxed=sandboxed,
+    )
+    (runner.root / ".venv").mkdir()
+    (runner.root / ".venv" / "value").write_text("5")
+    assert runner.baseline().metric == 5
+    # The model changes the data after the baseline: what is measured does not change.
+    (runner.root / ".venv" / "value").write_text("1")
+    _try(runner, 'echo "score: $(cat .venv/value)" # measured again')
+    result = runner.results[-1]
+    assert result.status is ExperimentStatus.DISCARD and result.metric == 5
+    assert ".venv/value" not in runner.repo.tree(result.commit)
+
+
+# -- resuming -------------------------------------------------------------------------------
+
+
+class _CutOff(Exception):
+    """The harness dies in the middle of a measurement."""
+
+
+def test_resume_measures_again_what_was_cut_off(task_repo, writer, sandboxed):
+    cut = False
+
+    def stop() -> bool:
+        if cut:
+            raise _CutOff
+        return False
+
+    runner = task_repo(writer, sandboxed=sandboxed, runner_options={"stop": stop})
+    baseline = runner.baseline()
+    cut = True
+    (runner.root / "score.sh").write_text("echo score: 3\n")
+    with pytest.raises(_CutOff):
+        runner.run("cut off")
+    events = _events(writer)
+    started = events[-1]
+    assert isinstance(started, MeasurementStarted) and started.experiment == 1
+    assert [e.experiment for e in events if isinstance(e, ExperimentResult)] == [0]
+    assert runner.repo.ref(experiment_ref(1)) == started.commit
+
+    cut = False
+    fresh = ExperimentRunner(writer, runner.task, sandboxed=sandboxed, root=runner.root)
+    result = fresh.resume(events)
+    assert result is not None and result.experiment == 1 and result.commit == started.commit
+    assert result.status is ExperimentStatus.KEEP and result.metric == 3
+    assert result.description == "cut off"
+    assert [r.experiment for r in fresh.results] == [0, 1]
+    assert fresh.results[0] == baseline
+    assert fresh.repo.ref(BEST_REF) == started.commit and fresh.best_metric == 3
+
+
+def test_resume_after_a_discard_keeps_the_best(task_repo, writer, sandboxed):
+    runner = task_repo(writer, sandboxed=sandboxed)
     runner.baseline()
-    assert Path(terminal.snapshot().cwd) == runner.repo.root
-    assert f"{runner.repo.root}\nscore: 5" in terminal.transcript.read()
-
-
-# -- the model cannot stand between the metric and the number ---------------------------------
-
-
-def test_text_left_on_the_prompt_line_does_not_change_the_metric_command(
-    task_repo, writer, terminal
-):
-    runner = task_repo(writer, terminal)
-    runner.baseline()
-    terminal.send_text("echo 'score: 1' # ")  # typed, not entered: the harness's command follows
-    _try(runner, "echo score: 9")
-    assert runner.results[-1].metric == 9.0
-
-
-def test_functions_path_and_prompt_command_of_the_shell_do_not_reach_the_metric(
-    task_repo, writer, terminal, tmp_path
-):
-    runner = task_repo(writer, terminal)
-    runner.baseline()
-    fake = tmp_path / "fakebin"
-    fake.mkdir()
-    (fake / "sh").write_text("#!/bin/sh\necho 'score: 1'\n")
-    (fake / "sh").chmod(0o755)
-    terminal.run(f"export PATH={fake}:$PATH; function sh {{ echo 'score: 1'; }}; export -f sh")
-    terminal.run("PROMPT_COMMAND=\"echo 'score: 1'; $PROMPT_COMMAND\"")
-    _try(runner, "echo score: 9")
-    assert runner.results[-1].metric == 9.0
-
-
-def test_an_experiment_waits_for_nothing_in_the_background(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal)
-    runner.baseline()
-    terminal.run("(while true; do sleep 1; done) &")
-    ok, text = _try(runner, "echo score: 9")
-    assert not ok and "still running" in text and len(runner.results) == 1
-    terminal.run("kill %1; wait; sleep 1.5")  # the loop's last sleep ends too
-    _try(runner, "echo score: 9")
-    assert runner.results[-1].metric == 9.0
-
-
-def test_experiments_stay_on_clives_branch(task_repo, writer, terminal):
-    runner = task_repo(writer, terminal)
-    runner.baseline()
-    repo = runner.repo.root
-    git(repo, "checkout", "-q", "-b", "elsewhere")
-    ok, text = _try(runner, "echo score: 9")
-    assert not ok and "not on" in text and len(runner.results) == 1
-    assert git(repo, "log", "--format=%s", "elsewhere").count("clive experiment") == 0
+    _try(runner, "echo score: 3", "kept")
+    _try(runner, "echo score: 9", "discarded")
+    fresh = ExperimentRunner(writer, runner.task, sandboxed=sandboxed, root=runner.root)
+    assert fresh.resume(_events(writer)) is None
+    assert fresh.best_metric == 3 and fresh.best_commit == runner.best_commit
+    assert fresh.experiments == 2
+    ok, text = _try(fresh, "echo score: 1", "after resuming")
+    assert ok and fresh.results[-1].experiment == 3, text
+    assert fresh.repo.ref(experiment_ref(3)) == fresh.results[-1].commit

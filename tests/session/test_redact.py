@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clive.session.redact import REDACTED, Redactor, StreamRedactor
+from clive.session.redact import HOLD_LIMIT, REDACTED, Redactor, StreamRedactor
 
 ANTHROPIC = "sk-ant-api03-" + "Ab3_x-" * 15
 OPENAI = "sk-proj-" + "Zq9" * 16
@@ -79,7 +80,11 @@ def test_an_aws_secret_whose_name_and_value_arrive_apart_is_redacted():
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.sampled_from(["plain text ", "\r\n", ANTHROPIC, GITHUB, "hunter2!pw", " x=", "é"])),
+    st.lists(
+        st.sampled_from(
+            ["plain text ", "\r\n", f" {ANTHROPIC}", f" {GITHUB}", "hunter2!pw", " x=", "é"]
+        )
+    ),
     st.lists(st.integers(min_value=0, max_value=400), max_size=8),
 )
 def test_streamed_redaction_equals_redacting_the_whole(parts, cuts):
@@ -91,3 +96,138 @@ def test_streamed_redaction_equals_redacting_the_whole(parts, cuts):
     assert out == redactor.redact(text)
     for secret in (ANTHROPIC, GITHUB, "hunter2!pw"):
         assert secret not in out
+
+
+# -- key shapes at word boundaries, AWS's named secrets -------------------------------------------
+
+
+def test_a_key_prefix_inside_a_word_is_left_alone():
+    redactor = Redactor(from_environment=False)
+    text = (
+        "disk-usage-report-for-server-0001 task-ask-questions-of-the-scheduler "
+        "high_github_pat_of_the_road_to_somewhere ohf_abcdefghijklmnopqrstuvwxyz01234"
+    )
+    assert redactor.redact(text) == text
+    for before in ("", " ", "=", '"', ":", "/", "(", "\n"):
+        assert redactor.redact(f"{before}{ANTHROPIC}") == f"{before}{REDACTED}", before
+
+
+def test_aws_sts_json_and_session_tokens_are_redacted():
+    redactor = Redactor(from_environment=False)
+    token = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD+abc=="
+    sts = json.dumps({"Credentials": {"SecretAccessKey": AWS_SECRET, "SessionToken": token}})
+    redacted = redactor.redact(sts)
+    assert AWS_SECRET not in redacted and token not in redacted
+    assert json.loads(redacted) == {
+        "Credentials": {"SecretAccessKey": REDACTED, "SessionToken": REDACTED}
+    }
+    ini = f"aws_session_token = {token}\nAWS_SESSION_TOKEN={token}\n"
+    assert redactor.redact(ini) == f"aws_session_token = {REDACTED}\nAWS_SESSION_TOKEN={REDACTED}\n"
+
+
+# -- escape sequences inside a secret -------------------------------------------------------------
+
+RED, RESET = "\x1b[01;31m\x1b[K", "\x1b[m\x1b[K"
+
+
+def test_a_key_cut_by_colour_codes_is_redacted_and_the_codes_kept():
+    redactor = Redactor(["hunter2!pw"], from_environment=False)
+    coloured = ANTHROPIC.replace("Ab3", f"{RED}Ab3{RESET}")
+    text = f"token {coloured} and {RED}marker{RESET} hun{RED}ter2{RESET}!pw\n"
+    redacted = redactor.redact(text)
+    plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", redacted)
+    assert plain == f"token {REDACTED} and marker {REDACTED}\n"
+    assert f"{RED}marker{RESET}" in redacted, "colours outside a secret stay where they were"
+    # The codes inside a secret follow it: the colours are left as the program left them.
+    assert redacted.count(RED) == text.count(RED) and redacted.count(RESET) == text.count(RESET)
+
+
+def test_a_key_in_a_window_title_is_redacted():
+    redactor = Redactor(from_environment=False)
+    assert ANTHROPIC not in redactor.redact(f"\x1b]0;export KEY={ANTHROPIC}\x07$ ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=len(ANTHROPIC)), max_size=4),
+    st.lists(st.integers(min_value=0, max_value=300), max_size=6),
+)
+def test_streamed_redaction_of_coloured_text_equals_redacting_the_whole(colours, cuts):
+    redactor = Redactor(from_environment=False)
+    key = ANTHROPIC
+    for at in sorted(colours, reverse=True):
+        key = key[:at] + RED + key[at:at] + RESET + key[at:]
+    text = f"{RED}x{RESET} token {key}\r\n$ "
+    points = sorted({c for c in cuts if c < len(text)})
+    pieces = [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
+    out = _through_stream(redactor, pieces)
+    assert out == redactor.redact(text)
+    assert ANTHROPIC not in re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out)
+    assert out.startswith(f"{RED}x{RESET} token ")
+
+
+def test_an_escape_sequence_still_arriving_is_held_back():
+    redactor = Redactor(from_environment=False)
+    safe, held = redactor.split_safe("done \x1b[01;3")
+    assert (safe, held) == ("done ", "\x1b[01;3")
+
+
+# -- a key the terminal wrapped -------------------------------------------------------------------
+
+
+def test_a_key_wrapped_across_screen_rows_is_redacted_whole():
+    redactor = Redactor(["harness-secret-value-0123456789"], from_environment=False)
+    cols = 20
+    screen = ["$ cat key", "." * 10 + ANTHROPIC[:10]]
+    rest = ANTHROPIC[10:]
+    screen += [rest[i : i + cols] for i in range(0, len(rest), cols)]
+    screen += ["." * 13 + " harness", "-secret-value-0123456789", "$ "]
+    redacted = redactor.redact_rows("\n".join(screen), cols)
+    assert redacted == f"$ cat key\n{'.' * 10}{REDACTED}\n{'.' * 13} {REDACTED}\n$ "
+
+
+def test_rows_that_do_not_fill_the_screen_are_not_joined():
+    redactor = Redactor(["abcdef"], from_environment=False)
+    assert redactor.redact_rows("abc\ndef\n", 10) == "abc\ndef\n"
+    assert redactor.redact_rows("0123456abc\ndef", 10) == f"0123456{REDACTED}"
+
+
+# -- keys pressed one by one ----------------------------------------------------------------------
+
+
+def test_keys_that_spell_a_secret_become_one_redacted_item():
+    redactor = Redactor(["hunter2!pw"], from_environment=False)
+    assert redactor.redact_items(["C-u", *"hunter2!pw", "Enter"]) == ["C-u", REDACTED, "Enter"]
+    assert redactor.redact_items(["l", "s", "Enter"]) == ["l", "s", "Enter"]
+
+
+# -- a secret printed in two halves with a pause between ------------------------------------------
+
+
+def test_what_may_begin_a_secret_is_held_through_a_pause():
+    redactor = Redactor(["hunter2!pw"], from_environment=False)
+    for first, second in (
+        ("password: hunt", "er2!pw\n"),
+        ("key ", ""),
+        (f"key {ANTHROPIC[:25]}", ANTHROPIC[25:] + "\n"),
+        ('{"SessionToken": "IQoJb3Jp', 'Z2luX2VjEJr//////wEaCXVzLWVhc3QtMSJHMEUCIQD"}'),
+    ):
+        stream = StreamRedactor(redactor)
+        out = stream.feed(first) + stream.paused()
+        out += stream.feed(second) + stream.flush()
+        assert out == redactor.redact(first + second)
+        assert "er2!pw" not in out and ANTHROPIC[25:] not in out
+
+
+def test_a_pause_writes_what_cannot_begin_a_secret():
+    stream = StreamRedactor(Redactor(["hunter2!pw"], from_environment=False))
+    assert stream.feed("epoch 3/10 loss") == "epoch 3/10 "
+    assert stream.paused() == "loss"
+    assert not stream.holding
+
+
+def test_what_may_begin_a_secret_is_held_only_up_to_a_limit():
+    stream = StreamRedactor(Redactor(from_environment=False))
+    stream.feed("\x1b]0;" + "t" * HOLD_LIMIT)  # a title that never ends
+    assert stream.paused().startswith("\x1b]0;ttt")
+    assert not stream.holding

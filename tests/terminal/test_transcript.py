@@ -153,18 +153,30 @@ def test_endless_line_is_committed_in_part_and_stays_readable():
     transcript.close()
 
 
-def test_temporary_transcript_is_deleted_on_close_and_a_named_one_kept(tmp_path):
-    temporary = Transcript()
+def test_a_transcript_without_a_path_has_no_name_and_a_named_one_is_kept(tmp_path):
+    temporary = Transcript(directory=tmp_path / "private")
     temporary.append("bye\n")
-    path = temporary.path
-    assert path.exists()
+    assert temporary.path is None and temporary.read() == "bye\n"
+    assert list((tmp_path / "private").iterdir()) == [], "nothing there has a name"
     temporary.close()
-    assert not path.exists()
     temporary.close()  # closing twice is harmless
     named = Transcript(tmp_path / "session" / "transcript.txt")
     named.append("kept")
     named.close()
     assert Path(tmp_path / "session" / "transcript.txt").read_text() == "kept"
+    assert (tmp_path / "session" / "transcript.txt").stat().st_mode & 0o077 == 0
+
+
+def test_save_writes_through_the_filter_a_line_at_a_time(tmp_path):
+    transcript = Transcript(save_filter=lambda text: text.replace("secret", "******"))
+    transcript.append("head\n")
+    start = transcript.mark()
+    transcript.append("a secret line\n" + "x" * (3 << 20) + "\nsecret at the end")
+    transcript.save(tmp_path / "saved.txt", start)
+    saved = (tmp_path / "saved.txt").read_text()
+    assert saved == transcript.read(start).replace("secret", "******")
+    assert saved.startswith("a ****** line\n") and saved.endswith("\n****** at the end")
+    transcript.close()
 
 
 def test_mark_is_a_value():

@@ -41,7 +41,7 @@ def _app(tmp_path, turns, approve="never") -> LiveApp:
     script = write_script(tmp_path / "turns.jsonl", turns)
     (tmp_path / "work").mkdir(exist_ok=True)
 
-    def start(*, control, approver, on_event, on_start):
+    def start(*, control, approver, on_event, on_start, on_measure=None):
         return run_task(
             "count",
             ScriptModel(script),

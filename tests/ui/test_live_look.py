@@ -45,7 +45,7 @@ def session(tmp_path_factory):
 def _live_app(session) -> LiveApp:
     fed = threading.Event()
 
-    def start(*, control, approver, on_event, on_start):
+    def start(*, control, approver, on_event, on_start, on_measure=None):
         on_start(None, RecordedTerminal(session.cast_path))
         events = session.log().events
         for event in events:
