@@ -18,6 +18,7 @@ from clive.experiments.git import GitError, GitRepo
 from clive.experiments.harness_repo import BEST_REF
 from clive.experiments.runner import HARNESS_DIR, ExperimentRunner
 from clive.experiments.task_file import TaskFile, TaskFileError, load_task
+from clive.sandbox import SandboxError
 
 
 def run_experiments(args: argparse.Namespace) -> int:
@@ -48,7 +49,14 @@ def run_experiments(args: argparse.Namespace) -> int:
     print(f"clive run: {task.name!r} in {repo.root}; {choice.note}", file=sys.stderr)
     # The model's git is read-only: what it plants there (hooks, config) would run as you
     # later. The harness keeps its own repository and never reads this one again.
-    sandbox = shell_sandbox_for(config, repo.root, sessions_dir, readonly=[repo.root / ".git"])
+    try:
+        sandbox = None
+        if choice.enabled:
+            git_dir = [repo.root / ".git"]
+            sandbox = shell_sandbox_for(config, repo.root, sessions_dir, readonly=git_dir)
+    except SandboxError as error:
+        print(f"clive run: {error}", file=sys.stderr)
+        return 2
     made: list[ExperimentRunner] = []
 
     def experiments(writer, terminal, control, on_measure):
@@ -72,7 +80,7 @@ def run_experiments(args: argparse.Namespace) -> int:
         task.directory.resolve(),
         sessions_dir,
         experiments=experiments,
-        sandbox=sandbox if choice.enabled else None,
+        sandbox=sandbox,
         grounding={
             "task_file": str(task.path),
             "root": str(repo.root),

@@ -18,6 +18,7 @@ from clive.commands.run import (
 )
 from clive.experiments.runner import HARNESS_DIR, TASK_COPY, ExperimentRunner
 from clive.experiments.task_file import TaskFileError, parse_task
+from clive.sandbox import SandboxError
 from clive.session import Session, SessionNotFound, find_session
 
 
@@ -54,7 +55,11 @@ def resume(args: argparse.Namespace) -> int:
         worktree, readonly = Path(grounding["root"]), [Path(grounding["root"]) / ".git"]
     sandbox = None
     if choice.enabled:
-        sandbox = shell_sandbox_for(config, worktree, sessions_dir, readonly=readonly)
+        try:
+            sandbox = shell_sandbox_for(config, worktree, sessions_dir, readonly=readonly)
+        except SandboxError as error:
+            print(f"clive resume: {error}", file=sys.stderr)
+            return 2
     print(f"clive resume: {session.name}, from step {session.info.totals.steps}", file=sys.stderr)
     # The session's budgets go on, unless a flag says otherwise.
     flagged = {name for name in AgentSettings.model_fields if getattr(args, name, None) is not None}

@@ -51,7 +51,11 @@ def run(args: argparse.Namespace, task: str | None = None, model: Model | None =
     if isinstance(model, int):
         return model
     sessions_dir = Path(args.sessions_dir).resolve()
-    sandbox = shell_sandbox_for(args.config, cwd, sessions_dir) if choice.enabled else None
+    try:
+        sandbox = shell_sandbox_for(args.config, cwd, sessions_dir) if choice.enabled else None
+    except SandboxError as error:
+        print(f"clive: {error}", file=sys.stderr)
+        return 2
     if not choice.enabled and args.config.sandbox == "auto":
         print(f"clive: {choice.note}", file=sys.stderr)
     start = task_starter(

@@ -499,6 +499,7 @@ class ExperimentRunner:
             home=Path(env["HOME"]),
             network=self.task.metric.network,
             env=env,
+            as_pid_1=True,  # the run ends at its exit: nothing left behind prints after
         )
         return sandbox, self._directory
 

@@ -60,6 +60,9 @@ class Sandbox:
     network: bool = True
     gpus: bool = True  # pass /dev/nvidia* through where they exist
     env: Mapping[str, str] | None = None  # the whole environment inside; None: inherited
+    # The program is the namespace's init: when it exits, the kernel kills every process left
+    # in the namespace as part of that exit, so nothing it left behind acts after its end.
+    as_pid_1: bool = False
 
     # Every process inside is in a PID namespace of the sandbox's own (see Terminal).
     pid_namespace = True
@@ -88,6 +91,8 @@ class Sandbox:
         ]
         if not self.network:
             args.append("--unshare-net")
+        if self.as_pid_1:
+            args.append("--as-pid-1")
         for path in _PROC_READONLY:
             if os.path.exists(path):
                 args += ["--ro-bind", path, path]
@@ -232,6 +237,11 @@ def shell_sandbox(
 ) -> Sandbox:
     """The model's shell: ``worktree`` writable; the sessions and clive's installation out
     of reach; ``readonly`` (a repository's ``.git`` in an experiment) read-only."""
+    if worktree.resolve() == Path("/"):
+        raise SandboxError(
+            "the sandbox cannot make / writable: run clive in a project's directory "
+            "(--cwd DIR), or with --sandbox off"
+        )
     return Sandbox(
         writable=(worktree.resolve(),),
         readonly=(*toolchains(), *(p.resolve() for p in readonly), *installation()),

@@ -20,6 +20,17 @@ def _stat(pid: int) -> tuple[str, int, int, int] | None:
     return name, int(fields[1]), int(fields[2]), int(fields[3])
 
 
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot): with the pid, names one process even
+    after its number is reused; None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return int(raw[raw.rfind(b")") + 2 :].split()[19])
+
+
 def is_zombie(pid: int) -> bool:
     """True when the process has ended and only waits to be reaped (or is gone)."""
     try:
@@ -85,6 +96,11 @@ def terminate(pids: set[int], grace: float = 1.0) -> None:
     for pid in pids:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+
+
+def is_alive(pid: int) -> bool:
+    """True while ``pid`` runs (not a zombie, not gone)."""
+    return _alive(pid)
 
 
 def _alive(pid: int) -> bool:

@@ -289,6 +289,7 @@ class Terminal:
         self._fd = self._child.child_fd
         self._launcher_pid = self._shell_pid = self._child.pid
         self._namespace: str | None = None
+        self._namespace_init: tuple[int, int] | None = None  # (pid, start time) outside
         if self._launcher is not None and self._launcher.pid_namespace:
             self._find_namespace(os.path.basename(argv[0]))
         self._started = True
@@ -323,7 +324,9 @@ class Terminal:
                 if _processes.pid_namespace(pid) not in (None, ours)
             ]
             if inside and self._namespace is None:
+                # The first is the namespace's init: while it lives, so does the namespace.
                 self._namespace = _processes.pid_namespace(inside[0])
+                self._namespace_init = (inside[0], _processes.start_time(inside[0]))
                 if not self._settle:
                     return  # a program that may end at once: no shell to look for
             shell = _processes.descendant_named(self._launcher_pid, name)
@@ -335,10 +338,26 @@ class Terminal:
     def _family(self) -> set[int]:
         """The shell and every process started from it (in a sandbox: all of its processes,
         which no process can leave), and the launcher."""
+        # An ended launcher's number may already be another process's.
+        launcher = {self._launcher_pid} if _processes.is_alive(self._launcher_pid) else set()
         if self._namespace is not None:
-            return _processes.in_namespace(self._namespace) | {self._launcher_pid}
+            # A namespace whose init has ended is empty, and its number may already name
+            # another one (a measurement after this one, another session's shell).
+            if not self._namespace_lives():
+                return launcher
+            members = _processes.in_namespace(self._namespace)
+            return members | launcher if self._namespace_lives() else launcher
         marker = f"CLIVE_TERMINAL_ID={self._terminal_id}".encode()
-        return _processes.family(self._shell_pid, marker) | {self._launcher_pid}
+        return _processes.family(self._shell_pid, marker) | launcher
+
+    def _namespace_lives(self) -> bool:
+        if self._namespace_init is None:
+            return False
+        pid, started = self._namespace_init
+        return (
+            _processes.start_time(pid) == started
+            and _processes.pid_namespace(pid) == self._namespace
+        )
 
     def restart(self) -> Terminal:
         """Close this shell (if it still runs) and start a new one in the last known cwd."""

@@ -7,8 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from conftest import git
 from scripted import finish, type_, write_script
 
@@ -173,3 +175,87 @@ def test_show_diff_prints_what_an_experiment_changed(tmp_path, git_env):
     assert missing.returncode == 2 and "no experiment 9" in missing.stderr
     not_run = _clive("verify", str(tmp_path))
     assert not_run.returncode == 2
+
+
+def _wait_for(predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.05)
+
+
+def _sandboxed_processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmdline:
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.slow
+def test_a_measurement_cut_off_by_a_killed_harness_is_measured_again_on_resume(tmp_path, git_env):
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    marker = f"wait-{os.getpid()}-{time.monotonic_ns()}"
+    (repo / "bench.sh").write_text(
+        "if grep -q slow config.txt; then\n"
+        f"  sh -c 'until [ -e \"$1/go\" ]; do sleep 0.05; done' {marker} {flags}\n"
+        "fi\n"
+        "echo score: $(wc -c < config.txt)\n"
+    )
+    (repo / "config.txt").write_text("a long starting configuration\n")
+    (repo / "task.md").write_text(
+        "---\n"
+        f"metric: {{command: 'sh bench.sh', pattern: 'score: ([0-9]+)', goal: minimize, "
+        f"budget: 120, paths: ['{flags}']}}\n"
+        "protect: [bench.sh]\n"
+        "---\n# Shorter\n"
+    )
+    git(repo, "init", "--quiet")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "start")
+    script = write_script(
+        tmp_path / "turns.jsonl",
+        [type_("echo slow > config.txt"), _experiment("slow and short"), finish("done")],
+    )
+    sessions = tmp_path / "sessions"
+    command = [sys.executable, "-m", "clive", "--sessions-dir", str(sessions), "--headless"]
+    process = subprocess.Popen(
+        [*command[:3], "run", "task.md", *command[3:], "--model", f"script:{script}"],
+        cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_for(lambda: sessions.is_dir() and any(sessions.iterdir()))
+        (directory,) = sessions.iterdir()
+        events = directory / "events.jsonl"
+        _wait_for(
+            lambda: '"experiment":1' in events.read_text() and _sandboxed_processes_with(marker)
+        )
+    finally:
+        process.kill()
+        process.wait(timeout=60)
+    # The sandbox dies with the harness: nothing of the measurement goes on.
+    _wait_for(lambda: not _sandboxed_processes_with(marker))
+
+    (flags / "go").touch()
+    resumed = subprocess.run(
+        [*command[:3], "resume", str(directory), *command[3:],
+         "--model", f"script:{write_script(tmp_path / 'more.jsonl', [finish('done')])}"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    results = [e for e in Session(directory).log().events if isinstance(e, ExperimentResult)]
+    assert [(r.experiment, r.status.value, r.metric) for r in results] == [
+        (0, "baseline", 30.0),
+        (1, "keep", 5.0),
+    ]
+    rows = (directory / "results.tsv").read_text().splitlines()
+    assert [row.split("\t")[2] for row in rows[1:]] == ["baseline", "keep"]
+    assert (repo / "config.txt").read_text() == "slow\n"

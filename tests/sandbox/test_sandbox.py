@@ -234,3 +234,20 @@ def test_without_bubblewrap_auto_falls_back_and_on_refuses(no_bubblewrap):
     assert not fallback.enabled and "sandbox off: bubblewrap is not installed" in fallback.note
     with pytest.raises(SandboxError, match="--sandbox on: bubblewrap is not installed"):
         choose("on")
+
+
+def test_closing_after_the_namespace_ended_spares_a_namespace_that_reuses_its_number(
+    sandboxed_shell,
+):
+    """A namespace's number is reused once it ends: a terminal whose program has ended must
+    not take the processes of a newer namespace that has the same number for its own."""
+    ended = sandboxed_shell()
+    ended.send_text("exit\r")
+    assert ended.wait(timeout=DEADLINE).reason.value == "exited"
+    alive = sandboxed_shell()
+    alive.run("sleep 1000 &", timeout=DEADLINE)
+    (sleeper,) = alive.background_processes()
+    ended._namespace = alive._namespace  # as if the kernel had reused the number
+    ended.close()
+    os.kill(sleeper, 0)  # still running: it raises if the process is gone
+    assert alive.background_processes() == [sleeper]
