@@ -110,9 +110,10 @@ def instructions(task: TaskFile) -> str:
     """The task file's body, and what the harness does with the metric."""
     metric = task.metric
     protect = ", ".join(task.protect) or "nothing"
+    runs = f"`{metric.setup}`, then `{metric.command}`," if metric.setup else f"`{metric.command}`"
     return (
         f"{task.body.strip()}\n\n"
-        f"(The harness measures: it runs `{metric.command}` on a copy of your files, in a "
+        f"(The harness measures: it runs {runs} on a copy of your files, in a "
         f"sandbox of its own, and reads the first group of /{metric.pattern}/; "
         f"{metric.goal.value} it. A run may take {metric.budget:g}s. Protected files: "
         f"{protect}. Up to {task.limits.experiments} experiments; "

@@ -73,7 +73,7 @@ def compile_alerts(patterns: Sequence[str]) -> re.Pattern[str] | None:
 
 def run_metric(
     command: str,
-    pattern: re.Pattern[str],
+    pattern: re.Pattern[str] | None,
     *,
     cwd: Path,
     launcher: Launcher,
@@ -90,7 +90,8 @@ def run_metric(
 
     ``launcher`` starts it (a sandbox, a clean environment) in ``cwd``; nobody types into
     this terminal, and the run ends when its process exits: no string the measured code
-    prints can end it early or late. ``listeners`` get every byte it prints (a recorder);
+    prints can end it early or late. With ``pattern`` None nothing is read (a setup step: it
+    only has to succeed). ``listeners`` get every byte it prints (a recorder);
     ``on_start(terminal)`` lets a viewer watch it. The
     number is the first group of the last match of ``pattern`` in the output (a training
     script may print the metric as it goes; the final value is the one that counts). The
@@ -164,7 +165,10 @@ def _end(terminal: Terminal, grace: float) -> str:
 
 
 def _judge(
-    output: str, exit_code: int | None, pattern: re.Pattern[str], alerts: re.Pattern[str] | None
+    output: str,
+    exit_code: int | None,
+    pattern: re.Pattern[str] | None,
+    alerts: re.Pattern[str] | None,
 ) -> tuple[float | None, str | None]:
     """(the number, None) for a command that ended by itself, or (None, why it does not count).
 
@@ -177,6 +181,8 @@ def _judge(
         return None, failure + (f" after the alert {alert.group()!r}" if alert else "")
     if alert:
         return None, f"the alert {alert.group()!r} appeared in the output"
+    if pattern is None:
+        return None, None
     return _read_number(pattern, output)
 
 

@@ -25,11 +25,12 @@ model never reports a number: it only says what it tried.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clive.experiments.git import GitError, GitRepo, short
@@ -437,41 +438,58 @@ class ExperimentRunner:
 
     def _measure(self, number: int, commit: str, copy: Path) -> list[MetricRun]:
         """Run the metric ``repeats`` times on fresh copies of ``commit``'s tree (``copy``
-        is the first), stopping at the first failure."""
+        is the first), stopping at the first failure. A ``setup`` runs first each time, and
+        everything it started has ended before the metric command starts."""
         metric = self.task.metric
+        name = "the baseline" if number == 0 else f"experiment {number}"
         runs: list[MetricRun] = []
         try:
             for repeat in range(metric.repeats):
                 if repeat > 0:
                     shutil.rmtree(copy, ignore_errors=True)
                     copy = self._materialize(commit)
-                launcher, cwd = self._launcher(copy)
-                name = "the baseline" if number == 0 else f"experiment {number}"
-                self._recorder.begin(f"{name}, run {repeat + 1}: {metric.command}")
-                try:
-                    run = run_metric(
-                        metric.command,
-                        metric.regex,
-                        cwd=cwd,
-                        launcher=launcher,
-                        budget=metric.budget,
-                        size=(self.writer.info.cols, self.writer.info.rows),
-                        alerts=self._alerts,
-                        stall=self._stall,
-                        stop=self._stop,
-                        listeners=[self._recorder.output],
-                        on_start=self._on_measure,
-                    )
-                finally:
-                    self._recorder.end()
-                    if self._on_measure is not None:
-                        self._on_measure(None)
+                label = f"{name}, run {repeat + 1}"
+                budget, setup = metric.budget, None
+                if metric.setup:
+                    setup = self._run(f"{label}, setup", metric.setup, None, copy, budget)
+                    budget -= setup.seconds
+                if setup is not None and not setup.ok:
+                    run = replace(setup, failure=f"the setup failed: {setup.failure}")
+                else:
+                    run = self._run(label, metric.command, metric.regex, copy, max(budget, 0.0))
+                    if setup is not None:
+                        run = replace(run, seconds=run.seconds + setup.seconds)
                 runs.append(run)
                 if not run.ok:
                     break
         finally:
             shutil.rmtree(copy, ignore_errors=True)
         return runs
+
+    def _run(
+        self, label: str, command: str, pattern: re.Pattern[str] | None, copy: Path, budget: float
+    ) -> MetricRun:
+        """One run of ``command`` on ``copy``, recorded and shown to whoever watches."""
+        launcher, cwd = self._launcher(copy)
+        self._recorder.begin(f"{label}: {command}")
+        try:
+            return run_metric(
+                command,
+                pattern,
+                cwd=cwd,
+                launcher=launcher,
+                budget=budget,
+                size=(self.writer.info.cols, self.writer.info.rows),
+                alerts=self._alerts,
+                stall=self._stall,
+                stop=self._stop,
+                listeners=[self._recorder.output],
+                on_start=self._on_measure,
+            )
+        finally:
+            self._recorder.end()
+            if self._on_measure is not None:
+                self._on_measure(None)
 
     def _launcher(self, copy: Path) -> tuple[Sandbox | CleanEnvironment, Path]:
         """How the metric starts on ``copy``, and where: in a sandbox, the copy stands at the

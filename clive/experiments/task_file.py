@@ -5,7 +5,8 @@ front matter for the harness, in this shape::
 
     ---
     metric:
-      command: ./bench.sh              # run by the harness in the live terminal
+      setup: python3 train.py          # optional: runs first, alone; its output is not read
+      command: ./bench.sh              # the evaluation: its output holds the number
       pattern: 'val_bpb: ([0-9.]+)'    # the first group is the number
       goal: minimize                   # or maximize
       budget: 300                      # seconds per run before it is stopped
@@ -34,8 +35,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 # What each field must hold, said the way the error messages say it.
 _EXPECTED = {
-    "metric": "a mapping with command, pattern, goal, budget, repeats, paths, env, network",
+    "metric": "a mapping with command, pattern, goal, budget, repeats, setup, paths, env, network",
     "metric.command": "the shell command that prints the metric, e.g. ./bench.sh",
+    "metric.setup": "a shell command run before the metric command, e.g. python3 train.py",
     "metric.pattern": "a regular expression whose first group is the number, "
     "e.g. 'val_bpb: ([0-9.]+)'",
     "metric.goal": "minimize or maximize",
@@ -73,6 +75,9 @@ class Metric(_Settings):
     """How the harness measures an experiment."""
 
     command: str = Field(min_length=1)
+    # Runs first, in a sandbox of its own that ends before ``command`` starts: the model's
+    # code (training) kept apart from the evaluation, so nothing of it runs beside it.
+    setup: str | None = Field(None, min_length=1)
     pattern: str = Field(min_length=1)
     goal: Goal
     budget: float = Field(gt=0)
@@ -97,9 +102,11 @@ class Metric(_Settings):
                 raise ValueError(f"{name!r} is not an environment variable's name")
         return env
 
-    @field_validator("command")
+    @field_validator("command", "setup")
     @classmethod
-    def _one_line(cls, command: str) -> str:
+    def _one_line(cls, command: str | None) -> str | None:
+        if command is None:
+            return None
         if "\n" in command.strip():
             raise ValueError("one line, please: put a longer procedure in a script")
         return command.strip()

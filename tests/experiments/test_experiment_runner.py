@@ -41,12 +41,13 @@ def _task_md(
     env: dict[str, str] | None = None,
     protect: str = "[]",
     limits: str = "{experiments: 10, consecutive_failures: 5}",
+    setup: str | None = None,
 ) -> str:
     return (
         "---\n"
         f"metric: {{command: '{command}', pattern: 'score: ([0-9.-]+)', goal: {goal}, "
         f"budget: {budget}, repeats: {repeats}, paths: {json.dumps(paths or [])}, "
-        f"env: {json.dumps(env or {})}}}\n"
+        f"env: {json.dumps(env or {})}" + (f", setup: {json.dumps(setup)}" if setup else "") + "}\n"
         f"protect: {protect}\n"
         f"limits: {limits}\n"
         "---\n"
@@ -465,6 +466,53 @@ def test_an_ignored_protected_file_is_measured_and_checked(task_repo, writer, sa
     assert not ok and runner.results[-1].status is ExperimentStatus.INVALID
     assert "protected files changed: level.dat" in text
     assert (runner.root / "level.dat").read_text() == "3\n"
+
+
+# A "training" step that leaves a daemon behind, which waits for the evaluation's number and
+# prints a better one after it: beside the evaluation, the last number printed would count.
+_LINGERING_TRAINER = """\
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        for _ in range(600):
+            time.sleep(0.01)
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    if b"evaluate.sh" in open(f"/proc/{pid}/cmdline", "rb").read():
+                        time.sleep(0.05)
+                        os.write(1, b"score: 0.0001\\n")
+                except OSError:
+                    pass
+        os._exit(0)
+    os._exit(0)
+open("model.txt", "w").write("4\\n")
+"""
+
+
+@pytest.mark.parametrize("sandboxed", [True], ids=["sandboxed"])
+def test_nothing_of_the_setup_runs_beside_the_metric(task_repo, writer, sandboxed):
+    runner = task_repo(
+        writer,
+        command="sh evaluate.sh",
+        setup="python3 train.py",
+        files={
+            "train.py": _LINGERING_TRAINER,
+            "evaluate.sh": "echo score: $(cat model.txt); sleep 0.5\n",
+        },
+        sandboxed=sandboxed,
+    )
+    result = runner.baseline()
+    assert (result.status, result.metric) == (ExperimentStatus.BASELINE, 4.0)
+    assert runner.repo.tree(result.commit).get("model.txt") is None  # made by the setup
+
+
+def test_a_failed_setup_is_a_crash_and_the_metric_does_not_run(task_repo, writer, sandboxed):
+    runner = task_repo(writer, setup="echo training; exit 3", sandboxed=sandboxed)
+    result = runner.baseline()
+    assert result.status is ExperimentStatus.CRASH and result.metric is None
+    assert result.reason == "the setup failed: the command exited with status 3"
+    assert "training" in result.output_tail
 
 
 # -- where and how the metric runs ----------------------------------------------------------
