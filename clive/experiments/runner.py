@@ -134,6 +134,11 @@ class ExperimentRunner:
         self._on_measure = on_measure
         self._hidden = tuple(p.resolve() for p in (*hidden, writer.directory))
         self._data = _data_paths(task, self.root)
+        # Never part of a tree: the sessions and the task's data, where inside the tree.
+        inside = [*self._hidden, *(p for p, copied in self._data if copied)]
+        self._excluded_dirs = tuple(
+            p.relative_to(self.root).as_posix() for p in inside if p.is_relative_to(self.root)
+        )
         self._best_commit: str | None = None
         self._best_values: list[float] = []
         self._best_tree: Tree = {}
@@ -205,13 +210,7 @@ class ExperimentRunner:
         self.repo.set_ref(BEST_REF, commit)
         self._baseline_tree = self._best_tree = tree
         self._best_commit = commit
-        self.writer.append(
-            MeasurementStarted(
-                experiment=0, commit=commit, command=self.task.metric.command,
-                sandboxed=self.sandboxed, description="baseline",
-            )
-        )  # fmt: skip
-        runs = self._measure(0, commit, copy)
+        runs = self._measure(0, commit, copy, "baseline")
         failed = runs[-1] if not runs[-1].ok else None
         if failed is None:
             self._best_values = [run.value for run in runs]
@@ -256,13 +255,7 @@ class ExperimentRunner:
     def _measure_and_decide(
         self, number: int, commit: str, tree: Tree, copy: Path, description: str
     ) -> ExperimentResult:
-        self.writer.append(
-            MeasurementStarted(
-                experiment=number, commit=commit, command=self.task.metric.command,
-                sandboxed=self.sandboxed, description=description,
-            )
-        )  # fmt: skip
-        runs = self._measure(number, commit, copy)
+        runs = self._measure(number, commit, copy, description)
         if not runs[-1].ok:
             self._restore_best(tree)
             return self._record(commit, ExperimentStatus.CRASH, description, runs, runs[-1].failure)
@@ -355,7 +348,7 @@ class ExperimentRunner:
         copy = self._materialize(again.commit)
         if again.experiment == 0:
             self._best_values = []
-            runs = self._measure(0, again.commit, copy)
+            runs = self._measure(0, again.commit, copy, "baseline")
             ok = runs[-1].ok
             if ok:
                 self._best_values = [run.value for run in runs]
@@ -372,7 +365,7 @@ class ExperimentRunner:
     def remeasure(self, commit: str, number: int) -> list[MetricRun]:
         """Measure ``commit`` (experiment ``number``) again, as it was measured, recording
         nothing: how a session's grounding is checked afterwards (``clive verify``)."""
-        return self._measure(number, commit, self._materialize(commit))
+        return self._measure(number, commit, self._materialize(commit), announce=None)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -413,11 +406,7 @@ class ExperimentRunner:
         """Never part of a tree: git's own directories, the sessions, the task's data."""
         if ".git" in Path(path).parts:
             return True
-        return any(path == p or path.startswith(p + "/") for p in self._excluded_prefixes())
-
-    def _excluded_prefixes(self) -> list[str]:
-        inside = [*self._hidden, *(p for p, copied in self._data if copied)]
-        return [p.relative_to(self.root).as_posix() for p in inside if p.is_relative_to(self.root)]
+        return any(path == p or path.startswith(p + "/") for p in self._excluded_dirs)
 
     def _take_data(self) -> None:
         """Copy the data the metric reads from inside the repository (a ``.venv``): the
@@ -436,11 +425,21 @@ class ExperimentRunner:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, target, follow_symlinks=False)
 
-    def _measure(self, number: int, commit: str, copy: Path) -> list[MetricRun]:
+    def _measure(
+        self, number: int, commit: str, copy: Path, announce: str | None
+    ) -> list[MetricRun]:
         """Run the metric ``repeats`` times on fresh copies of ``commit``'s tree (``copy``
         is the first), stopping at the first failure. A ``setup`` runs first each time, and
-        everything it started has ended before the metric command starts."""
+        everything it started has ended before the metric command starts. ``announce``: the
+        description a ``measurement_started`` event carries (None: no event)."""
         metric = self.task.metric
+        if announce is not None:
+            self.writer.append(
+                MeasurementStarted(
+                    experiment=number, commit=commit, command=metric.command,
+                    sandboxed=self.sandboxed, description=announce,
+                )
+            )  # fmt: skip
         name = "the baseline" if number == 0 else f"experiment {number}"
         runs: list[MetricRun] = []
         try:
@@ -517,7 +516,7 @@ class ExperimentRunner:
             home=Path(env["HOME"]),
             network=self.task.metric.network,
             env=env,
-            as_pid_1=True,  # the run ends at its exit: nothing left behind prints after
+            as_pid_1=True,  # what the run leaves behind dies with it
         )
         return sandbox, self._directory
 

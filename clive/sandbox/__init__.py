@@ -61,7 +61,8 @@ class Sandbox:
     gpus: bool = True  # pass /dev/nvidia* through where they exist
     env: Mapping[str, str] | None = None  # the whole environment inside; None: inherited
     # The program is the namespace's init: when it exits, the kernel kills every process left
-    # in the namespace as part of that exit, so nothing it left behind acts after its end.
+    # in the namespace as part of that exit. (Its files are released a moment before: what
+    # runs beside a metric can print up to its end; a task keeps it apart with a setup.)
     as_pid_1: bool = False
 
     # Every process inside is in a PID namespace of the sandbox's own (see Terminal).
