@@ -119,7 +119,12 @@ class HarnessRepo:
         if not wanted:
             return
         missing = self._missing(wanted)
-        files = [(sha, wanted[sha]) for sha in missing if tree[wanted[sha]].mode != SYMLINK]
+        # Paths go to git a line each: a name with a line break goes in by its bytes.
+        files = [
+            (sha, wanted[sha])
+            for sha in missing
+            if tree[wanted[sha]].mode != SYMLINK and "\n" not in wanted[sha]
+        ]
         if files:
             paths = b"".join(os.fsencode(directory / p) + b"\n" for _, p in files)
             done = self.git("hash-object", "-w", "--no-filters", "--stdin-paths", input=paths)
@@ -129,8 +134,14 @@ class HarnessRepo:
         for sha in missing:
             path = wanted[sha]
             if tree[path].mode == SYMLINK:
-                target = os.fsencode(os.readlink(directory / path))
-                self.git("hash-object", "-w", "--no-filters", "--stdin", input=target)
+                data = os.fsencode(os.readlink(directory / path))
+            elif "\n" in path:
+                data = (directory / path).read_bytes()
+            else:
+                continue
+            done = self.git("hash-object", "-w", "--no-filters", "--stdin", input=data)
+            if done.stdout.decode().strip() != sha:
+                raise GitError("the harness's copy changed while it was stored")
         self._known.update(wanted)
 
     def _missing(self, shas: Iterable[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -128,3 +129,18 @@ def test_commits_refs_trees_and_diffs(tmp_path, repo):
 def test_a_missing_blob_is_an_error(repo):
     with pytest.raises(GitError, match="no object"):
         repo.blobs(["0" * 40])
+
+
+def test_hostile_file_names_are_kept_as_they_are(tmp_path, repo):
+    work = tmp_path / "work"
+    work.mkdir()
+    names = ["line\nbreak.py", "-rf", "tab\there", " lead", "ünïcode", "x" * 200]
+    names.append(os.fsdecode(b"not-utf8-\xff"))
+    for index, name in enumerate(names):
+        (work / name).write_bytes(f"{index}\n".encode())
+    tree = repo.tree(_take(repo, work, tmp_path / "copy"))
+    assert sorted(tree) == sorted(names)
+    blobs = repo.blobs([entry.sha for entry in tree.values()])
+    assert {name: blobs[tree[name].sha] for name in names} == {
+        name: f"{index}\n".encode() for index, name in enumerate(names)
+    }
