@@ -415,7 +415,8 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
             "--sandbox",
             choices=("on", "off"),
             default=None,
-            help="measure in a sandbox or not (default: as the session did)",
+            help="measure in a sandbox or not (default: in one where bubblewrap works; a "
+            "session that ran sandboxed is only verified in one)",
         )
         _sessions_dir_option(parser)
         parser.set_defaults(handler="clive.commands.verify:verify")

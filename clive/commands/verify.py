@@ -16,8 +16,9 @@ from pathlib import Path
 
 from clive.experiments.git import GitError
 from clive.experiments.harness_repo import BEST_REF, HarnessRepo
+from clive.experiments.measure import MetricRun
 from clive.experiments.runner import HARNESS_DIR, TASK_COPY, ExperimentError, ExperimentRunner
-from clive.experiments.task_file import TaskFileError, parse_task
+from clive.experiments.task_file import TaskFile, TaskFileError, parse_task
 from clive.sandbox import SandboxError, choose
 from clive.session import Redactor, Session, SessionNotFound, SessionWriter, find_session
 from clive.session.events import ExperimentResult
@@ -25,6 +26,7 @@ from clive.terminal import TerminalError
 
 
 def verify(args: argparse.Namespace) -> int:
+    """Measure the kept tree (or experiment N) again; 0 when it agrees with the record."""
     try:
         session = find_session(args.session, Path(args.sessions_dir))
     except SessionNotFound as error:
@@ -42,7 +44,9 @@ def verify(args: argparse.Namespace) -> int:
     try:
         task = parse_task((harness / TASK_COPY).read_text(encoding="utf-8"), grounding["task_file"])
         recorded = _recorded(session, HarnessRepo(harness / "repo.git"), args.experiment)
-        mode = args.sandbox or ("on" if grounding.get("sandbox") == "on" else "off")
+        # Sandboxed where it can be: the kept tree is the model's code. A session that ran
+        # sandboxed is checked sandboxed or not at all.
+        mode = args.sandbox or ("on" if grounding.get("sandbox") == "on" else "auto")
         sandboxed = choose(mode).enabled
     except (OSError, TaskFileError, GitError, SandboxError, LookupError) as error:
         print(f"clive verify: {error}", file=sys.stderr)
@@ -80,7 +84,13 @@ def _recorded(session: Session, repo: HarnessRepo, number: int | None) -> Experi
     return kept[-1]
 
 
-def _measure_again(session, task, recorded, sandboxed, sessions_dir):
+def _measure_again(
+    session: Session,
+    task: TaskFile,
+    recorded: ExperimentResult,
+    sandboxed: bool,
+    sessions_dir: Path,
+) -> list[MetricRun]:
     grounding = session.info.settings
     with tempfile.TemporaryDirectory(prefix="clive-verify-") as scratch:
         info = session.info.model_copy(update={"id": "verify"})
@@ -102,7 +112,7 @@ def _measure_again(session, task, recorded, sandboxed, sessions_dir):
             writer.close()
 
 
-def _compare(recorded: ExperimentResult, runs, tolerance: float | None) -> int:
+def _compare(recorded: ExperimentResult, runs: list[MetricRun], tolerance: float | None) -> int:
     failed = next((run for run in runs if not run.ok), None)
     if failed is not None:
         print(f"NOT VERIFIED: the measurement failed: {failed.failure}")

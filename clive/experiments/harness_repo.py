@@ -43,8 +43,19 @@ _PINNED = (
 )
 
 
+# Seconds any git command may take: listing a tree reads its .gitignore files, and one that
+# is a FIFO would block git (and the harness) for ever.
+GIT_TIMEOUT = 600.0
+
+
 def experiment_ref(number: int) -> str:
+    """The ref of experiment ``number``'s tree (0 is the baseline)."""
     return f"refs/clive/experiments/{number}"
+
+
+def _breaks_lines(path: str) -> bool:
+    """Whether git would read ``path`` as something else on a line of its own."""
+    return "\n" in path or "\r" in path
 
 
 class HarnessRepo:
@@ -86,10 +97,16 @@ class HarnessRepo:
         pinned = [part for setting in _PINNED for part in ("-c", setting)]
         try:
             done = subprocess.run(
-                ["git", *pinned, *args], input=input, env=env, capture_output=True, check=False
-            )
+                ["git", *pinned, *args],
+                input=input, env=env, capture_output=True, check=False, timeout=GIT_TIMEOUT,
+            )  # fmt: skip
         except FileNotFoundError:
             raise GitError("git is not installed (no git on PATH)") from None
+        except subprocess.TimeoutExpired:
+            raise GitError(
+                f"git {args[0]} took more than {GIT_TIMEOUT:g}s and was stopped (a .gitignore "
+                "that is not a file, in the tree?)"
+            ) from None
         if check and done.returncode != 0:
             said = done.stderr.decode("utf-8", "replace").strip()
             raise GitError(f"git {' '.join(args)} failed in {self.path}: {said}")
@@ -123,7 +140,7 @@ class HarnessRepo:
         files = [
             (sha, wanted[sha])
             for sha in missing
-            if tree[wanted[sha]].mode != SYMLINK and "\n" not in wanted[sha]
+            if tree[wanted[sha]].mode != SYMLINK and not _breaks_lines(wanted[sha])
         ]
         if files:
             paths = b"".join(os.fsencode(directory / p) + b"\n" for _, p in files)
@@ -135,7 +152,7 @@ class HarnessRepo:
             path = wanted[sha]
             if tree[path].mode == SYMLINK:
                 data = os.fsencode(os.readlink(directory / path))
-            elif "\n" in path:
+            elif _breaks_lines(path):
                 data = (directory / path).read_bytes()
             else:
                 continue
@@ -164,11 +181,13 @@ class HarnessRepo:
         return done.stdout.decode().strip()
 
     def set_ref(self, ref: str, commit: str) -> None:
+        """Point ``ref`` at ``commit``."""
         self.git("update-ref", ref, commit)
 
     # -- reading back -----------------------------------------------------------------------
 
     def ref(self, ref: str) -> str | None:
+        """The commit ``ref`` points at, None if there is no such ref."""
         done = self.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
         return done.stdout.decode().strip() or None
 

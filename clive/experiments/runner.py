@@ -72,6 +72,15 @@ class ExperimentError(RuntimeError):
     something still running); the message says why and what to do."""
 
 
+class RestoreError(ExperimentError):
+    """The experiment was recorded (``result``), but the model's files could not be set back
+    to the best."""
+
+    def __init__(self, result: ExperimentResult, message: str) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 @dataclass(frozen=True)
 class CleanEnvironment:
     """The metric's launcher without a sandbox: only a clean environment (``env -i``)."""
@@ -210,7 +219,10 @@ class ExperimentRunner:
         self.repo.set_ref(BEST_REF, commit)
         self._baseline_tree = self._best_tree = tree
         self._best_commit = commit
-        runs = self._measure(0, commit, copy, "baseline")
+        try:
+            runs = self._measure(0, commit, copy, "baseline")
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
         failed = runs[-1] if not runs[-1].ok else None
         if failed is None:
             self._best_values = [run.value for run in runs]
@@ -224,48 +236,54 @@ class ExperimentRunner:
 
     def run(self, description: str) -> ExperimentResult:
         """Take the model's tree as an experiment, measure it, keep it or set the model's
-        tree back to the best."""
+        tree back to the best. Raises ``RestoreError`` (with the result, recorded) when the
+        model's files could not be set back."""
         if not self.results:
             raise ExperimentError("measure the baseline first (baseline())")
         limit = self.limit_reached
         if limit:
             raise ExperimentError(f"no more experiments: {limit}")
+        description = " ".join(_printable(description).split())
         self._require_nothing_running()
         number = len(self.results)
         tree, copy = self._snapshot(self._best_commit)
-        if tree == self._best_tree:
-            shutil.rmtree(copy, ignore_errors=True)
-            raise ExperimentError(
-                f"nothing changed since the best ({short(self._best_commit or '')}): change "
-                "the code, then run an experiment"
+        try:
+            if tree == self._best_tree:
+                raise ExperimentError(
+                    f"nothing changed since the best ({short(self._best_commit or '')}): "
+                    "change the code, then run an experiment"
+                )
+            commit = self.repo.commit(
+                tree, self._best_commit, f"clive experiment {number}: {description}"
             )
-        commit = self.repo.commit(
-            tree, self._best_commit, f"clive experiment {number}: {description}"
-        )
-        self.repo.set_ref(experiment_ref(number), commit)
-
-        changed = self._changed_protected(tree)
-        if changed:
+            self.repo.set_ref(experiment_ref(number), commit)
+            changed = self._changed_protected(tree)
+            if changed:
+                reason = "protected files changed: " + ", ".join(changed)
+                result = self._record(commit, ExperimentStatus.INVALID, description, [], reason)
+            else:
+                result = self._measure_and_decide(number, commit, copy, description)
+        finally:
             shutil.rmtree(copy, ignore_errors=True)
-            self._restore_best(tree)
-            reason = "protected files changed: " + ", ".join(changed)
-            return self._record(commit, ExperimentStatus.INVALID, description, [], reason)
-        return self._measure_and_decide(number, commit, tree, copy, description)
+        if result.status is not ExperimentStatus.KEEP:
+            self._restore_best(tree, result)
+        return result
 
     def _measure_and_decide(
-        self, number: int, commit: str, tree: Tree, copy: Path, description: str
+        self, number: int, commit: str, copy: Path, description: str
     ) -> ExperimentResult:
+        """Measure ``commit`` (its files are in ``copy``) and record what it comes to; the
+        best moves when it is kept."""
         runs = self._measure(number, commit, copy, description)
         if not runs[-1].ok:
-            self._restore_best(tree)
             return self._record(commit, ExperimentStatus.CRASH, description, runs, runs[-1].failure)
         values = [run.value for run in runs]
         better, reason = self._compare(values)
         if better:
-            self._best_commit, self._best_values, self._best_tree = commit, values, tree
+            self._best_commit, self._best_values = commit, values
+            self._best_tree = self.repo.tree(commit)
             self.repo.set_ref(BEST_REF, commit)
             return self._record(commit, ExperimentStatus.KEEP, description, runs, reason)
-        self._restore_best(tree)
         return self._record(commit, ExperimentStatus.DISCARD, description, runs, reason)
 
     def experiment(self, description: str) -> tuple[bool, str]:
@@ -276,6 +294,8 @@ class ExperimentRunner:
         """
         try:
             result = self.run(description)
+        except RestoreError as error:
+            return False, f"{self.report(error.result)}\n{error}"
         except (ExperimentError, GitError, TerminalError, OSError) as error:
             return False, f"The experiment did not run: {error}"
         ok = result.status in (ExperimentStatus.KEEP, ExperimentStatus.DISCARD)
@@ -344,28 +364,44 @@ class ExperimentRunner:
         if not cut_off:
             return None
         again = cut_off[-1]
-        tree = self.repo.tree(again.commit)
         copy = self._materialize(again.commit)
-        if again.experiment == 0:
-            self._best_values = []
-            runs = self._measure(0, again.commit, copy, "baseline")
-            ok = runs[-1].ok
-            if ok:
-                self._best_values = [run.value for run in runs]
-            return self._record(
-                again.commit,
-                ExperimentStatus.BASELINE if ok else ExperimentStatus.CRASH,
-                "baseline", runs, "the starting point (measured again after a cut-off)"
-                if ok else runs[-1].failure,
-            )  # fmt: skip
-        return self._measure_and_decide(
-            again.experiment, again.commit, tree, copy, again.description
-        )
+        try:
+            if again.experiment == 0:
+                self._best_values = []
+                runs = self._measure(0, again.commit, copy, "baseline")
+                ok = runs[-1].ok
+                if ok:
+                    self._best_values = [run.value for run in runs]
+                return self._record(
+                    again.commit,
+                    ExperimentStatus.BASELINE if ok else ExperimentStatus.CRASH,
+                    "baseline", runs, "the starting point (measured again after a cut-off)"
+                    if ok else runs[-1].failure,
+                )  # fmt: skip
+            result = self._measure_and_decide(
+                again.experiment, again.commit, copy, again.description
+            )
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
+        if result.status is not ExperimentStatus.KEEP:
+            # The files are as the harness left them when it was cut off: read them again.
+            current, taken = self._snapshot(self._best_commit)
+            shutil.rmtree(taken, ignore_errors=True)
+            self._restore_best(current, result)
+        return result
 
     def remeasure(self, commit: str, number: int) -> list[MetricRun]:
         """Measure ``commit`` (experiment ``number``) again, as it was measured, recording
         nothing: how a session's grounding is checked afterwards (``clive verify``)."""
-        return self._measure(number, commit, self._materialize(commit), announce=None)
+        baseline = self.repo.ref(experiment_ref(0))
+        if baseline is None:
+            raise ExperimentError(f"the harness's repository {self.repo.path} has no baseline")
+        self._baseline_tree = self.repo.tree(baseline)  # what a setup may not change
+        copy = self._materialize(commit)
+        try:
+            return self._measure(number, commit, copy, announce=None)
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -398,8 +434,12 @@ class ExperimentRunner:
         tree = self.repo.tree(commit)
         blobs = self.repo.blobs([entry.sha for entry in tree.values()])
         copy = self._new_directory("tree")
-        for path, entry in tree.items():
-            write_file(copy, path, entry, blobs[entry.sha])
+        try:
+            for path, entry in tree.items():
+                write_file(copy, path, entry, blobs[entry.sha])
+        except BaseException:
+            shutil.rmtree(copy, ignore_errors=True)
+            raise
         return copy
 
     def _excluded(self, path: str) -> bool:
@@ -442,28 +482,35 @@ class ExperimentRunner:
             )  # fmt: skip
         name = "the baseline" if number == 0 else f"experiment {number}"
         runs: list[MetricRun] = []
+        current = copy  # the caller's; later repeats get fresh copies of their own
         try:
             for repeat in range(metric.repeats):
-                if repeat > 0:
-                    shutil.rmtree(copy, ignore_errors=True)
-                    copy = self._materialize(commit)
-                label = f"{name}, run {repeat + 1}"
-                budget, setup = metric.budget, None
-                if metric.setup:
-                    setup = self._run(f"{label}, setup", metric.setup, None, copy, budget)
-                    budget -= setup.seconds
-                if setup is not None and not setup.ok:
-                    run = replace(setup, failure=f"the setup failed: {setup.failure}")
-                else:
-                    run = self._run(label, metric.command, metric.regex, copy, max(budget, 0.0))
-                    if setup is not None:
-                        run = replace(run, seconds=run.seconds + setup.seconds)
+                if repeat > 0:  # a fresh copy: nothing the last run wrote stays
+                    shutil.rmtree(current, ignore_errors=True)
+                    current = self._materialize(commit)
+                run = self._run_once(f"{name}, run {repeat + 1}", current)
                 runs.append(run)
                 if not run.ok:
                     break
         finally:
-            shutil.rmtree(copy, ignore_errors=True)
+            if current is not copy:
+                shutil.rmtree(current, ignore_errors=True)
         return runs
+
+    def _run_once(self, label: str, copy: Path) -> MetricRun:
+        """The setup (if any) and the metric command, once, on ``copy``."""
+        metric = self.task.metric
+        if not metric.setup:
+            return self._run(label, metric.command, metric.regex, copy, metric.budget)
+        setup = self._run(f"{label}, setup", metric.setup, None, copy, metric.budget)
+        if not setup.ok:
+            return replace(setup, failure=f"the setup failed: {setup.failure}")
+        # What the setup ran is the model's code: whatever it did to the protected files,
+        # the metric reads them as they were at the baseline.
+        self._put_back_protected(copy)
+        budget = max(metric.budget - setup.seconds, 0.0)
+        run = self._run(label, metric.command, metric.regex, copy, budget)
+        return replace(run, seconds=run.seconds + setup.seconds)
 
     def _run(
         self, label: str, command: str, pattern: re.Pattern[str] | None, copy: Path, budget: float
@@ -494,8 +541,8 @@ class ExperimentRunner:
         """How the metric starts on ``copy``, and where: in a sandbox, the copy stands at the
         repository's own path (paths in scripts and virtual environments hold) and the
         model's tree is out of sight."""
-        env = self._metric_env()
         if not self.sandboxed:
+            env = self._metric_env(copy)
             # No bind mounts here: the data taken from inside the repository (a .venv) is
             # linked into the copy at its place, or the metric would not find it.
             for index, (path, copied) in enumerate(self._data):
@@ -504,13 +551,14 @@ class ExperimentRunner:
                     relative = path.relative_to(self.root).as_posix()
                     write_file(copy, relative, Entry(SYMLINK, blob_sha(target)), target)
             return CleanEnvironment(env), copy / self._directory.relative_to(self.root)
+        env = self._metric_env(self.root)
         binds = []
         for index, (path, copied) in enumerate(self._data):
             source = self._harness / "data" / str(index) if copied else path
             binds.append((source, path))
         sandbox = Sandbox(
             writable_binds=((copy, self.root),),
-            readonly=toolchains(),
+            readonly=toolchains(avoid=[self.root]),
             binds=tuple(binds),
             hidden=self._hidden,
             home=Path(env["HOME"]),
@@ -520,35 +568,49 @@ class ExperimentRunner:
         )
         return sandbox, self._directory
 
-    def _metric_env(self) -> dict[str, str]:
-        """A clean environment: a PATH with nothing the model can write, the task's own
-        variables, and nothing else of the harness's (no credentials)."""
+    def _metric_env(self, tree: Path) -> dict[str, str]:
+        """A clean environment: a PATH with nothing the model can write (a directory of the
+        repository only from the task's data, where the metric sees the repository at
+        ``tree``), the task's own variables, and nothing else of the harness's."""
         data = [path for path, _ in self._data]
-        path = [
-            entry
-            for entry in os.environ.get("PATH", SYSTEM_PATH).split(os.pathsep)
-            if entry.startswith("/")
-            and not entry.startswith("/tmp")
-            and (
-                not Path(entry).is_relative_to(self.root)
-                or any(Path(entry).is_relative_to(d) for d in data)
-            )
-        ]
+        path = []
+        for entry in os.environ.get("PATH", SYSTEM_PATH).split(os.pathsep):
+            if not entry.startswith("/") or entry.startswith("/tmp"):
+                continue
+            if not Path(entry).is_relative_to(self.root):
+                path.append(entry)
+            elif any(Path(entry).is_relative_to(d) for d in data):
+                path.append(str(tree / Path(entry).relative_to(self.root)))
         env = {
             "PATH": os.pathsep.join(path) or SYSTEM_PATH,
             "HOME": os.environ.get("HOME", "/root"),
             "LANG": os.environ.get("LANG") or "C.UTF-8",
             "TERM": "xterm-256color",
             "PYTHONUNBUFFERED": "1",
+            # Bytecode only from a private place: none the model left in the tree is run.
+            "PYTHONPYCACHEPREFIX": "/tmp/clive-pycache",
         }
         env.update(self.task.metric.env)
         return env
 
-    def _restore_best(self, tree: Tree) -> None:
-        """Make the model's tree the best one again (it was ``tree`` when taken)."""
+    def _restore_best(self, tree: Tree, result: ExperimentResult) -> None:
+        """Make the model's tree the best one again (it was ``tree`` when taken); raises
+        ``RestoreError`` with ``result`` when it cannot."""
         best = self._best_tree
-        blobs = self.repo.blobs([e.sha for p, e in best.items() if tree.get(p) != e])
-        write_tree(self.root, best, tree, blobs.__getitem__)
+        try:
+            blobs = self.repo.blobs([e.sha for p, e in best.items() if tree.get(p) != e])
+            write_tree(self.root, best, tree, blobs.__getitem__)
+        except (OSError, GitError) as error:
+            message = f"Your files could not be set back to the best: {error}"
+            raise RestoreError(result, message) from error
+
+    def _put_back_protected(self, copy: Path) -> None:
+        """The protected paths in ``copy`` exactly as at the baseline."""
+        for relative in self._protected_paths():
+            there = {path: Entry("", "") for path in walk(copy, relative)}  # all rewritten
+            baseline = under(self._baseline_tree, relative)
+            blobs = self.repo.blobs([entry.sha for entry in baseline.values()])
+            write_tree(copy, baseline, there, blobs.__getitem__)
 
     def _protected_paths(self) -> list[str]:
         """The protected paths, relative to the repository's root."""
@@ -634,6 +696,12 @@ class ExperimentRunner:
         self.results.append(result)
         self._count_failure(result)
         return result
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (a NUL, escapes) as spaces: it goes into git and
+    into the record."""
+    return "".join(c if c.isprintable() else " " for c in text)
 
 
 def _data_paths(task: TaskFile, root: Path) -> list[tuple[Path, bool]]:

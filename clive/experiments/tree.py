@@ -13,6 +13,7 @@ of its git blob, which is how the harness's own repository names the same bytes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -61,7 +62,11 @@ def _open_parent(root: Path, relative: str, *, create: bool):
         for part in directories:
             try:
                 child = os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
-            except (FileNotFoundError, NotADirectoryError, OSError) as error:
+            except OSError as error:
+                # Missing, not a directory, or a symlink (ELOOP): nothing to go through. Any
+                # other failure (permissions, too many files) is no reason to remove it.
+                if error.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                    raise
                 if not create:
                     raise FileNotFoundError(relative) from error
                 _remove(fd, part)

@@ -76,6 +76,9 @@ class Sandbox:
             _bwrap(writable),
             "--die-with-parent",  # nothing outlives the harness
             "--unshare-user",
+            # No namespace of its own inside: every process stays in sight (a nested PID
+            # namespace hides from the checks) and every mount stays as it was made.
+            "--disable-userns",
             "--unshare-pid",
             "--unshare-uts",
             "--unshare-ipc",
@@ -108,7 +111,8 @@ class Sandbox:
         for source, target in self.writable_binds:
             args += ["--bind", str(source), str(target)]
         for path in _outermost(self.readonly):
-            if path.exists():
+            # A read-only mount above a writable place would cover it: never.
+            if path.exists() and not any(w.is_relative_to(path) for w in writable):
                 args += ["--ro-bind", str(path), str(path)]
         for source, target in self.binds:
             args += ["--ro-bind", str(source), str(target)]
@@ -229,6 +233,32 @@ def installation() -> tuple[Path, ...]:
     return tuple(sorted(p for p in places if p.exists() and p != Path("/")))
 
 
+# Directories a working tree may not be: the sandbox would make the system writable.
+_SYSTEM_DIRS = tuple(
+    Path(p) for p in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/boot",
+                      "/proc", "/sys", "/dev", "/run", "/var/lib", "/var/run")
+)  # fmt: skip
+
+
+def check_worktree(worktree: Path) -> None:
+    """Raise ``SandboxError`` when ``worktree`` cannot be the sandbox's writable place: the
+    root, your home or a directory above it (your dotfiles would be writable, and run as you
+    later), or a system directory."""
+    tree = worktree.resolve()
+    home = _scratch_home()
+    if home.is_relative_to(tree):
+        where = "/" if tree == Path("/") else f"{tree} (your home or above it)"
+        raise SandboxError(
+            f"the sandbox cannot make {where} writable: run clive in a project's directory "
+            "(--cwd DIR), or with --sandbox off"
+        )
+    if any(tree.is_relative_to(d) for d in _SYSTEM_DIRS):
+        raise SandboxError(
+            f"the sandbox cannot make the system directory {tree} writable: run clive in a "
+            "project's directory (--cwd DIR), or with --sandbox off"
+        )
+
+
 def shell_sandbox(
     worktree: Path,
     *,
@@ -238,14 +268,11 @@ def shell_sandbox(
 ) -> Sandbox:
     """The model's shell: ``worktree`` writable; the sessions and clive's installation out
     of reach; ``readonly`` (a repository's ``.git`` in an experiment) read-only."""
-    if worktree.resolve() == Path("/"):
-        raise SandboxError(
-            "the sandbox cannot make / writable: run clive in a project's directory "
-            "(--cwd DIR), or with --sandbox off"
-        )
+    check_worktree(worktree)
+    tree = worktree.resolve()
     return Sandbox(
-        writable=(worktree.resolve(),),
-        readonly=(*toolchains(), *(p.resolve() for p in readonly), *installation()),
+        writable=(tree,),
+        readonly=(*toolchains(avoid=[tree]), *(p.resolve() for p in readonly), *installation()),
         hidden=tuple(p.resolve() for p in sessions),
         home=_scratch_home(),
         network=network,
@@ -262,11 +289,13 @@ def _scratch_home() -> Path:
 _SHARED_HOME_DIRS = frozenset({".local", ".config", ".cache"})
 
 
-def toolchains() -> tuple[Path, ...]:
+def toolchains(avoid: Sequence[Path] = ()) -> tuple[Path, ...]:
     """The user's tools under ``$HOME`` (pyenv, cargo, ~/.local/bin...): the directories of
     ``PATH`` and of this Python that a scratch home would otherwise hide, shown read-only.
-    Dotfiles beside them stay hidden."""
+    Dotfiles beside them stay hidden. Nothing inside ``avoid`` (a working tree: a project's
+    ``.venv`` is the project's), nor above it, is shown: that would cover the tree."""
     home = _scratch_home()
+    avoid = [p.resolve() for p in avoid]
     places = {Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p}
     places.add(Path(sys.prefix))
     shown = set()
@@ -278,7 +307,10 @@ def toolchains() -> tuple[Path, ...]:
         if not place.is_absolute() or not resolved.is_relative_to(home) or resolved == home:
             continue
         top = resolved.relative_to(home).parts[0]
-        shown.add(resolved if top in _SHARED_HOME_DIRS else home / top)
+        for candidate in (resolved if top in _SHARED_HOME_DIRS else home / top, resolved):
+            if not any(candidate.is_relative_to(a) or a.is_relative_to(candidate) for a in avoid):
+                shown.add(candidate)
+                break
     return tuple(sorted(p for p in shown if p.is_dir()))
 
 
@@ -288,6 +320,7 @@ __all__ = [
     "Sandbox",
     "SandboxError",
     "SandboxMode",
+    "check_worktree",
     "choose",
     "installation",
     "probe",

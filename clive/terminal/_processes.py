@@ -90,7 +90,7 @@ def terminate(pids: set[int], grace: float = 1.0) -> None:
                 os.kill(pid, sig)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not any(_alive(pid) for pid in pids):
+        if not any(is_alive(pid) for pid in pids):
             return
         time.sleep(0.02)
     for pid in pids:
@@ -100,10 +100,6 @@ def terminate(pids: set[int], grace: float = 1.0) -> None:
 
 def is_alive(pid: int) -> bool:
     """True while ``pid`` runs (not a zombie, not gone)."""
-    return _alive(pid)
-
-
-def _alive(pid: int) -> bool:
     info = _stat(pid)
     if info is None:
         return False
@@ -153,16 +149,11 @@ def descendants(root: int) -> list[int]:
 def descendant_named(root: int, name: str) -> int | None:
     """``root`` or the first process under it (breadth first) called ``name``: the shell a
     launcher (bubblewrap, or ``env`` which becomes it) started, seen from outside."""
-    table = _all_processes()
-    children: dict[int, list[int]] = {}
-    for pid, info in sorted(table.items()):
-        children.setdefault(info[1], []).append(pid)
-    queue = [root]
-    while queue:
-        pid = queue.pop(0)
-        if pid in table and table[pid][0] == name[:15]:  # the kernel keeps 15 characters of a name
+    short = name[:15]  # the kernel keeps 15 characters of a name
+    for pid in [root, *descendants(root)]:
+        info = _stat(pid)
+        if info is not None and info[0] == short:
             return pid
-        queue.extend(children.get(pid, []))
     return None
 
 

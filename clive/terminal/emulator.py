@@ -541,12 +541,14 @@ def _skip_overdrawn_redraws(text: str, cols: int) -> str:
 def _skip_overdrawn_in_line(line: str, cols: int) -> str:
     first, *redraws = line.split("\r")
     widths = [_redraw_width(segment, cols) for segment in redraws]
-    if any(w > cols for w in widths):
-        return line  # A redraw that wraps moves to the next row: keep everything.
+    if any(w > cols or w < 0 for w in widths):
+        # A redraw that wraps moves to the next row, and one whose width is unknown (a tab)
+        # may: the rows later redraws cover are then not known. Keep everything.
+        return line
     keep = [False] * len(redraws)
     widest_later = -1
     for i in range(len(redraws) - 1, -1, -1):
-        if widths[i] < 0 or widths[i] > widest_later:
+        if widths[i] > widest_later:
             keep[i] = True
             widest_later = max(widest_later, widths[i])
     out = [first]

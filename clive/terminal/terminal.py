@@ -346,6 +346,7 @@ class Terminal:
             if not self._namespace_lives():
                 return launcher
             members = _processes.in_namespace(self._namespace)
+            # Again: it may have ended, and its number been taken, while it was listed.
             return members | launcher if self._namespace_lives() else launcher
         marker = f"CLIVE_TERMINAL_ID={self._terminal_id}".encode()
         return _processes.family(self._shell_pid, marker) | launcher

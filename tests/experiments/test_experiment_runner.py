@@ -657,3 +657,47 @@ def test_resume_after_a_discard_keeps_the_best(task_repo, writer, sandboxed):
     ok, text = _try(fresh, "echo score: 1", "after resuming")
     assert ok and fresh.results[-1].experiment == 3, text
     assert fresh.repo.ref(experiment_ref(3)) == fresh.results[-1].commit
+
+
+def test_the_setup_cannot_change_what_the_metric_reads_of_the_protected_files(
+    task_repo, writer, sandboxed
+):
+    runner = task_repo(
+        writer,
+        setup="echo 'echo score: 0.001' > score.sh",
+        protect="[score.sh]",
+        sandboxed=sandboxed,
+    )
+    assert runner.baseline().metric == 5
+
+
+def test_a_description_with_control_characters_is_recorded_cleaned(task_repo, writer):
+    runner = task_repo(writer)
+    runner.baseline()
+    ok, _ = _try(runner, "echo score: 4", description="four\x00\x1b[31m\nlines")
+    assert ok and runner.results[-1].description == "four [31m lines"
+    assert read_results(runner.results_path)[-1]["description"] == "four [31m lines"
+
+
+def test_a_reset_that_fails_still_leaves_the_experiment_recorded(task_repo, writer, monkeypatch):
+    runner = task_repo(writer)
+    runner.baseline()
+
+    def refuse(*_args, **_kwargs):
+        raise PermissionError("read-only directory")
+
+    monkeypatch.setattr("clive.experiments.runner.write_tree", refuse)
+    ok, text = _try(runner, "echo score: 9")
+    assert not ok and runner.results[-1].status is ExperimentStatus.DISCARD
+    assert "could not be set back to the best: read-only directory" in text
+    assert len(read_results(runner.results_path)) == 2
+
+
+def test_a_gitignore_that_blocks_git_is_stopped_with_an_error(task_repo, writer, monkeypatch):
+    runner = task_repo(writer)
+    runner.baseline()
+    monkeypatch.setattr("clive.experiments.harness_repo.GIT_TIMEOUT", 2.0)
+    (runner.root / "sub").mkdir()
+    os.mkfifo(runner.root / "sub" / ".gitignore")  # git's read of it would never end
+    ok, text = _try(runner, "echo score: 4")
+    assert not ok and "took more than 2s" in text

@@ -134,7 +134,7 @@ def test_a_missing_blob_is_an_error(repo):
 def test_hostile_file_names_are_kept_as_they_are(tmp_path, repo):
     work = tmp_path / "work"
     work.mkdir()
-    names = ["line\nbreak.py", "-rf", "tab\there", " lead", "ünïcode", "x" * 200]
+    names = ["line\nbreak.py", "ends-in-cr\r", "-rf", "tab\there", " lead", "ünïcode", "x" * 200]
     names.append(os.fsdecode(b"not-utf8-\xff"))
     for index, name in enumerate(names):
         (work / name).write_bytes(f"{index}\n".encode())

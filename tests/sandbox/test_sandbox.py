@@ -18,6 +18,7 @@ from clive.sandbox import (
     choose,
     probe,
     shell_sandbox,
+    toolchains,
 )
 from clive.terminal import Terminal
 
@@ -251,3 +252,33 @@ def test_closing_after_the_namespace_ended_spares_a_namespace_that_reuses_its_nu
     ended.close()
     os.kill(sleeper, 0)  # still running: it raises if the process is gone
     assert alive.background_processes() == [sleeper]
+
+
+def test_a_project_venv_on_path_does_not_cover_the_worktree(home, monkeypatch):
+    project = home / "proj"
+    (project / ".venv" / "bin").mkdir(parents=True)
+    (home / "tools" / "bin").mkdir(parents=True)
+    monkeypatch.setenv(
+        "PATH", f"{project / '.venv' / 'bin'}:{home / 'tools' / 'bin'}:/usr/bin:/bin"
+    )
+    shown = toolchains(avoid=[project])
+    assert home / "tools" in shown and not any(
+        p.is_relative_to(project) or project.is_relative_to(p) for p in shown
+    )
+    terminal = Terminal(100, 30, cwd=project, user_rc=False, launcher=shell_sandbox(project))
+    with terminal:
+        assert terminal.run("touch made-here", timeout=DEADLINE).exit_code == 0
+    assert (project / "made-here").exists()
+
+
+@pytest.mark.parametrize("place", ["home", "above home", "system"])
+def test_a_worktree_that_would_open_the_system_or_the_dotfiles_is_refused(home, place):
+    worktree = {"home": home, "above home": home.parent, "system": Path("/usr/local")}[place]
+    with pytest.raises(SandboxError, match="cannot make"):
+        shell_sandbox(worktree)
+
+
+def test_no_namespace_can_be_made_inside(sandboxed_shell):
+    shell = sandboxed_shell()
+    result = shell.run("unshare --user --pid --fork true; echo status=$?", timeout=DEADLINE)
+    assert "status=0" not in result.output

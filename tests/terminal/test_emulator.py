@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from unittest import mock
 
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 import clive.terminal.emulator as emulator_module
@@ -444,6 +444,10 @@ def _shortcuts_taken() -> Iterator[dict[str, int]]:
     text=_OUTPUT,
     size=st.sampled_from([(10, 5), (20, 8), (7, 3)]),
     piece=st.integers(min_value=1, max_value=2),
+)
+# A redraw with a tab that wraps: the later redraws are on the next row.
+@example(
+    text="\r  0% []\r 10% [#]\r  0% []\taaa\r  0% []\r  0% []\r  0% []a", size=(10, 5), piece=1
 )
 def test_fast_path_gives_the_same_screen_as_feeding_piece_by_piece(text, size, piece):
     """Skipping scrolled rows and overdrawn redraws must not change a single cell."""
