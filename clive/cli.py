@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import re
 import sys
@@ -81,11 +82,20 @@ _COMMANDS = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in _COMMANDS:
-        args = _command_parser(argv[0]).parse_args(argv[1:])
+    command, before, after = _find_command(argv)
+    if command is not None:
+        parser = _command_parser(command)
+        # Options may come before the command, as in git; there, those the command has no
+        # use for (--model before `sessions`) are passed over.
+        args, unknown = parser.parse_known_args([*before, *after])
+        stray = [word for word in unknown if word in after]
+        if stray:
+            parser.error(f"unrecognized arguments: {' '.join(stray)}")
     else:
         parser = _task_parser()
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            parser.error(_unrecognized(args.task, unknown))
         if args.task is None:
             parser.print_help()
             return 2
@@ -102,6 +112,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.sessions_dir = str(args.config.sessions_dir)
     module, _, function = args.handler.partition(":")
     return getattr(importlib.import_module(module), function)(args)
+
+
+def _find_command(argv: list[str]) -> tuple[str | None, list[str], list[str]]:
+    """(the subcommand, the words before it, the words after it), or (None, argv, [])
+    when the first word that is not an option (nor an option's value) names none."""
+    takes_value = {
+        option
+        for action in _task_parser()._actions
+        if action.nargs != 0
+        for option in action.option_strings
+    }
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word == "--":
+            break
+        if word.startswith("-"):
+            index += 2 if word in takes_value else 1
+            continue
+        if word in _COMMANDS:
+            return word, argv[:index], argv[index + 1 :]
+        break
+    return None, argv, []
+
+
+def _unrecognized(task: str | None, unknown: list[str]) -> str:
+    """What to say about words the task's command line has no place for."""
+    words = [w for w in unknown if not w.startswith("-")]
+    if task is not None and words and len(words) == len(unknown):
+        close = difflib.get_close_matches(task, _COMMANDS, n=1, cutoff=0.6)
+        if close and len(task) > 1:
+            return f"unknown command {task!r}: did you mean `clive {close[0]}`?"
+        quoted = " ".join([task, *words])
+        return f'the task is several words: put it in quotes: clive "{quoted}"'
+    return f"unrecognized arguments: {' '.join(unknown)}"
 
 
 def parse_duration(text: str) -> float:
@@ -128,6 +173,24 @@ def _positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: must be more than zero")
     return value
+
+
+def _whole_number_in(low: int, high: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} {what}: from {low} to {high}, please")
+        return value
+
+    return parse
+
+
+_columns = _whole_number_in(20, 1000, "columns")
+_rows = _whole_number_in(5, 500, "rows")
+_thinking_tokens = _whole_number_in(1024, 1_000_000, "tokens of thinking")
 
 
 def _positive_int(text: str) -> int:
@@ -170,7 +233,7 @@ def _session_options(
         )
         parser.add_argument(
             "--thinking",
-            type=_positive_int,
+            type=_thinking_tokens,
             default=None,
             metavar="TOKENS",
             help="switch on extended thinking with this budget (at least 1024)",
@@ -204,7 +267,7 @@ def _session_options(
         help="a directory of prompt files overriding clive's (system.md, tools.md, "
         "compact.md, context.md)",
     )
-    budgets = parser.add_argument_group("budgets (a warning at 80%%, a clean stop at 100%%)")
+    budgets = parser.add_argument_group("budgets (a warning at 80%, a clean stop at 100%)")
     budgets.add_argument(
         "--max-steps",
         type=_positive_int,
@@ -267,8 +330,12 @@ def _session_options(
     )
     terminal = parser.add_argument_group("terminal")
     if with_size:  # a resumed session keeps its size: its recording has one
-        terminal.add_argument("--cols", type=int, default=120, help="terminal width (default 120)")
-        terminal.add_argument("--rows", type=int, default=40, help="terminal height (default 40)")
+        terminal.add_argument(
+            "--cols", type=_columns, default=120, help="terminal width, 20 to 1000 (default 120)"
+        )
+        terminal.add_argument(
+            "--rows", type=_rows, default=40, help="terminal height, 5 to 500 (default 40)"
+        )
     terminal.add_argument("--no-user-rc", action="store_true", help="do not source ~/.bashrc")
 
 
@@ -446,8 +513,12 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
         )
         parser.add_argument("shell_command", nargs="+", metavar="COMMAND", help="the command line")
         parser.add_argument("--timeout", type=float, default=None, help="seconds before C-c")
-        parser.add_argument("--cols", type=int, default=120, help="terminal width (default 120)")
-        parser.add_argument("--rows", type=int, default=40, help="terminal height (default 40)")
+        parser.add_argument(
+            "--cols", type=_columns, default=120, help="terminal width, 20 to 1000 (default 120)"
+        )
+        parser.add_argument(
+            "--rows", type=_rows, default=40, help="terminal height, 5 to 500 (default 40)"
+        )
         parser.add_argument("--screen", action="store_true", help="also print the final screen")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument("--no-user-rc", action="store_true", help="do not source ~/.bashrc")

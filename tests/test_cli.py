@@ -86,9 +86,40 @@ def test_bad_options_are_reported_clearly(tmp_path):
     assert done.returncode == 2 and "no session 'nothing-like-this'" in done.stderr
 
 
+def test_mistakes_on_the_command_line_get_one_clear_sentence(tmp_path):
+    cases = {
+        ("list", "the", "files"): 'put it in quotes: clive "list the files"',
+        ("rnu", "task.md"): "did you mean `clive run`?",
+        ("--cols", "0", "task"): "0 columns: from 20 to 1000",
+        ("--cols", "100000", "task"): "100000 columns: from 20 to 1000",
+        ("exec", "--cols", "70000", "--", "ls"): "70000 columns: from 20 to 1000",
+        ("--rows", "-1", "task"): "-1 rows: from 5 to 500",
+        ("--thinking", "10", "task"): "10 tokens of thinking: from 1024",
+        ("--model", "gpt-4o", "task"): "--model openai:gpt-4o --base-url",
+    }
+    for args, said in cases.items():
+        done = _clive(*args, cwd=tmp_path)
+        assert done.returncode == 2 and said in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "sessions").exists()  # nothing was started
+    assert "%%" not in _clive("--help").stdout
+
+
+def test_options_may_come_before_the_command(tmp_path):
+    listing = _clive("--headless", "--model", "script:x.jsonl", "sessions", cwd=tmp_path)
+    assert listing.returncode == 0 and "no sessions" in listing.stdout + listing.stderr
+    done = _clive("--headless", "--model", "script:x.jsonl", "run", "task.md", cwd=tmp_path)
+    assert done.returncode == 2 and "task.md" in done.stderr  # run, with its file: it is absent
+    assert "unrecognized arguments" not in done.stderr
+    stray = _clive("sessions", "--headless", cwd=tmp_path)
+    assert stray.returncode == 2 and "unrecognized arguments: --headless" in stray.stderr
+
+
 def test_demo_then_every_command_reads_the_session(tmp_path):
     done = _clive("demo", "--no-user-rc", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    workdir = done.stderr.split("works in ", 1)[1].split()[0]
+    assert not os.path.exists(workdir)  # the demo's scratch directory is gone
     assert "session ended: finished after 10 steps" in done.stdout
     assert "scripted: no language model" in done.stdout
 

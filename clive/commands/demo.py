@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -19,8 +20,13 @@ def demo(args: argparse.Namespace) -> int:
         f"clive demo: a scripted model (no language model, no API key) works in {workdir}",
         file=sys.stderr,
     )
-    status = run(args, task=DEMO_TASK, model=ScriptModel(DEMO_SCRIPT))
+    try:
+        status = run(args, task=DEMO_TASK, model=ScriptModel(DEMO_SCRIPT))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # the session keeps everything it showed
     print(
-        "next: clive sessions; clive show last; clive replay last --at 5 --print", file=sys.stderr
+        f"clive demo: {workdir} is removed; next: clive sessions; clive show last; "
+        "clive replay last --at 5 --print",
+        file=sys.stderr,
     )
     return status

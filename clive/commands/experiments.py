@@ -34,8 +34,8 @@ def run_experiments(args: argparse.Namespace) -> int:
     except GitError as error:
         print(f"clive run: {error}", file=sys.stderr)
         print(
-            "  the baseline is the files as git has them: the task must be in a git "
-            "repository with nothing uncommitted (git init && git add -A && git commit -m start)",
+            "  the task must be in a git repository with nothing uncommitted "
+            "(git init && git add -A && git commit -m start)",
             file=sys.stderr,
         )
         return 2

@@ -80,8 +80,8 @@ class GitRepo:
                 f" and {len(dirty) - 10} more" if len(dirty) > 10 else ""
             )
             raise GitError(
-                f"the working tree of {self.root} is not clean ({shown}): experiments are "
-                "kept or reset as commits, so commit or stash these changes first"
+                f"the working tree of {self.root} is not clean ({shown}): the baseline is "
+                "what git has, so commit or stash these changes first"
             )
 
     def _spec(self, exclude: Sequence[str | Path]) -> list[str]:

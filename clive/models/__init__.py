@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING
 
 from clive.models.base import (
@@ -76,6 +77,12 @@ def open_model(config: Config) -> Model:
             max_tokens=config.max_output_tokens,
             prices=config.prices,
             retry=config.retry,
+        )
+    if kind != "anthropic" and re.match(r"(gpt-|o[1-9]\b|o[1-9]-|chatgpt)", config.model):
+        raise ModelChoiceError(
+            f"{config.model} is an OpenAI model: OpenAI-compatible models are given as "
+            f"openai:NAME with the server's address: --model openai:{config.model} "
+            "--base-url https://api.openai.com/v1"
         )
     from clive.models.anthropic import AnthropicModel
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,14 @@ from clive.session.info import CAST_FILE, EVENTS_FILE, SESSION_FILE, SessionInfo
 
 class SessionNotFound(LookupError):
     """No session matches the name given."""
+
+
+class SessionUnreadable(SessionNotFound):
+    """A session's ``session.json`` cannot be read (damaged, or from a newer clive)."""
+
+
+def _say_skipped(error: SessionUnreadable) -> None:
+    print(f"clive: skipped {error}", file=sys.stderr)
 
 
 @dataclass
@@ -66,7 +75,14 @@ class Session:
     def info(self) -> SessionInfo:
         """``session.json``, with the outcome of an interrupted session filled in."""
         if self._info is None:
-            info = SessionInfo.read(self.directory)
+            try:
+                info = SessionInfo.read(self.directory)
+            except (OSError, ValueError) as error:
+                said = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+                raise SessionUnreadable(
+                    f"{self.name}: its session.json cannot be read ({said}): damaged, or "
+                    "written by a newer clive"
+                ) from None
             if info.outcome is Outcome.RUNNING:
                 info = self._completed_from_events(info)
             self._info = info
@@ -155,14 +171,23 @@ def _still_running(info: SessionInfo) -> bool:
     return True
 
 
-def list_sessions(root: Path) -> list[Session]:
-    """The sessions under ``root``, oldest first."""
+def list_sessions(
+    root: Path, on_skip: Callable[[SessionUnreadable], None] = _say_skipped
+) -> list[Session]:
+    """The sessions under ``root``, oldest first; one that cannot be read is passed to
+    ``on_skip`` (by default, a line on stderr) and left out."""
     if not root.is_dir():
         return []
     found = []
     for directory in sorted(root.iterdir()):
         if (directory / SESSION_FILE).is_file():
-            found.append(Session(directory))
+            session = Session(directory)
+            try:
+                session.info  # noqa: B018 - read now: a bad one is reported once, here
+            except SessionUnreadable as error:
+                on_skip(error)
+                continue
+            found.append(session)
     return found
 
 
@@ -171,15 +196,18 @@ def find_session(name: str, root: Path) -> Session:
     one, or ``last`` for the most recent."""
     path = Path(name).expanduser()
     if (path / SESSION_FILE).is_file():
-        return Session(path)
+        session = Session(path)
+        session.info  # noqa: B018 - raises SessionUnreadable now, not in the middle of a command
+        return session
+    if (root / name / SESSION_FILE).is_file():  # by its name: read it, or say why not
+        session = Session(root / name)
+        session.info  # noqa: B018
+        return session
     sessions = list_sessions(root)
     if name in ("last", "latest"):
         if not sessions:
             raise SessionNotFound(f"no sessions in {root}")
         return max(sessions, key=lambda s: s.info.started_at)
-    exact = [s for s in sessions if s.name == name]
-    if exact:
-        return exact[0]
     matches = [s for s in sessions if s.name.startswith(name) or name in s.name]
     if len(matches) == 1:
         return matches[0]

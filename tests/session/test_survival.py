@@ -170,3 +170,36 @@ def test_sigterm_ends_the_session_cleanly_as_quit(tmp_path):
     assert info.outcome is Outcome.QUIT and info.reason == "stopped by the user (SIGTERM)"
     sleepers = subprocess.run(["pgrep", "-f", f"^{sleep}$"], capture_output=True, text=True)
     assert sleepers.stdout == "", "the shell and its command are gone"
+
+
+def test_a_session_json_that_cannot_be_read_is_reported_in_one_line_and_skipped(tmp_path):
+    import subprocess
+    import sys
+
+    sessions = tmp_path / "sessions"
+    for name, text in {
+        "2026-01-01T00-00-00-broken": "{not json",
+        "2026-01-02T00-00-00-newer": '{"id": "x", "cols": "wide", "outcome": "teleported"}',
+    }.items():
+        (sessions / name).mkdir(parents=True)
+        (sessions / name / "session.json").write_text(text)
+
+    def clive(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "clive", *args, "--sessions-dir", str(sessions)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    listing = clive("sessions")
+    assert listing.returncode == 0 and "no sessions" in listing.stdout
+    assert listing.stderr.count("cannot be read") == 2 and "Traceback" not in listing.stderr
+    commands = [
+        ["show", "2026-01-01T00-00-00-broken"],
+        ["export", "2026-01-02T00-00-00-newer", "--format", "md"],
+        ["resume", "2026-01-01T00-00-00-broken"],
+        ["show", "last"],
+    ]
+    for command in commands:
+        done = clive(*command)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, (command, done.stderr)
+    assert "newer clive" in clive("show", "2026-01-01T00-00-00-broken").stderr
