@@ -96,6 +96,7 @@ def test_mistakes_on_the_command_line_get_one_clear_sentence(tmp_path):
         ("--rows", "-1", "task"): "-1 rows: from 5 to 500",
         ("--thinking", "10", "task"): "10 tokens of thinking: from 1024",
         ("--model", "gpt-4o", "task"): "--model openai:gpt-4o --base-url",
+        ("--model", f"script:{sys.executable}", "task"): "is not a script",
     }
     for args, said in cases.items():
         done = _clive(*args, cwd=tmp_path)

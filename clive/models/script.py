@@ -102,6 +102,11 @@ def load_script(path: Path) -> list[ScriptTurn]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise ScriptError(f"cannot read the script {path}: {error.strerror}") from error
+    except UnicodeDecodeError:
+        raise ScriptError(
+            f"{path} is not a script: a script is a text file of JSON lines (UTF-8), one model "
+            "turn a line"
+        ) from None
     turns = []
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("#"):
