@@ -7,6 +7,7 @@ import difflib
 import importlib
 import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,31 +28,36 @@ written to a session directory as it happens (./sessions by default)."""
 
 _EPILOG = """\
 commands:
-  run TASK.md        a task with a metric: the model proposes changes, clive measures
-                     each one, keeps it (a commit) or resets it, and logs results.tsv
-  sessions           list the recorded sessions
-  show SESSION       print a session as a transcript of its steps
-  replay SESSION     play a session back (--print --at SECONDS prints the screen then)
-  export SESSION     write the recording (--format cast) or a Markdown report (--format md)
-  resume SESSION     continue an interrupted or paused session
-  verify SESSION     measure a `clive run` session's kept tree again and compare
-  demo               run a bundled scripted task: the whole product, no API key needed
-  exec -- COMMAND    run one shell command in clive's terminal and report what it saw
+  run TASK.md       a task with a metric: the model changes files, clive
+                    measures each change in a sandbox, keeps the best, logs
+                    results.tsv
+  sessions          list the recorded sessions
+  show SESSION      print a session as a transcript of its steps
+  replay SESSION    play a session back (--print --at SECONDS: the screen then)
+  export SESSION    write the recording (--format cast) or a report
+                    (--format md)
+  resume SESSION    continue an interrupted or paused session
+  verify SESSION    measure a `clive run` session's kept tree again and compare
+  demo              run a bundled scripted task: the whole product, no API key
+  exec -- COMMAND   run one shell command in clive's terminal, say what it saw
 
 SESSION is a session directory, its name, a unique part of its name, or "last".
+Options may also come before a command (clive --headless run task.md).
 
 models:
-  --model claude-sonnet-4-5   Anthropic (the default), with ANTHROPIC_API_KEY set
+  --model claude-sonnet-4-5   Anthropic (the default): ANTHROPIC_API_KEY set
   --model openai:NAME --base-url http://localhost:8000/v1
-                              any OpenAI-compatible server (vLLM, Ollama, llama.cpp,
-                              LM Studio, OpenAI); OPENAI_API_KEY is sent when set
-  --model script:PATH         a JSONL script, one model turn a line (see README.md):
-                              {"text": "...", "tool": "type", "input": {"text": "ls"}}
+                              any OpenAI-compatible server (vLLM, Ollama,
+                              llama.cpp, LM Studio, OpenAI); OPENAI_API_KEY is
+                              sent when set
+  --model script:PATH         a JSONL script, one model turn a line (README.md):
+                              {"tool": "type", "input": {"text": "ls"}}
 
-settings: flags win over CLIVE_* environment variables (CLIVE_MODEL, CLIVE_MAX_COST...),
-  which win over ./clive.toml, which wins over ~/.config/clive/config.toml. Prices per
-  model ([prices."NAME"] input/output per million tokens) and the risky-command rules
-  ([risky] name = "regex") are set in those files.
+settings: flags win over CLIVE_* environment variables (CLIVE_MODEL,
+  CLIVE_MAX_COST...), which win over ./clive.toml, which wins over
+  ~/.config/clive/config.toml. Prices per model ([prices."NAME"] input/output
+  per million tokens) and the risky-command rules ([risky] name = "regex") are
+  set in those files.
 
 exit status: 0 finished, 1 clive failed, 2 bad usage, 3 a budget ran out,
   4 too many invalid tool calls, 5 the model failed, 6 the shell exited,
@@ -71,7 +77,8 @@ keys:
   shift+left/right   back or forward a minute
   home / end         the start or the end
   n / p              the next or previous agent step
-  up / down, enter   move the highlight in the timeline; enter (or a click) jumps to that step
+  up / down          move the highlight in the timeline
+  enter (or click)   jump to the highlighted step
   ?                  these keys
   q                  quit"""
 
@@ -451,8 +458,9 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
             "best, and otherwise writes the best back into the model's files. Every experiment "
             "is a row of the session's results.tsv; clive verify SESSION measures the kept "
             "tree again.",
-            epilog="example:\n  cp -r examples/tiny-train /tmp/t && cd /tmp/t && git init -q "
-            "&& git add -A && git commit -qm start\n  clive run task.md",
+            epilog="example:\n  cp -r examples/tiny-train /tmp/t && cd /tmp/t\n"
+            "  git init -q && git add -A && git commit -qm start\n"
+            "  clive run task.md --model script:script.jsonl   (a script plays the model)",
             formatter_class=formatter,
         )
         parser.add_argument("task_file", metavar="TASK.md", help="the task file")
@@ -523,6 +531,11 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument("--no-user-rc", action="store_true", help="do not source ~/.bashrc")
         parser.set_defaults(handler="clive.commands.exec:exec_command")
+    if parser.formatter_class is formatter and parser.description:
+        # Raw text keeps the examples' lines; the description is still a paragraph to wrap.
+        parser.description = "\n".join(
+            textwrap.fill(paragraph, 79) for paragraph in parser.description.split("\n\n")
+        )
     return parser
 
 

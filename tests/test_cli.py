@@ -189,3 +189,13 @@ def test_the_exit_status_reflects_the_outcome(tmp_path):
         "--model", f"script:{script}", "--max-steps", "2", "--no-user-rc", "loop", cwd=tmp_path
     )
     assert done.returncode == 3 and "step_limit" in done.stdout
+
+
+def test_every_help_page_reads_at_80_columns():
+    env = {**os.environ, "COLUMNS": "80"}
+    for command in ([], ["run"], ["sessions"], ["show"], ["replay"], ["export"], ["resume"],
+                    ["verify"], ["demo"], ["exec"]):  # fmt: skip
+        done = _clive(*command, "--help", env=env)
+        assert done.returncode == 0
+        wide = [line for line in done.stdout.splitlines() if len(line) > 80]
+        assert not wide, (command, wide)
