@@ -41,6 +41,12 @@ in_debian apt-get update -qq
 in_debian env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     make python3-venv bubblewrap git ca-certificates >/dev/null
 in_debian python3 --version
+# A fact of this network, not of clive: where its egress has a CA of its own, the machine's
+# certificates go in too, as they would on any machine here.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    in_debian update-ca-certificates >/dev/null
+fi
 
 echo "== this clone's committed files, in /root/clive"
 rm -rf "$root/root/clive"

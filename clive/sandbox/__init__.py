@@ -200,7 +200,7 @@ def probe() -> str | None:
         return f"bubblewrap could not start: {error}"
     if done.returncode != 0:
         said = done.stderr.strip().splitlines()
-        return f"bubblewrap does not work here: {said[-1] if said else done.returncode}"
+        return f"bubblewrap does not work here: {said[-1].rstrip('.') if said else done.returncode}"
     return None
 
 
