@@ -7,6 +7,7 @@ import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profile import examples
 
 from clive.session.redact import HOLD_LIMIT, REDACTED, Redactor, StreamRedactor
 
@@ -78,7 +79,7 @@ def test_an_aws_secret_whose_name_and_value_arrive_apart_is_redacted():
     assert AWS_SECRET not in out
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.lists(
         st.sampled_from(
@@ -147,7 +148,7 @@ def test_a_key_in_a_window_title_is_redacted():
     assert ANTHROPIC not in redactor.redact(f"\x1b]0;export KEY={ANTHROPIC}\x07$ ")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.lists(st.integers(min_value=0, max_value=len(ANTHROPIC)), max_size=4),
     st.lists(st.integers(min_value=0, max_value=300), max_size=6),

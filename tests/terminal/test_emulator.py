@@ -13,6 +13,7 @@ from unittest import mock
 import pytest
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
+from hypothesis_profile import examples
 
 import clive.terminal.emulator as emulator_module
 from clive.terminal._escapes import MAX_HELD_BACK
@@ -192,7 +193,7 @@ def test_sequence_split_at_any_point_gives_the_same_screen():
         assert _fed_in_pieces(_EVERYTHING, [cut]) == whole, repr(_EVERYTHING[cut - 5 : cut + 5])
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(cuts=st.lists(st.integers(0, len(_EVERYTHING)), max_size=20))
 def test_output_cut_into_any_pieces_gives_the_same_screen(cuts):
     assert _fed_in_pieces(_EVERYTHING, cuts) == _fed_in_pieces(_EVERYTHING, [])
@@ -439,7 +440,7 @@ def _shortcuts_taken() -> Iterator[dict[str, int]]:
         yield taken
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     text=_OUTPUT,
     size=st.sampled_from([(10, 5), (20, 8), (7, 3)]),

@@ -10,6 +10,7 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profile import examples
 
 from clive.terminal import ScreenState, Terminal, WaitReason
 from clive.terminal._escapes import MAX_HELD_BACK, split_unfinished_escape
@@ -57,7 +58,7 @@ class _ReaderPath:
         self.emulator.feed(self._screen_decoder.decode(data), plain=plain)
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(
     data=st.lists(st.one_of(st.binary(max_size=64), _NASTY), max_size=60).map(b"".join),
     cuts=st.lists(st.integers(min_value=0, max_value=1 << 16), max_size=30),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profile import examples
 
 from clive.terminal._screen_state import restore_state, save_state
 from clive.terminal.emulator import Emulator
@@ -74,7 +75,7 @@ def _state_of(emulator: Emulator) -> tuple:
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     before=st.lists(st.sampled_from(PIECES), max_size=25),
     after=st.lists(st.sampled_from(PIECES), max_size=25),

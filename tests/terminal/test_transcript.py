@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profile import examples
 
 from clive.terminal.transcript import Mark, Transcript
 
@@ -95,7 +96,7 @@ def test_read_between_marks():
     transcript.close()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(chunks=st.lists(st.text(alphabet="ab日\t\n", max_size=30), max_size=12), data=st.data())
 def test_read_between_any_two_marks_gives_what_was_appended_between_them(chunks, data):
     transcript = Transcript()
@@ -113,7 +114,7 @@ def test_read_between_any_two_marks_gives_what_was_appended_between_them(chunks,
         transcript.close()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.text(alphabet="ab日 \r\n\b\t", max_size=30), max_size=20))
 def test_carriage_returns_and_backspaces_are_applied_as_a_terminal_would(chunks):
     transcript = Transcript()
@@ -125,7 +126,7 @@ def test_carriage_returns_and_backspaces_are_applied_as_a_terminal_would(chunks)
         transcript.close()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.text(alphabet="ab c\r\n\t", max_size=50), max_size=20))
 def test_plain_ascii_fast_path_matches_the_general_path(chunks):
     fast, general = Transcript(), Transcript()
