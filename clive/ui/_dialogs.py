@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -37,10 +38,13 @@ class ApprovalScreen(ModalScreen[bool]):
     # message being typed, another dialog): they neither approve nor refuse.
     ARMING = 0.5
 
-    def __init__(self, request: ApprovalRequest) -> None:
+    def __init__(
+        self, request: ApprovalRequest, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__()
         self.request = request
-        self._shown_at = time.monotonic()
+        self._clock = clock  # a test drives it
+        self._shown_at = clock()
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -52,13 +56,13 @@ class ApprovalScreen(ModalScreen[bool]):
                 yield Button("Refuse (n)", variant="primary", id="refuse")
 
     def on_mount(self) -> None:
-        self._shown_at = time.monotonic()
+        self._shown_at = self._clock()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.action_answer(event.button.id == "approve")
 
     def action_answer(self, approved: bool) -> None:
-        if time.monotonic() - self._shown_at >= self.ARMING:
+        if self._clock() - self._shown_at >= self.ARMING:
             self.dismiss(approved)
 
 

@@ -284,7 +284,7 @@ class LiveApp(App):
             decision.append(Decision(bool(approved), "user", "" if approved else "refused"))
             answered.set()
 
-        screen = ApprovalScreen(request)
+        screen = ApprovalScreen(request, self._clock)
         try:
             self.call_from_thread(self.push_screen, screen, done)
         except RuntimeError:  # the app is gone

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from scripted import finish, type_, wait, write_script
@@ -37,7 +38,7 @@ SLOW = [
 ]
 
 
-def _app(tmp_path, turns, approve="never") -> LiveApp:
+def _app(tmp_path, turns, approve="never", clock=time.monotonic) -> LiveApp:
     script = write_script(tmp_path / "turns.jsonl", turns)
     (tmp_path / "work").mkdir(exist_ok=True)
 
@@ -54,7 +55,9 @@ def _app(tmp_path, turns, approve="never") -> LiveApp:
             on_start=on_start,
         )
 
-    return LiveApp(start, model="script", cols=80, rows=24, budgets=AgentSettings(max_steps=50))
+    return LiveApp(
+        start, model="script", cols=80, rows=24, budgets=AgentSettings(max_steps=50), clock=clock
+    )
 
 
 async def _until(pilot, predicate, timeout=30.0):
@@ -132,13 +135,16 @@ async def test_pause_take_over_give_back_steer_help_and_quit(tmp_path):
 
 @pytest.mark.parametrize(("answer", "approved"), [("y", True), ("n", False)])
 async def test_a_risky_command_waits_for_the_user_in_a_dialog(tmp_path, answer, approved):
-    app = _app(tmp_path, [type_("sudo true"), finish("asked")], approve="risky")
+    now = [0.0]  # the app's clock: the dialog's arming window passes when the test says
+    app = _app(
+        tmp_path, [type_("sudo true"), finish("asked")], approve="risky", clock=lambda: now[0]
+    )
     async with app.run_test(size=(160, 40)) as pilot:
         await _until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         assert "sudo true" in str(app.screen.request.action)
         await pilot.press(answer)  # too soon: meant for something else, it does nothing
         assert isinstance(app.screen, ApprovalScreen)
-        await pilot.pause(ApprovalScreen.ARMING)
+        now[0] += ApprovalScreen.ARMING
         await pilot.press(answer)
         await _until(pilot, lambda: app.ended is not None)
         await pilot.press("q")
