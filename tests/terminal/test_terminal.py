@@ -233,22 +233,28 @@ def test_states_of_the_screen(term):
     assert "secret" not in term.snapshot().text()
 
 
+def _until_screen(term, predicate, timeout: float = 30.0):
+    """The first snapshot for which ``predicate`` holds, polled until ``timeout``: what a
+    full-screen program draws is on its screen, never in the transcript a pattern waits on."""
+    deadline = time.monotonic() + timeout
+    while True:
+        snap = term.snapshot()
+        if predicate(snap):
+            return snap
+        assert time.monotonic() < deadline, f"the screen never got there:\n{snap.text()}"
+        term.wait(quiet=0.05, timeout=0.2)
+
+
 def test_full_screen_and_pager_states(term, tmp_path):
     (tmp_path / "long.txt").write_text("".join(f"line {i}\n" for i in range(200)))
     term.send_text("less long.txt\r")
-    term.wait(pattern="line 10", timeout=10)
-    term.wait(quiet=0.3, timeout=5)
-    snap = term.snapshot()
-    assert snap.state is ScreenState.PAGER
+    _until_screen(term, lambda s: s.state is ScreenState.PAGER and "line 10" in s.text())
     term.send_keys("q")
-    term.wait(prompt=True, timeout=10)
+    assert term.wait(prompt=True, timeout=30).reason is WaitReason.PROMPT
     term.send_text("vim -u NONE long.txt\r")
-    term.wait(quiet=0.5, timeout=10)
-    snap = term.snapshot()
-    assert snap.alt_screen
-    assert snap.state is ScreenState.FULL_SCREEN
+    _until_screen(term, lambda s: s.alt_screen and s.state is ScreenState.FULL_SCREEN)
     term.send_keys("Escape", ":", "q", "!", "Enter")
-    term.wait(prompt=True, timeout=10)
+    assert term.wait(prompt=True, timeout=30).reason is WaitReason.PROMPT
     assert not term.snapshot().alt_screen
 
 
