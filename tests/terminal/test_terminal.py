@@ -301,13 +301,16 @@ def test_close_leaves_no_process_behind_even_ignoring_sighup(tmp_path):
     t.run("nohup sleep 300 >/dev/null 2>&1 & echo $! > bg.pid")
     # setsid forks: the process that stays is the child, re-parented to init at once.
     t.run("setsid sh -c 'echo $$ > sid.pid; trap \"\" HUP TERM; sleep 300' >/dev/null 2>&1 &")
-    t.wait(pattern="never", timeout=0.3)
     t.send_text("trap '' HUP; sleep 300\r")
-    time.sleep(0.2)
-    pids = [int((tmp_path / name).read_text()) for name in ("bg.pid", "sid.pid")]
+    files = [tmp_path / name for name in ("bg.pid", "sid.pid")]
+    deadline = time.monotonic() + 30
+    while not all(f.exists() and f.read_text().strip() for f in files):  # written by now?
+        assert time.monotonic() < deadline, "the background jobs never wrote their pids"
+        time.sleep(0.05)
+    pids = [int(f.read_text()) for f in files]
     shell = t.pid
     t.close()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline and any(_alive(p) for p in [*pids, shell]):
         time.sleep(0.05)
     assert not [p for p in [*pids, shell] if _alive(p)]
