@@ -259,3 +259,23 @@ def test_a_measurement_cut_off_by_a_killed_harness_is_measured_again_on_resume(t
     rows = (directory / "results.tsv").read_text().splitlines()
     assert [row.split("\t")[2] for row in rows[1:]] == ["baseline", "keep"]
     assert (repo / "config.txt").read_text() == "slow\n"
+
+
+def test_a_sessions_directory_that_cannot_be_written_changes_nothing(tmp_path, git_env):
+    repo = tmp_path / "tiny-train"
+    shutil.copytree(EXAMPLE, repo)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "tiny-train")
+    before = (git(repo, "rev-parse", "HEAD"), git(repo, "branch", "--all"), git(repo, "status"))
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "clive", "run", "task.md", "--model", "script:script.jsonl",
+         "--headless", "--sessions-dir", str(blocked / "sessions")],
+        cwd=repo, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "sessions" in done.stderr
+    after = (git(repo, "rev-parse", "HEAD"), git(repo, "branch", "--all"), git(repo, "status"))
+    assert after == before
