@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from scripted import finish, run_script, type_, wait, write_script
 
@@ -58,9 +57,8 @@ def test_sigkill_mid_session_leaves_a_readable_interrupted_session(tmp_path):
     seen = []
     for line in process.stdout:
         seen.append(line.decode())
-        if "step 4 model" in seen[-1]:  # waiting on `sleep 60`
+        if "step 4 model" in seen[-1]:  # waiting on `sleep 60`; the turn is on disk
             break
-    time.sleep(0.5)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     assert process.returncode == -signal.SIGKILL
@@ -160,9 +158,8 @@ def test_sigterm_ends_the_session_cleanly_as_quit(tmp_path):
         "sleep",
     )
     for line in process.stdout:
-        if b"step 2 model" in line:
+        if b"step 2 model" in line:  # inside the loop: a SIGTERM now is a quit
             break
-    time.sleep(0.3)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 130
     (directory,) = sessions.iterdir()
