@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from clive.agent.task import ExperimentsFactory
 from clive.commands.run import (
     agent_settings,
     prepare,
@@ -58,20 +59,7 @@ def run_experiments(args: argparse.Namespace) -> int:
         print(f"clive run: {error}", file=sys.stderr)
         return 2
     made: list[ExperimentRunner] = []
-
-    def experiments(writer, terminal, control, on_measure):
-        runner = ExperimentRunner(
-            writer,
-            task,
-            shell=terminal,
-            sandboxed=choice.enabled,
-            root=repo.root,
-            hidden=[sessions_dir],
-            stop=lambda: control.quitting,
-            on_measure=on_measure,
-        )
-        made.append(runner)
-        return runner
+    experiments = runner_factory(task, repo.root, choice.enabled, sessions_dir, made)
 
     start = task_starter(
         args,
@@ -91,6 +79,34 @@ def run_experiments(args: argparse.Namespace) -> int:
     if made:
         explain_result(made[0])
     return status
+
+
+def runner_factory(
+    task: TaskFile,
+    root: Path,
+    sandboxed: bool,
+    sessions_dir: Path,
+    made: list[ExperimentRunner] | None = None,
+) -> ExperimentsFactory:
+    """What ``run_task`` calls to make the session's runner (appended to ``made``): the
+    model's shell is the one nothing may run in while it measures, a quit stops a run."""
+
+    def experiments(writer, terminal, control, on_measure):
+        runner = ExperimentRunner(
+            writer,
+            task,
+            shell=terminal,
+            sandboxed=sandboxed,
+            root=root,
+            hidden=[sessions_dir],
+            stop=lambda: control.quitting,
+            on_measure=on_measure,
+        )
+        if made is not None:
+            made.append(runner)
+        return runner
+
+    return experiments
 
 
 def explain_result(runner: ExperimentRunner) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from clive.agent.approval import ApprovalPolicy
 from clive.agent.loop import AgentSettings
 from clive.agent.task import resume_task
+from clive.commands.experiments import runner_factory
 from clive.commands.run import (
     agent_settings,
     prepare,
@@ -16,7 +17,7 @@ from clive.commands.run import (
     sandbox_choice,
     shell_sandbox_for,
 )
-from clive.experiments.runner import HARNESS_DIR, TASK_COPY, ExperimentRunner
+from clive.experiments.runner import HARNESS_DIR, TASK_COPY
 from clive.experiments.task_file import TaskFileError, parse_task
 from clive.sandbox import SandboxError
 from clive.session import Session, SessionNotFound, find_session
@@ -100,17 +101,4 @@ def _experiments(session: Session, grounding: dict, sandboxed: bool, sessions_di
     original = Path(grounding["task_file"])
     copy = session.directory / HARNESS_DIR / TASK_COPY
     task = parse_task(copy.read_text(encoding="utf-8"), original)
-
-    def experiments(writer, terminal, control, on_measure):
-        return ExperimentRunner(
-            writer,
-            task,
-            shell=terminal,
-            sandboxed=sandboxed,
-            root=Path(grounding["root"]),
-            hidden=[sessions_dir],
-            stop=lambda: control.quitting,
-            on_measure=on_measure,
-        )
-
-    return experiments
+    return runner_factory(task, Path(grounding["root"]), sandboxed, sessions_dir)

@@ -12,12 +12,23 @@ from pathlib import Path
 
 import pytest
 from conftest import git
+from polling import wait_until
 from scripted import finish, type_, write_script
 
 from clive.session import Session
 from clive.session.events import ExperimentResult, Outcome
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "tiny-train"
+
+
+def _tiny_train(tmp_path) -> Path:
+    """A copy of examples/tiny-train in a repository of its own, committed."""
+    repo = tmp_path / "tiny-train"
+    shutil.copytree(EXAMPLE, repo)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "tiny-train")
+    return repo
 
 
 def _experiment(description: str) -> dict:
@@ -29,11 +40,7 @@ def _set_rate(rate: str) -> dict:
 
 
 def test_the_example_runs_end_to_end_with_a_scripted_model(tmp_path, git_env):
-    repo = tmp_path / "tiny-train"
-    shutil.copytree(EXAMPLE, repo)
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "--quiet", "-m", "tiny-train")
+    repo = _tiny_train(tmp_path)
     script = write_script(
         tmp_path / "turns.jsonl",
         [
@@ -122,11 +129,7 @@ def test_a_bad_task_file_names_the_field(tmp_path):
 
 
 def _run_tiny_train(tmp_path, turns) -> Path:
-    repo = tmp_path / "tiny-train"
-    shutil.copytree(EXAMPLE, repo)
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "--quiet", "-m", "tiny-train")
+    repo = _tiny_train(tmp_path)
     script = write_script(tmp_path / "turns.jsonl", turns)
     done = subprocess.run(
         [
@@ -177,13 +180,6 @@ def test_show_diff_prints_what_an_experiment_changed(tmp_path, git_env):
     assert not_run.returncode == 2
 
 
-def _wait_for(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.05)
-
-
 def _sandboxed_processes_with(marker: str) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -232,17 +228,19 @@ def test_a_measurement_cut_off_by_a_killed_harness_is_measured_again_on_resume(t
         cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        _wait_for(lambda: sessions.is_dir() and any(sessions.iterdir()))
+        wait_until(lambda: sessions.is_dir() and any(sessions.iterdir()), "the session", 60)
         (directory,) = sessions.iterdir()
         events = directory / "events.jsonl"
-        _wait_for(
-            lambda: '"experiment":1' in events.read_text() and _sandboxed_processes_with(marker)
+        wait_until(
+            lambda: '"experiment":1' in events.read_text() and _sandboxed_processes_with(marker),
+            "the measurement under way",
+            60,
         )
     finally:
         process.kill()
         process.wait(timeout=60)
     # The sandbox dies with the harness: nothing of the measurement goes on.
-    _wait_for(lambda: not _sandboxed_processes_with(marker))
+    wait_until(lambda: not _sandboxed_processes_with(marker), "no measurement left", 60)
 
     (flags / "go").touch()
     resumed = subprocess.run(
@@ -262,11 +260,7 @@ def test_a_measurement_cut_off_by_a_killed_harness_is_measured_again_on_resume(t
 
 
 def test_a_sessions_directory_that_cannot_be_written_changes_nothing(tmp_path, git_env):
-    repo = tmp_path / "tiny-train"
-    shutil.copytree(EXAMPLE, repo)
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "--quiet", "-m", "tiny-train")
+    repo = _tiny_train(tmp_path)
     before = (git(repo, "rev-parse", "HEAD"), git(repo, "branch", "--all"), git(repo, "status"))
     blocked = tmp_path / "a-file"
     blocked.write_text("not a directory\n")

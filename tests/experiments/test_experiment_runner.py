@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import os
 import stat
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import git
+from polling import wait_until
 
 from clive.experiments import ExperimentError, ExperimentRunner, load_task, read_results
 from clive.experiments.harness_repo import BEST_REF, experiment_ref
@@ -28,8 +27,6 @@ from clive.session.events import (
     parse_event,
 )
 from clive.terminal import Terminal
-
-DEADLINE = 30.0  # seconds any condition polled here may take on a loaded machine
 
 
 def _task_md(
@@ -139,14 +136,6 @@ def _kept(runner: ExperimentRunner, commit: str) -> dict[str, tuple[str, bytes]]
 def _events(writer: SessionWriter) -> list[object]:
     lines = (writer.directory / "events.jsonl").read_text().splitlines()
     return [parse_event(line) for line in lines]
-
-
-def _poll(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {DEADLINE:g}s: {what}")
-        time.sleep(0.05)
 
 
 # -- watchers: budget, stall, alerts --------------------------------------------------------
@@ -339,7 +328,7 @@ def test_an_experiment_waits_for_nothing_in_the_background(task_repo, writer, sa
     ok, text = _try(runner, "echo score: 4")
     assert not ok and "still running" in text and len(runner.results) == 1
     shell.run("kill %1; wait")
-    _poll(lambda: not shell.background_processes(), "the background job ends")
+    wait_until(lambda: not shell.background_processes(), "the background job ends")
     ok, _ = _try(runner, "echo score: 4")
     assert ok and runner.results[-1].metric == 4.0
 
@@ -572,7 +561,7 @@ def test_a_daemon_the_metric_starts_ends_with_the_measurement(task_repo, writer)
                 continue
         return False
 
-    _poll(lambda: not running(), "the metric's daemon ends")
+    wait_until(lambda: not running(), "the metric's daemon ends")
 
 
 def test_data_outside_the_repository_is_read_only(tmp_path, task_repo, writer):

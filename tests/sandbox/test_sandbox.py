@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from polling import DEADLINE, wait_until
 
 from clive.sandbox import (
     Sandbox,
@@ -25,8 +25,6 @@ from clive.terminal import Terminal
 pytestmark = pytest.mark.skipif(
     probe() is not None, reason=f"bubblewrap does not work here: {probe()}"
 )
-
-DEADLINE = 30.0  # seconds any condition polled here may take on a loaded machine
 
 
 @pytest.fixture
@@ -61,14 +59,6 @@ def sandboxed_shell(home, worktree) -> Iterator[Callable[..., Terminal]]:
     yield start
     for terminal in shells:
         terminal.close()
-
-
-def _poll(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {DEADLINE:g}s: {what}")
-        time.sleep(0.05)
 
 
 def _gone(pid: int) -> bool:
@@ -157,10 +147,10 @@ def test_a_process_that_left_the_session_is_found_and_ended(sandboxed_shell):
                 continue
         return None
 
-    _poll(lambda: sleeper() is not None, "the sleep is listed as a background process")
+    wait_until(lambda: sleeper() is not None, "the sleep is listed as a background process")
     pid = sleeper()
     shell.close()
-    _poll(lambda: _gone(pid), f"the sleep ({pid}) is gone after close()")
+    wait_until(lambda: _gone(pid), f"the sleep ({pid}) is gone after close()")
 
 
 def test_without_network_only_the_loopback_is_there(sandboxed_shell):
