@@ -22,7 +22,7 @@ from clive.terminal._screen_state import restore_state, save_state
 from clive.terminal.emulator import Emulator
 
 INDEX_SUFFIX = ".index"
-_INDEX_VERSION = 1
+_INDEX_VERSION = 2
 KEYFRAME_EVERY = 4 << 20  # characters of output between keyframes, at most
 # ... and seconds of emulator work: full-screen redraws are parsed cell by cell, ten times
 # slower than a log, so a seek must not have megabytes of them to feed.
@@ -142,8 +142,8 @@ def _extend(
         if event.code == "o":
             fed += len(event.data)
         due = fed >= every or (fed and time.perf_counter() - work_started >= KEYFRAME_WORK)
-        # Inside an unfinished sequence there is no keyframe to take: the next event it is.
-        if due and (state := save_state(emulator)) is not None:
+        if due:
+            state = save_state(emulator)
             keyframes.append(Keyframe(event.time, end, emulator.cols, emulator.rows, state))
             fed = 0
             work_started = time.perf_counter()

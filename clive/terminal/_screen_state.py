@@ -2,7 +2,8 @@
 
 Everything that decides what later output does is kept, not only what is visible: both
 buffers while a full-screen program runs, the cursor and its colours, modes, margins, tab
-stops, character sets, saved cursors, the title, and an escape sequence still arriving. So
+stops, character sets, saved cursors, the title, and the parser's state inside a sequence
+still arriving. So
 an emulator restored from a keyframe and fed the rest of a recording ends exactly where one
 fed the whole recording does.
 """
@@ -13,11 +14,11 @@ import json
 from typing import Any
 
 from pyte import charsets
-from pyte.screens import Char, Cursor, Margins, Savepoint
+from pyte.screens import Char, Cursor, Margins, Savepoint, StaticDefaultDict
 
 from clive.terminal.emulator import Emulator
 
-_VERSION = 1
+_VERSION = 2
 _CHARSET_CODES = {id(table): code for code, table in charsets.MAPS.items()}
 
 
@@ -36,12 +37,9 @@ class _Styles:
         return self._index[style]
 
 
-def save_state(emulator: Emulator) -> str | None:
-    """The state of ``emulator`` as a JSON string, or None while pyte is inside a sequence
-    (a string longer than clive holds back): try again after more output."""
+def save_state(emulator: Emulator) -> str:
+    """The state of ``emulator`` as a JSON string, inside a sequence or not."""
     screen = emulator._screen
-    if not emulator._stream._taking_plain_text:
-        return None
     styles = _Styles()
     state = {
         "version": _VERSION,
@@ -57,10 +55,8 @@ def save_state(emulator: Emulator) -> str | None:
             if screen._alt_saved_cursor is None
             else _dump_saved(screen._alt_saved_cursor, styles)
         ),
-        "savepoints": [
-            [*_dump_saved(point[:4], styles), point.origin, point.wrap]
-            for point in screen.savepoints
-        ],
+        "savepoints": _dump_savepoints(screen.savepoints, styles),
+        "main_savepoints": _dump_savepoints(screen._main_savepoints, styles),
         "mode": sorted(screen.mode),
         "margins": None if screen.margins is None else list(screen.margins),
         "tabstops": sorted(screen.tabstops),
@@ -68,10 +64,8 @@ def save_state(emulator: Emulator) -> str | None:
         "g0": _CHARSET_CODES[id(screen.g0_charset)],
         "g1": _CHARSET_CODES[id(screen.g1_charset)],
         "saved_columns": screen.saved_columns,
-        "pyte_title": [screen.title, screen.icon_name],
         "title": emulator.title,
-        "held_back": emulator._held_back,
-        "last_cell": screen._last_cell,
+        "parser": emulator._parser.saved(),
         "last_char": screen._last_char,
         "joining": screen._joining,
         "styles": styles.table,
@@ -101,10 +95,8 @@ def _restore(state: dict[str, Any]) -> Emulator:
     screen.cursor = _load_cursor(state["cursor"], styles)
     if state["alt_saved_cursor"] is not None:
         screen._alt_saved_cursor = _load_saved(state["alt_saved_cursor"], styles)
-    screen.savepoints = [
-        Savepoint(*_load_saved(point[:4], styles), point[4], point[5])
-        for point in state["savepoints"]
-    ]
+    screen.savepoints = _load_savepoints(state["savepoints"], styles)
+    screen._main_savepoints = _load_savepoints(state["main_savepoints"], styles)
     screen.mode = set(state["mode"])
     screen.margins = None if state["margins"] is None else Margins(*state["margins"])
     screen.tabstops = set(state["tabstops"])
@@ -112,21 +104,28 @@ def _restore(state: dict[str, Any]) -> Emulator:
     screen.g0_charset = charsets.MAPS[state["g0"]]
     screen.g1_charset = charsets.MAPS[state["g1"]]
     screen.saved_columns = state["saved_columns"]
-    screen.title, screen.icon_name = state["pyte_title"]
     emulator.title = state["title"]
-    emulator._held_back = state["held_back"]
-    screen._last_cell = None if state["last_cell"] is None else tuple(state["last_cell"])
+    emulator._parser.restore(state["parser"])
     screen._last_char = state["last_char"]
     screen._joining = state["joining"]
     return emulator
 
 
-def _dump_buffer(buffer: dict, styles: _Styles) -> list:
-    """Rows as ``[y, runs]``; a run is ``[x, style, cells]`` over neighbouring cells of one
-    style, ``cells`` a string when each cell holds one character, else a list of cells.
+def _dump_savepoints(points: list[Savepoint], styles: _Styles) -> list:
+    return [[*_dump_saved(point[:4], styles), point.origin, point.wrap] for point in points]
 
-    Blank cells are kept too: pyte erases only the cells a row holds, so which are held
-    decides what a later erase in a colour does."""
+
+def _load_savepoints(points: list, styles: list[tuple]) -> list[Savepoint]:
+    return [Savepoint(*_load_saved(point[:4], styles), point[4], point[5]) for point in points]
+
+
+def _dump_buffer(buffer: dict, styles: _Styles) -> list:
+    """Rows as ``[y, runs, blank]``; a run is ``[x, style, cells]`` over neighbouring cells of
+    one style, ``cells`` a string when each cell holds one character, else a list of cells;
+    ``blank`` is the row's cell where it holds none (``[data, style]``: erased in a colour).
+
+    Cells are kept as held, blank ones too: that is what makes a restored screen the same
+    screen for every later operation."""
     rows = []
     for y in sorted(buffer):
         runs: list[list[Any]] = []
@@ -141,15 +140,15 @@ def _dump_buffer(buffer: dict, styles: _Styles) -> list:
         for run in runs:
             if all(len(data) == 1 for data in run[2]):
                 run[2] = "".join(run[2])
-        if runs:
-            rows.append([y, runs])
+        default = buffer[y].default
+        rows.append([y, runs, [default.data, styles.number(default)]])
     return rows
 
 
 def _load_buffer(screen, rows: list, styles: list[tuple]) -> dict:
     buffer = screen._new_buffer()
-    for y, runs in rows:
-        row = buffer[y]
+    for y, runs, (data, style) in rows:
+        row = buffer[y] = StaticDefaultDict(Char(data, *styles[style]))
         for x, style, cells in runs:
             for offset, data in enumerate(cells):
                 row[x + offset] = Char(data, *styles[style])

@@ -154,7 +154,6 @@ def test_unterminated_escape_sequences_do_not_wedge_the_reader(tmp_path):
 # -- known bugs ------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="pyte reads the ESC of the next sequence as CSI final")
 def test_unfinished_csi_leaves_no_garbage_on_screen(tmp_path):
     with Terminal(cols=80, rows=24, cwd=tmp_path, user_rc=False) as term:
         term.run("printf '\\033['", timeout=10)
