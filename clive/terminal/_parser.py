@@ -131,10 +131,28 @@ class Parser:
                 else:
                     position = self._step(data, position)
             except Exception as error:  # one bad sequence must not blind clive
-                self.errors += 1
-                self.last_error = error
-                self.state = GROUND
+                self._failed(error)
                 position = max(position, start + 1)
+
+    def finish_sequence(self, data: str) -> int:
+        """Feed ``data`` only until the sequence in progress ends; how much was taken."""
+        position, end = 0, len(data)
+        while position < end and self.state != GROUND:
+            start = position
+            try:
+                if self.state in (OSC, STRING_IGNORE):
+                    position = self._string(data, position)
+                else:
+                    position = self._step(data, position)
+            except Exception as error:  # one bad sequence must not blind clive
+                self._failed(error)
+                position = max(position, start + 1)
+        return position
+
+    def _failed(self, error: Exception) -> None:
+        self.errors += 1
+        self.last_error = error
+        self.state = GROUND
 
     # -- the slow way: one character at a time ------------------------------------------------
 

@@ -35,6 +35,7 @@ _NOT_ROW_LOCAL = re.compile(
 )
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 _ROW_LOCAL_CSI = re.compile(r"\x1b\[[0-9;]*[mK]")
+_VOCABULARY_SIZE = 16
 # Characters every terminal draws one column wide (checked against wcwidth in the tests): a
 # progress bar made of them has as many columns as characters, found at C speed.
 SURELY_NARROW_RANGES = (
@@ -85,6 +86,7 @@ class Emulator:
     ) -> None:
         self._screen = Screen(cols, rows, respond or (lambda _answer: None), on_osc)
         self._parser = Parser(self._screen)
+        self._row_local_sequences: list[str] = []  # colour sequences seen lately (_row_local)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -165,13 +167,14 @@ class Emulator:
         across calls: a sequence cut in two by a read is read as one.
         """
         parser = self._parser
-        if parser.in_ground:
-            if plain or not has_escapes_or_controls(text):
-                self._feed_row_local(text)
-                return
-            if "\x1b[" in text and not has_escapes_or_controls(_ROW_LOCAL_CSI.sub("", text)):
-                self._feed_row_local(text)  # colours and erase-in-line only: a coloured log
-                return
+        if not parser.in_ground:
+            text = text[parser.finish_sequence(text) :]
+            plain = False
+        if parser.in_ground and (plain or self._row_local(text)):
+            self._feed_row_local(text)
+            return
+        # Between the sequences that are not row-local, the text is (a coloured log is one
+        # such run from end to end).
         position = 0
         for match in _NOT_ROW_LOCAL.finditer(text):
             if match.start() > position:
@@ -181,11 +184,36 @@ class Emulator:
         if position < len(text):
             self._feed_segment(text[position:])
 
+    def _row_local(self, text: str) -> bool:
+        """True when ``text`` holds nothing but text, CR, LF, TAB, colours and erase-in-line.
+
+        A coloured log holds hundreds of thousands of escape sequences but only a handful of
+        different ones: those seen before are removed with ``str.replace`` (C speed), and a
+        regular expression only looks at what is left.
+        """
+        if not has_escapes_or_controls(text):
+            return True
+        vocabulary = self._row_local_sequences
+        for sequence in vocabulary:
+            if sequence in text:
+                text = text.replace(sequence, "")
+        if "\x1b" in text:
+            if _NOT_ROW_LOCAL.search(text):
+                return False
+            new = set(_ROW_LOCAL_CSI.findall(text))
+            if len(vocabulary) + len(new) > _VOCABULARY_SIZE:
+                vocabulary.clear()  # colours too many to learn: the regular expressions decide
+            vocabulary.extend(new)
+            return True
+        return not has_escapes_or_controls(text)
+
     def _feed_segment(self, text: str) -> None:
-        if self._parser.in_ground:
+        if not self._parser.in_ground:
+            # The rest of a sequence (a title, or a sequence cut by the previous read): the
+            # parser takes it, and what follows is text again.
+            text = text[self._parser.finish_sequence(text) :]
+        if text:
             self._feed_row_local(text)
-        else:
-            self._parser.feed(text)  # the inside of a sequence (a title, say): not text
 
     def _feed_row_local(self, text: str) -> None:
         rows = self.rows

@@ -492,3 +492,35 @@ def test_repeat_after_rows_scrolled_away_gives_the_same_screen_as_piece_by_piece
     # screen must not depend on how the output was cut into reads.
     fast, slow = _whole_and_piecewise("abc" + "\r\n" * 20 + "\x1b[3b", 10, 3)
     assert fast.lines() == slow.lines()
+
+
+# -- xterm behaviour pyte lacked -------------------------------------------------------------
+
+
+def test_resize_during_a_full_screen_program_keeps_the_main_rows_its_own_cursor_chooses():
+    emulator = Emulator(20, 10)
+    emulator.feed("one\r\ntwo\r\nthree")  # the shell's cursor is on row 2
+    emulator.feed("\x1b[?1049h\x1b[10;1Hbottom of the editor")  # the editor's on row 9
+    emulator.resize(20, 5)
+    emulator.feed("\x1b[?1049l")
+    # Rows below the main cursor go first: "one" stays, as tmux keeps it.
+    assert emulator.lines()[:3] == ["one", "two", "three"]
+    assert emulator.cursor == Cursor(5, 2)
+
+
+def test_colour_names_are_the_same_in_both_planes_for_all_sixteen_colours():
+    foreground = "".join(f"\x1b[{code}mX" for code in [*range(30, 38), *range(90, 98)])
+    background = "".join(f"\x1b[{code}mX" for code in [*range(40, 48), *range(100, 108)])
+    emulator = _screen(foreground + "\r\n" + background, cols=16)
+    fg = [cell.fg for cell in emulator.cells()[0]]
+    bg = [cell.bg for cell in emulator.cells()[1]]
+    assert fg == bg
+    assert len(set(fg)) == 16 and "bfightmagenta" not in bg
+
+
+def test_erasing_in_a_colour_gives_blank_cells_only_its_background():
+    emulator = _screen("\x1b[1;4;31;44mab\x1b[K")
+    cell = emulator.cells()[0][5]
+    assert (cell.data, cell.bg, cell.fg, cell.bold, cell.underscore) == (
+        " ", "blue", "default", False, False
+    )
