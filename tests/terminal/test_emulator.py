@@ -524,3 +524,26 @@ def test_erasing_in_a_colour_gives_blank_cells_only_its_background():
     assert (cell.data, cell.bg, cell.fg, cell.bold, cell.underscore) == (
         " ", "blue", "default", False, False
     )
+
+
+_GRAMMAR = st.lists(
+    st.one_of(
+        st.sampled_from(["\x1b", "[", "]", "P", "_", "?", ">", ";", ":", "\x07", "\x18", "\x1a"]),
+        st.sampled_from(["\x1b[", "\x1b]0;", "\x1bP", "\x1b\\", "\x1b(0", "\x1b#8", "\r\n", "\x0e"]),
+        st.sampled_from([*"0123456789", *"ABCDHJKLMPSTXZ@`abdefghlmnrsu", "\t", "\b", "\x0f"]),
+        st.sampled_from(["é", "\u0301", "\u200d", "日", "😀", "\U0001f1eb", "\u093f", "\x85"]),
+        st.text(max_size=3),
+    ),
+    max_size=80,
+).map("".join)
+
+
+@settings(max_examples=examples(400), deadline=None)
+@given(text=_GRAMMAR, cut=st.integers(0, 80), size=st.sampled_from([(10, 4), (30, 6)]))
+def test_any_output_is_handled_without_error_and_the_same_however_it_is_cut(text, cut, size):
+    whole, piecewise = Emulator(*size), Emulator(*size)
+    whole.feed(text)
+    piecewise.feed(text[:cut])
+    piecewise.feed(text[cut:])
+    assert whole.handler_errors == piecewise.handler_errors == 0
+    assert _state(whole) == _state(piecewise)
