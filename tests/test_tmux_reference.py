@@ -6,7 +6,20 @@ import os
 import re
 
 import pytest
-from tmux_reference import TmuxError, TmuxPane, compare_screens
+from tmux_reference import (
+    Run,
+    Style,
+    StyledScreen,
+    TmuxError,
+    TmuxPane,
+    clive_screen,
+    compare_screens,
+    compare_styled_screens,
+    palette_colour,
+    render_in_tmux,
+)
+
+from clive.terminal import Emulator
 
 
 def _printf_bytes(text: str) -> str:
@@ -182,3 +195,82 @@ def test_compare_screens_lists_both_sides_and_marks_differences():
         "!  1 日本     | 日本語",
         "!  2 x        | ",
     ]
+
+
+@pytest.mark.tmux
+@pytest.mark.usefixtures("tmux_pane")  # for its skip when tmux is missing
+def test_render_in_tmux_shows_the_bytes_untouched(tmp_path):
+    plain, coloured, query = render_in_tmux(
+        [b"ab\ncd", b"\x1b[1;31mred\x1b[0m \x1b[38;5;208mo\x1b[?25l", b"xy\x1b[6n"],
+        tmp_path,
+        cols=20,
+        rows=5,
+    )
+    # A LF stays a LF (no CR added by the pane's tty).
+    assert plain.screen.lines() == ["ab", "  cd", "", "", ""]
+    assert plain.screen.cursor == (4, 1)
+    assert coloured.screen.rows[0] == (
+        Run("red", Style(fg="1", bold=True)),
+        Run(" ", Style()),
+        Run("o", Style(fg="#ff8700")),
+    )
+    assert not coloured.screen.cursor_visible
+    assert query.answers == "\x1b[1;3R"
+
+
+@pytest.mark.tmux
+@pytest.mark.usefixtures("tmux_pane")
+def test_render_in_tmux_reads_what_tmux_capture_prints_oddly(tmp_path):
+    # tmux prints overline as "5:3" and curly underline as "4:3", and line drawing as letters
+    # between SO and SI.
+    (rendering,) = render_in_tmux([b"\x1b[4:3mu\x1b[53mo\x1b[0m\x1b(0lqk\x1b(B"], tmp_path)
+    assert rendering.screen.rows[0] == (Run("uo", Style(underline=True)), Run("┌─┐", Style()))
+
+
+@pytest.mark.tmux
+def test_pane_screen_has_colours_cursor_and_modes(tmux_pane):
+    pane = tmux_pane(command="printf 'a\\033[44mb\\033[0m\\033[?1h\\033]2;hi\\007'; sleep 60")
+    pane.wait_for_text("^ab$")
+    screen = pane.screen()
+    assert screen.rows[0] == (Run("a", Style()), Run("b", Style(bg="4")))
+    assert (screen.cursor, screen.title, screen.application_cursor_keys) == ((2, 0), "hi", True)
+
+
+def test_palette_colour_is_xterms():
+    assert [palette_colour(n) for n in (1, 12, 16, 208, 231, 232, 255)] == [
+        *("#cd0000", "#5c5cff", "#000000", "#ff8700", "#ffffff", "#080808", "#eeeeee"),
+    ]
+
+
+def _emulated(text: str) -> StyledScreen:
+    emulator = Emulator(20, 3)
+    emulator.feed(text)
+    return clive_screen(emulator.cells(), emulator.cursor, alternate_on=False, title="")
+
+
+def test_clive_screen_reads_colours_and_attributes():
+    screen = _emulated("\x1b[3;4;9;95;48;2;1;2;3mx\x1b[0m日")
+    assert screen.rows[0] == (
+        Run("x", Style(fg="13", bg="#010203", italic=True, underline=True, strike=True)),
+        Run("日", Style()),
+    )
+    assert screen.cursor == (3, 0)
+
+
+def test_blanks_compare_by_what_shows():
+    # Bold on a blank does not show; the background does, and at the end of a row it is left
+    # out (tmux's capture stops at the last character written).
+    bold_blank, plain_blank = _emulated("\x1b[1;44m \x1b[22mx"), _emulated("\x1b[44m x")
+    assert compare_styled_screens(bold_blank, plain_blank) is None
+    assert _emulated("x\x1b[44m   ").rows[0] == (Run("x", Style()),)
+    assert _emulated("\x1b[4m  x").rows[0] == (Run("  x", Style(underline=True)),)
+
+
+def test_compare_styled_screens_names_what_differs():
+    expected = _emulated("ab\x1b[31mcd\x1b[?25l")
+    actual = _emulated("ab\x1b[32mcd")
+    assert compare_styled_screens(expected, actual).splitlines() == [
+        "cursor_visible: tmux False, clive True",
+        "style of row 0, character 2 'c' (2 differ): tmux fg=1, clive fg=2",
+    ]
+    assert compare_styled_screens(expected, actual, styles=False) is None

@@ -28,10 +28,14 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
-# The longest OSC payload kept; the rest of a longer one is consumed and dropped.
-MAX_OSC = 4096
-# Parameters above this are clamped (xterm and tmux clamp too; pyte's methods loop over them).
+# The longest OSC payload kept (as tmux's input buffer); a longer one is consumed and dropped.
+MAX_OSC = 1 << 20
+# Parameters above this are clamped (the screen's methods loop over some of them); a sequence
+# with a parameter above what a C int holds, or with more than MAX_PARAMS of them, is dropped
+# whole, as tmux drops it.
 MAX_PARAM = 9999
+MAX_PARAMS = 24
+_LARGEST_INT = (1 << 31) - 1
 
 GROUND = 0
 ESCAPE = 1
@@ -47,8 +51,9 @@ _GROUND_TOKEN = re.compile(
     r"|\x1b\[(?P<private>[<=>?]?)(?P<params>[0-9:;]*)(?P<inter>[ -/]*)(?P<final>[@-~])"
     r"|(?P<control>[\x00-\x1a\x1c-\x1f])"
 )
-# The body of an OSC string up to where it may end; of an ignored string, the same.
-_STRING_BODY = re.compile(r"[^\x07\x18\x1a\x1b]*")
+# The body of a string up to where it may end: an OSC ends at BEL too, other strings do not.
+_OSC_BODY = re.compile(r"[^\x07\x18\x1a\x1b]*")
+_STRING_BODY = re.compile(r"[^\x18\x1a\x1b]*")
 _ESCAPE_INTERMEDIATE = frozenset(" !\"#$%&'()*+,-./")
 _STRING_STARTS = {"P": STRING_IGNORE, "X": STRING_IGNORE, "^": STRING_IGNORE, "_": STRING_IGNORE}
 
@@ -77,6 +82,7 @@ class Parser:
         self._private = ""
         self._intermediates = ""
         self._osc_dropped = False
+        self._string_escape = False  # an ESC ended a DCS (SOS, PM, APC): ESC ESC goes on with it
         self._osc_ending: str | None = None  # an OSC's payload when ESC came: ST if "\\" follows
         self.errors = 0
         self.last_error: Exception | None = None
@@ -86,7 +92,15 @@ class Parser:
         """True between sequences: the next character is read as text or a new control."""
         return self.state == GROUND
 
-    _SAVED = ("state", "_collected", "_private", "_intermediates", "_osc_dropped", "_osc_ending")
+    _SAVED = (
+        "state",
+        "_collected",
+        "_private",
+        "_intermediates",
+        "_osc_dropped",
+        "_osc_ending",
+        "_string_escape",
+    )
 
     def saved(self) -> list:
         """The parser's state as plain values (for a keyframe); ``restore`` takes them back."""
@@ -228,9 +242,21 @@ class Parser:
             self.state = CSI_IGNORE  # a character a control sequence cannot hold
 
     def _string(self, data: str, position: int) -> int:
-        """Consume an OSC, DCS, SOS, PM or APC string up to where it may end."""
-        body = _STRING_BODY.match(data, position)
-        stop = body.end()
+        """Consume an OSC, DCS, SOS, PM or APC string up to where it may end.
+
+        BEL ends an OSC only; CAN and SUB end any string (an OSC so ended still counts, as in
+        tmux); ESC ends one, and the escape sequence it starts is read (ST, ``ESC \\``, being
+        the usual one), except that ``ESC ESC`` inside a DCS stands for an ESC of its own, as
+        tmux's passthrough writes it.
+        """
+        if self._string_escape:
+            self._string_escape = False
+            if data[position] == "\x1b":
+                return position + 1  # an escaped ESC inside the string
+            self.state = ESCAPE
+            return position
+        pattern = _OSC_BODY if self.state == OSC else _STRING_BODY
+        stop = pattern.match(data, position).end()
         if self.state == OSC and stop > position:
             room = MAX_OSC - len(self._collected)
             if room > 0:
@@ -243,23 +269,34 @@ class Parser:
         payload, self._collected = self._collected, ""
         complete = self.state == OSC and not self._osc_dropped
         if terminator == "\x1b":
-            # ST is ESC \ ; any other escape sequence after the ESC cuts the string short (as
-            # in xterm): then the OSC is dropped and that sequence is read.
-            self.state = ESCAPE
             self._osc_ending = payload if complete else None
+            if self.state == STRING_IGNORE:
+                self._string_escape = True  # ESC ESC, or the end of the string
+            else:
+                self.state = ESCAPE
         else:
-            self.state = GROUND  # BEL ends a string; CAN and SUB abandon it
-            if complete and terminator == "\x07":
+            self.state = GROUND
+            if complete:
                 self.handler.osc_dispatch(payload)
         return stop + 1
 
 
-def parse_params(params: str) -> list[int | None]:
-    """``"1;;25"`` as ``[1, None, 25]``: empty means the default; sub-parameters dropped."""
+def parse_params(params: str) -> list[int | None] | None:
+    """``"1;;25"`` as ``[1, None, 25]``: empty means the default; sub-parameters dropped.
+    None for a sequence to drop (a parameter too large, or too many of them)."""
     if not params:
         return []
+    fields = params.split(";")
+    if len(fields) > MAX_PARAMS:
+        return None
     values: list[int | None] = []
-    for field in params.split(";"):
+    for field in fields:
         field = field.partition(":")[0]
-        values.append(min(int(field), MAX_PARAM) if field else None)
+        if not field:
+            values.append(None)
+            continue
+        value = int(field)
+        if value > _LARGEST_INT:
+            return None
+        values.append(min(value, MAX_PARAM))
     return values

@@ -1,7 +1,8 @@
 """What each control does to the screen: xterm's behaviour over pyte's grid of cells.
 
-pyte stays the screen model (rows of ``pyte.screens.Char`` in a dict, a cursor, modes,
-margins, tab stops, character sets): the rest of clive reads that. Its operations are
+pyte stays the screen model (rows of cells in a dict, a cursor, modes, margins, tab stops,
+character sets): the rest of clive reads that. A cell is a ``Cell``: pyte's ``Cell`` with the
+two attributes it lacks (dim and hidden). Its operations are
 replaced where they differ from xterm and tmux, which is most of them:
 
 - the alternate screen (DECSET 47/1047/1049) with its own saved cursor, and a main screen
@@ -26,16 +27,20 @@ import copy
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
+from typing import NamedTuple
 
 import pyte
 from pyte import charsets
 from pyte import modes as mo
-from pyte.screens import Char, Margins, Savepoint, StaticDefaultDict
+from pyte.screens import Margins, Savepoint, StaticDefaultDict
 from wcwidth import wcwidth
 
-from clive.terminal._parser import parse_params
+from clive.terminal._parser import MAX_PARAMS, parse_params
 
 ALT_SCREEN_MODES = frozenset({47, 1047, 1049})
+# Private modes pyte lacks, shifted left by 5 as pyte stores private modes.
+DECCKM = 1 << 5
+BRACKETED_PASTE = 2004 << 5
 _SAVE_CURSOR_MODE = 1048
 # Secondary device attributes: what tmux answers (a VT220 of firmware version 10).
 SECONDARY_DA_ANSWER = "\x1b[>0;10;1c"
@@ -50,11 +55,13 @@ _BG = {40 + i: name for i, name in enumerate(_NAMES)} | {
 }
 _FLAGS = {
     1: ("bold", True),
+    2: ("dim", True),
     3: ("italics", True),
     4: ("underscore", True),
     5: ("blink", True),
     6: ("blink", True),
     7: ("reverse", True),
+    8: ("hidden", True),
     9: ("strikethrough", True),
     21: ("underscore", True),  # double underline
     22: ("bold", False),
@@ -62,26 +69,56 @@ _FLAGS = {
     24: ("underscore", False),
     25: ("blink", False),
     27: ("reverse", False),
+    28: ("hidden", False),
     29: ("strikethrough", False),
 }
 _SGR_CACHE_SIZE = 4096
 _REGIONAL_INDICATOR_A, _REGIONAL_INDICATOR_Z = "\U0001f1e6", "\U0001f1ff"
+
+
+class Cell(NamedTuple):
+    """One character cell: pyte's ``Char`` (same fields, same order) plus dim and hidden."""
+
+    data: str = " "
+    fg: str = "default"
+    bg: str = "default"
+    bold: bool = False
+    italics: bool = False
+    underscore: bool = False
+    strikethrough: bool = False
+    reverse: bool = False
+    blink: bool = False
+    dim: bool = False
+    hidden: bool = False
+
+
 # The blank cell. pyte's ``default_char`` makes a new one at each call (for DECSCNM, which
 # clive ignores as tmux does): one object lets "is this blank the default" be an identity test.
-DEFAULT_CHAR = Char(data=" ", fg="default", bg="default")
+DEFAULT_CHAR = Cell()
 
 
 def _hex(red: int, green: int, blue: int) -> str:
-    return f"{min(red, 255):02x}{min(green, 255):02x}{min(blue, 255):02x}"
+    return f"{red:02x}{green:02x}{blue:02x}"
 
 
-def _extended_colour(values: list[int]) -> str | None:
-    """The colour of ``5;n`` or ``2;r;g;b`` (what follows 38, 48 or 58), or None."""
-    if len(values) >= 2 and values[0] == 5 and values[1] < 256:
-        return pyte.graphics.FG_BG_256[values[1]]
-    if len(values) >= 4 and values[0] == 2:
-        return _hex(*values[1:4])
+def _extended_colour(values: list[int | None]) -> str | None:
+    """The colour ``5;n`` or ``2;r;g;b`` (what follows 38, 48 or 58) stands for, as tmux
+    reads it: "default" for a missing or impossible palette index, None (no change) for an
+    impossible true colour or an unknown kind."""
+    kind = values[0] if values else None
+    if kind == 5:
+        index = values[1] if len(values) > 1 else None
+        return "default" if index is None or index > 255 else pyte.graphics.FG_BG_256[index]
+    if kind == 2 and len(values) >= 4:
+        rgb = [value or 0 for value in values[1:4]]
+        return None if max(rgb) > 255 else _hex(*rgb)
     return None
+
+
+def _taken_by(kind: int | None) -> int:
+    """How many parameters after 38, 48 or 58 a colour of this kind takes (tmux skips an
+    unknown kind alone)."""
+    return {5: 2, 2: 4}.get(kind, 1) if kind is not None else 0
 
 
 def _width(char: str) -> int:
@@ -96,11 +133,11 @@ def _width(char: str) -> int:
 class _CellsOf(dict):
     """Cells of one style by character, made on first use."""
 
-    def __init__(self, style: Char) -> None:
+    def __init__(self, style: Cell) -> None:
         super().__init__()
         self._style = style
 
-    def __missing__(self, char: str) -> Char:
+    def __missing__(self, char: str) -> Cell:
         cell = self[char] = self._style._replace(data=char)
         return cell
 
@@ -126,8 +163,8 @@ class Screen(pyte.Screen):
         self._alt_saved_cursor: tuple | None = None
         self._last_char = ""  # what REP repeats: set by text, cleared by anything else
         self._joining = False  # a zero-width joiner came last: a wide character joins
-        self._sgr_cache: dict[tuple, Char] = {}
-        self._cells_cache: dict[Char, _CellsOf] = {}
+        self._sgr_cache: dict[tuple, Cell] = {}
+        self._cells_cache: dict[Cell, _CellsOf] = {}
         self.window_title = ""
         super().__init__(columns, lines)
 
@@ -177,13 +214,21 @@ class Screen(pyte.Screen):
             self._sgr(params)
             return
         if final == "b" and not private and not intermediates:
-            self.repeat_last(*parse_params(params))
+            values = parse_params(params)
+            if values is not None:
+                self.repeat_last(*values)
             return
         self._last_char = ""
         self._joining = False
-        if intermediates or (":" in params):
-            return  # DECSCUSR, DECSTR, DECRQM...: nothing on the screen
+        if intermediates:
+            if intermediates == "!" and final == "p" and not private:
+                self.soft_reset()
+            return  # DECSCUSR, DECRQM...: nothing on the screen
+        if ":" in params:
+            return
         values = parse_params(params)
+        if values is None:
+            return  # more parameters, or larger ones, than a terminal keeps: dropped
         if private == "?":
             if final in "hl":
                 self._set_modes(final, values, private=True)
@@ -281,6 +326,8 @@ class Screen(pyte.Screen):
                 if autowrap:
                     cursor.x = 0
                     self.index()
+                elif width > columns - min(cursor.x, columns - 1):
+                    continue  # a wide character at the last column without autowrap: tmux drops it
                 else:
                     cursor.x = columns - width
             if insert:
@@ -324,10 +371,10 @@ class Screen(pyte.Screen):
     # -- blank cells: background colour erase ----------------------------------------------
 
     @property
-    def default_char(self) -> Char:
+    def default_char(self) -> Cell:
         return DEFAULT_CHAR
 
-    def _blank(self) -> Char:
+    def _blank(self) -> Cell:
         bg = self.cursor.attrs.bg
         return DEFAULT_CHAR if bg == "default" else DEFAULT_CHAR._replace(bg=bg)
 
@@ -537,11 +584,16 @@ class Screen(pyte.Screen):
         self._clear_cells(self.cursor.y, self.columns - count, self.columns)
 
     def insert_lines(self, count: int | None = None, *_: int | None) -> None:
+        """IL. The cursor goes to the first column, even outside the region (ECMA-48 and
+        xterm; tmux keeps the column)."""
+        self.cursor.x = 0
         top, bottom = self._region()
         if top <= self.cursor.y <= bottom:
             self._scroll_region_down(self.cursor.y, bottom, count or 1)
 
     def delete_lines(self, count: int | None = None, *_: int | None) -> None:
+        """DL, with the cursor to the first column as for IL."""
+        self.cursor.x = 0
         top, bottom = self._region()
         if top <= self.cursor.y <= bottom:
             self._scroll_region_up(self.cursor.y, bottom, count or 1)
@@ -573,13 +625,9 @@ class Screen(pyte.Screen):
         if not self.savepoints:
             self.mode.discard(mo.DECOM)
             hidden = self.cursor.hidden
-            self.cursor = pyte.screens.Cursor(0, 0)
+            self.cursor = pyte.screens.Cursor(0, 0, DEFAULT_CHAR)
             self.cursor.hidden = hidden
-            self.g0_charset, self.g1_charset, self.charset = (
-                charsets.LAT1_MAP,
-                charsets.VT100_MAP,
-                0,
-            )
+            self.g0_charset, self.g1_charset, self.charset = charsets.LAT1_MAP, charsets.LAT1_MAP, 0
             return
         saved = self.savepoints[0]
         hidden = self.cursor.hidden
@@ -590,7 +638,8 @@ class Screen(pyte.Screen):
             self.mode.add(mo.DECOM)
         else:
             self.mode.discard(mo.DECOM)
-        self.cursor.x = min(self.cursor.x, self.columns)
+        # A cursor saved past the last column (a wrap pending) comes back on it, as in tmux.
+        self.cursor.x = min(self.cursor.x, self.columns - 1)
         self.cursor.y = min(self.cursor.y, self.lines - 1)
 
     # -- modes ---------------------------------------------------------------------------
@@ -678,6 +727,8 @@ class Screen(pyte.Screen):
         self._joining = False
         super().reset()
         self.savepoints = []
+        self.cursor.attrs = DEFAULT_CHAR
+        self.g1_charset = charsets.LAT1_MAP  # G1 is ASCII until designated, as in tmux
 
     def resize(self, lines: int | None = None, columns: int | None = None) -> None:
         """Resize as tmux does: when rows shrink, rows below the cursor go first, then rows
@@ -731,6 +782,18 @@ class Screen(pyte.Screen):
 
     # -- colours and attributes ----------------------------------------------------------
 
+    def soft_reset(self) -> None:
+        """DECSTR: modes, margins, colours and the saved cursor back to their defaults; the
+        screen and the cursor's place stay."""
+        for key in (mo.IRM, mo.DECOM, DECCKM):
+            self.mode.discard(key)
+        self.mode.update({mo.DECAWM, mo.DECTCEM})
+        self.cursor.hidden = False
+        self.cursor.attrs = DEFAULT_CHAR
+        self.margins = None
+        self.g0_charset, self.g1_charset, self.charset = charsets.LAT1_MAP, charsets.LAT1_MAP, 0
+        self.savepoints = []
+
     def _sgr(self, params: str) -> None:
         attrs = self.cursor.attrs
         key = (params, attrs)
@@ -741,11 +804,13 @@ class Screen(pyte.Screen):
             cached = self._sgr_cache[key] = self._apply_sgr(params, attrs)
         self.cursor.attrs = cached
 
-    def _apply_sgr(self, params: str, attrs: Char) -> Char:
+    def _apply_sgr(self, params: str, attrs: Cell) -> Cell:
         if not params or params == "0":
             return self.default_char
         change: dict[str, object] = {}
         fields = params.split(";")
+        if len(fields) > MAX_PARAMS or max(map(len, params.replace(":", ";").split(";"))) > 10:
+            return attrs  # dropped whole, as tmux does
         index = 0
         while index < len(fields):
             field = fields[index]
@@ -755,8 +820,8 @@ class Screen(pyte.Screen):
                 continue
             code = int(field) if field else 0
             if code in (38, 48, 58):
-                rest = [int(f) if f.isdigit() else 0 for f in fields[index : index + 4]]
-                taken = 2 if rest[:1] == [5] else 4 if rest[:1] == [2] else 0
+                rest = [int(f) if f.isdigit() else None for f in fields[index : index + 4]]
+                taken = _taken_by(rest[0] if rest else None)
                 colour = _extended_colour(rest[:taken])
                 index += taken
                 if colour is not None and code != 58:
@@ -772,6 +837,8 @@ class Screen(pyte.Screen):
         elif code in _FLAGS:
             name, value = _FLAGS[code]
             change[name] = value
+            if code == 22:
+                change["dim"] = False
         elif code in _FG:
             change["fg"] = _FG[code]
         elif code in _BG:
@@ -783,7 +850,7 @@ class Screen(pyte.Screen):
 
     def _sgr_sub_parameters(self, field: str, change: dict[str, object]) -> None:
         """``4:3`` (an underline style), ``38:2::r:g:b`` or ``38:5:n`` (ITU T.416 colours)."""
-        parts = [int(p) if p.isdigit() else 0 for p in field.split(":")]
+        parts = [int(p) if p.isdigit() else None for p in field.split(":")]
         code = parts[0]
         if code == 4:
             change["underscore"] = parts[1] != 0

@@ -14,8 +14,9 @@ import json
 from typing import Any
 
 from pyte import charsets
-from pyte.screens import Char, Cursor, Margins, Savepoint, StaticDefaultDict
+from pyte.screens import Cursor, Margins, Savepoint, StaticDefaultDict
 
+from clive.terminal._screen import Cell
 from clive.terminal.emulator import Emulator
 
 _VERSION = 2
@@ -29,7 +30,7 @@ class _Styles:
         self.table: list[list[Any]] = []
         self._index: dict[tuple, int] = {}
 
-    def number(self, char: Char) -> int:
+    def number(self, char: Cell) -> int:
         style = tuple(char[1:])
         if style not in self._index:
             self._index[style] = len(self.table)
@@ -148,10 +149,10 @@ def _dump_buffer(buffer: dict, styles: _Styles) -> list:
 def _load_buffer(screen, rows: list, styles: list[tuple]) -> dict:
     buffer = screen._new_buffer()
     for y, runs, (data, style) in rows:
-        row = buffer[y] = StaticDefaultDict(Char(data, *styles[style]))
+        row = buffer[y] = StaticDefaultDict(Cell(data, *styles[style]))
         for x, style, cells in runs:
             for offset, data in enumerate(cells):
-                row[x + offset] = Char(data, *styles[style])
+                row[x + offset] = Cell(data, *styles[style])
     return buffer
 
 
@@ -161,7 +162,7 @@ def _dump_cursor(cursor: Cursor, styles: _Styles) -> list:
 
 def _load_cursor(fields: list, styles: list[tuple]) -> Cursor:
     x, y, hidden, data, style = fields
-    cursor = Cursor(x, y, Char(data, *styles[style]))
+    cursor = Cursor(x, y, Cell(data, *styles[style]))
     cursor.hidden = hidden
     return cursor
 

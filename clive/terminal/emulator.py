@@ -16,15 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyte import modes as mo
-from pyte.screens import Char
 from wcwidth import wcwidth
 
 from clive.terminal._escapes import has_escapes_or_controls
 from clive.terminal._parser import Parser
-from clive.terminal._screen import Screen
+from clive.terminal._screen import BRACKETED_PASTE, DECCKM, Cell, Screen
 
-_DECCKM = 1 << 5  # pyte stores private modes shifted left by 5.
-_BRACKETED_PASTE = 2004 << 5
+__all__ = ["Cell", "Cursor", "Emulator"]
+
 
 # Anything that can move the cursor up or sideways across rows, change modes or margins, or
 # address the screen: output between two of these only ever writes the row the cursor is on
@@ -115,12 +114,12 @@ class Emulator:
     @property
     def app_cursor_keys(self) -> bool:
         """True when the program asked for application cursor keys (DECCKM)."""
-        return _DECCKM in self._screen.mode
+        return DECCKM in self._screen.mode
 
     @property
     def bracketed_paste(self) -> bool:
         """True when the program asked for bracketed paste (DECSET 2004)."""
-        return _BRACKETED_PASTE in self._screen.mode
+        return BRACKETED_PASTE in self._screen.mode
 
     @property
     def handler_errors(self) -> int:
@@ -142,7 +141,7 @@ class Emulator:
             out.append("" if row is None else "".join(row[x].data for x in columns).rstrip())
         return out
 
-    def cells(self) -> list[list[Char]]:
+    def cells(self) -> list[list[Cell]]:
         """The screen as pyte cells (character plus colours and attributes), row by row."""
         buffer = self._screen.buffer
         return [[buffer[y][x] for x in range(self.cols)] for y in range(self.rows)]

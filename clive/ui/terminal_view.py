@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyte.screens import Char
 from rich.cells import cell_len, set_cell_size
 from rich.color import Color
 from rich.segment import Segment
@@ -13,7 +12,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from clive.terminal.emulator import Cursor
+from clive.terminal.emulator import Cell, Cursor
 
 # pyte names the eight ANSI colours after the VT100's ("brown" is yellow); "bright" + a name
 # is the aixterm colour 90-97 (and 100-107 for backgrounds).
@@ -76,8 +75,8 @@ class TerminalView(ScrollView, can_focus=False):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        blank = Char(" ")
-        self._cells: list[list[Char]] = [[blank] * cols for _ in range(rows)]
+        blank = Cell()
+        self._cells: list[list[Cell]] = [[blank] * cols for _ in range(rows)]
         self._cursor = Cursor(0, 0, hidden=True)
         self._strips: list[Strip | None] = [None] * rows
         self._styles: dict[tuple, Style] = {}
@@ -86,7 +85,7 @@ class TerminalView(ScrollView, can_focus=False):
     # -- what it shows --------------------------------------------------------------------
 
     @property
-    def cells(self) -> list[list[Char]]:
+    def cells(self) -> list[list[Cell]]:
         """The screen shown, row by row (do not modify)."""
         return self._cells
 
@@ -99,7 +98,7 @@ class TerminalView(ScrollView, can_focus=False):
         """The terminal's size shown: (columns, rows)."""
         return self.virtual_size.width, self.virtual_size.height
 
-    def show(self, cells: Sequence[Sequence[Char]], cursor: Cursor) -> None:
+    def show(self, cells: Sequence[Sequence[Cell]], cursor: Cursor) -> None:
         """Show this screen; rows equal to the ones shown are not drawn again."""
         rows = len(cells)
         cols = len(cells[0]) if rows else 0
@@ -190,6 +189,8 @@ class TerminalView(ScrollView, can_focus=False):
         strikethrough: bool,
         reverse: bool,
         blink: bool,
+        dim: bool,
+        hidden: bool,
         cursor: bool,
     ) -> Style:
         base = self.rich_style
@@ -198,10 +199,13 @@ class TerminalView(ScrollView, can_focus=False):
         swap = reverse != cursor  # the cursor is reverse video, on reversed text too
         if swap and color is not None and bgcolor is not None:
             color, bgcolor, swap = bgcolor, color, False
+        if hidden:
+            color = bgcolor  # concealed text: drawn in the background's colour
         return Style(
             color=color,
             bgcolor=bgcolor,
             bold=bold or None,
+            dim=dim or None,
             italic=italics or None,
             underline=underscore or None,
             strike=strikethrough or None,

@@ -110,8 +110,10 @@ def test_other_osc_strings_leave_no_trace():
 
 
 def test_dcs_apc_pm_and_sos_strings_leave_no_trace():
-    text = "a\x1bP+q544e\x1b\\b\x1b_Gf=100;AAAA\x1b\\c\x1b^private\x1b\\d\x1bXsos\x07e"
+    text = "a\x1bP+q544e\x1b\\b\x1b_Gf=100;AAAA\x1b\\c\x1b^private\x1b\\d\x1bXsos\x1b\\e"
     assert _screen(text).lines()[0] == "abcde"
+    # BEL ends an OSC only: these strings go on to their ST, as in tmux and xterm.
+    assert _screen("a\x1bPdcs\x07b\x1b\\c\x1b_apc\x07d\x1b\\e").lines()[0] == "ace"
 
 
 def test_colon_sgr_true_colour_sets_the_colour():
@@ -522,14 +524,19 @@ def test_erasing_in_a_colour_gives_blank_cells_only_its_background():
     emulator = _screen("\x1b[1;4;31;44mab\x1b[K")
     cell = emulator.cells()[0][5]
     assert (cell.data, cell.bg, cell.fg, cell.bold, cell.underscore) == (
-        " ", "blue", "default", False, False
+        " ",
+        "blue",
+        "default",
+        False,
+        False,
     )
 
 
 _GRAMMAR = st.lists(
     st.one_of(
         st.sampled_from(["\x1b", "[", "]", "P", "_", "?", ">", ";", ":", "\x07", "\x18", "\x1a"]),
-        st.sampled_from(["\x1b[", "\x1b]0;", "\x1bP", "\x1b\\", "\x1b(0", "\x1b#8", "\r\n", "\x0e"]),
+        st.sampled_from(["\x1b[", "\x1b]0;", "\x1bP", "\x1b\\", "\x1b(0", "\x1b#8", "\x0e"]),
+        st.sampled_from(["!p", " q", "$p", "\r\n", "\x1bc", "\x1b7", "\x1b8", "?1049h", "?6h"]),
         st.sampled_from([*"0123456789", *"ABCDHJKLMPSTXZ@`abdefghlmnrsu", "\t", "\b", "\x0f"]),
         st.sampled_from(["é", "\u0301", "\u200d", "日", "😀", "\U0001f1eb", "\u093f", "\x85"]),
         st.text(max_size=3),

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
-import time
-from pathlib import Path
 
 import pytest
-from tmux_reference import TmuxPane, compare_screens
-
-from clive.terminal import Terminal
+from tmux_reference import Pair, compare_screens
 
 pytestmark = pytest.mark.tmux
 
@@ -35,67 +31,6 @@ CURSES_PROGRAM = textwrap.dedent(
     print("curses done")
     """
 )
-
-
-class Pair:
-    """One tmux pane and one Terminal, fed the same keys, compared screen by screen."""
-
-    def __init__(self, tmux_pane, root: Path, cols: int = 80, rows: int = 24) -> None:
-        home = root / "home"
-        home.mkdir()
-        self.dirs = {}
-        for side in ("tmux", "clive"):
-            work = root / side
-            work.mkdir()
-            self.dirs[side] = work
-        env = {
-            "TERM": "xterm-256color",
-            "HOME": str(home),
-            "LANG": "C.UTF-8",
-            "PAGER": "less",
-            "GIT_PAGER": "less",
-            "MANPAGER": "less",
-            "LESS": "",
-            "LESSHISTFILE": "-",
-        }
-        self.tmux: TmuxPane = tmux_pane(cols=cols, rows=rows, env=env, cwd=str(self.dirs["tmux"]))
-        self.term = Terminal(
-            cols, rows, cwd=self.dirs["clive"], env={**env, "PS1": "$ "}, user_rc=False
-        ).start()
-
-    def close(self) -> None:
-        self.term.close()
-
-    def write(self, name: str, content: str) -> None:
-        for directory in self.dirs.values():
-            (directory / name).write_text(content)
-
-    def line(self, text: str) -> None:
-        """Type a line and press Enter on both."""
-        self.tmux.send_text(text)
-        self.tmux.send_keys("Enter")
-        self.term.send_text(text + "\r")
-
-    def keys(self, *names: str) -> None:
-        self.tmux.send_keys(*names)
-        self.term.send_keys(*names)
-
-    def compare(self, expect: str, cursor: bool = True) -> list[str]:
-        """Wait until tmux shows ``expect`` (a regex) and settles, then until clive agrees."""
-        self.tmux.wait_for_text(expect)
-        reference = self.tmux.wait_stable(quiet=0.3)
-        deadline = time.monotonic() + 10
-        while True:
-            self.term.wait(quiet=0.2, timeout=2)
-            snap = self.term.snapshot()
-            difference = compare_screens(reference, snap.lines)
-            if difference is None or time.monotonic() > deadline:
-                break
-            reference = self.tmux.wait_stable(quiet=0.2)
-        assert difference is None, difference
-        if cursor:
-            assert (snap.cursor.x, snap.cursor.y) == self.tmux.cursor()
-        return reference
 
 
 @pytest.fixture
