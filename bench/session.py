@@ -4,20 +4,23 @@
 writes every chunk (asciinema rec). ``seek``: the screen at any moment of a huge cast through
 ``ScreenIndex``, against replaying the cast from its start. ``observation_tokens``: tokens of
 clive's observations in a scripted scenario, against the full-scrollback capture a tmux-based
-harness sends at every step.
+harness sends at every step. ``recorded_session``: ``seq 1 3000000`` in a session recorded as a
+real one is (events, cast, redaction, transcript), against ``asciinema rec`` and tmux.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench._tmux import TmuxReference
+from bench._tmux import TmuxReference, TmuxReferenceError
 from clive.agent.observation import estimate_tokens
 from clive.agent.task import run_task
 from clive.models import ScriptModel
@@ -25,7 +28,9 @@ from clive.session.asciicast import CastWriter, iter_events
 from clive.session.events import Outcome
 from clive.session.info import CAST_FILE, EVENTS_FILE, SessionInfo
 from clive.session.reader import Session
+from clive.session.replay import ScreenIndex
 from clive.session.writer import SessionWriter
+from clive.terminal import Terminal
 from clive.terminal.emulator import Emulator
 
 COLS, ROWS = 120, 40
@@ -237,8 +242,6 @@ def _replay_from_start(cast: Path, time_: float) -> Emulator:
 
 
 def seek(report, quick: bool) -> None:
-    from clive.session.replay import ScreenIndex  # needs clive.terminal._screen_state
-
     size = 100_000_000 if quick else 1_000_000_000
     label = f"{size / 1e9:g} GB" if size >= 1e9 else f"{size / MB:.0f} MB"
     print(f"seek: a {label} cast of a coloured training log, progress bars, full-screen programs")
@@ -429,3 +432,106 @@ def observation_tokens(report, quick: bool) -> None:
                    sum(clive_tokens), sum(tmux_tokens), "tokens")  # fmt: skip
         report.add("largest observation (estimated tokens)",
                    max(clive_tokens), max(tmux_tokens), "tokens")  # fmt: skip
+
+
+# -- a recorded session swallowing a flood ----------------------------------------------------
+
+FLOOD = "seq 1 3000000"
+FLOOD_LAST = "3000000"
+
+
+def recorded_session(report, quick: bool) -> None:
+    """``seq 1 3000000`` in a recorded session, against ``asciinema rec -c`` and tmux.
+
+    clive's session is a real one (``run_task``: the writer, its redactor, the agent's wiring
+    of the terminal to the writer); the command runs from ``on_start``, before the scripted
+    model finishes. Its time ends once the prompt is back and the output is in the cast
+    (a marker flushes what the writer gathers). asciinema's ends when it exits, its cast
+    written; its own copy of the output goes to /dev/null, which is the cheapest for it.
+    """
+    print(f"recorded session: {FLOOD}, with events, cast, redaction and transcript")
+    asciinema = shutil.which("asciinema")
+    clive_times, asciinema_times, tmux_times = [], [], []
+    with tempfile.TemporaryDirectory(prefix="clive-bench-recorded-") as tmp:
+        tmp = Path(tmp)
+        script = tmp / "finish.jsonl"
+        script.write_text(json.dumps({"tool": "finish", "input": {"summary": "done"}}) + "\n")
+        for attempt in range(1 if quick else 3):
+            print(f"  run {attempt + 1}/{1 if quick else 3}", flush=True)
+            clive_times.append(_recorded_clive(report, tmp, script, attempt))
+            if asciinema is not None:
+                asciinema_times.append(_recorded_asciinema(report, asciinema, tmp))
+            try:
+                tmux = TmuxReference(COLS, ROWS, str(tmp))
+                try:
+                    tmux_times.append(tmux.run(FLOOD))
+                    if FLOOD_LAST not in tmux.capture():
+                        report.reference_failed(f"recorded session: tmux lacks {FLOOD_LAST}")
+                finally:
+                    tmux.close()
+            except TmuxReferenceError as error:
+                report.reference_failed(f"recorded session: {error}")
+    clive_median = statistics.median(clive_times)
+    reference = statistics.median(asciinema_times) if asciinema_times else None
+    report.add(f"recorded session: {FLOOD} (s) vs asciinema rec",
+               clive_median, reference, "s", "ratio <= 1.0")  # fmt: skip
+    tmux_median = statistics.median(tmux_times) if tmux_times else None
+    report.add(f"recorded session: {FLOOD} (s) vs tmux", clive_median, tmux_median, "s")
+
+
+def _recorded_clive(report, tmp: Path, script: Path, attempt: int) -> float:
+    work = tmp / f"clive-{attempt}"
+    work.mkdir()
+    timed: dict[str, object] = {}
+
+    def flood(writer: SessionWriter, terminal: Terminal) -> None:
+        started = time.perf_counter()
+        result = terminal.run(FLOOD, timeout=600)
+        writer.marker("flooded")
+        timed["seconds"] = time.perf_counter() - started
+        timed["at"] = writer.elapsed()
+        timed["result"] = result
+        timed["screen"] = terminal.snapshot().lines
+
+    writer, ended = run_task(
+        f"bench: {FLOOD}", ScriptModel(script), sessions_dir=tmp / f"sessions-{attempt}",
+        cwd=work, cols=COLS, rows=ROWS, user_rc=False, on_start=flood,
+    )  # fmt: skip
+    if ended.outcome != Outcome.FINISHED or "seconds" not in timed:
+        report.fail(f"recorded session: clive's session ended {ended.outcome}: {ended.reason}")
+        return float("nan")
+    result = timed["result"]
+    lines = result.output.splitlines()
+    if result.exit_code != 0 or len(lines) != 3_000_000 or lines[-1] != FLOOD_LAST:
+        report.fail(f"recorded session: exit {result.exit_code}, {len(lines)} lines in clive")
+    cast = writer.directory / CAST_FILE
+    # The cast replays to the screen the terminal showed when the flood was over.
+    replayed = ScreenIndex.open(cast).screen_at(timed["at"]).lines()
+    if replayed != timed["screen"]:
+        report.fail(
+            "recorded session: the cast replays to another screen than the terminal's:\n"
+            + "\n".join(
+                f"  {a!r:<60} {b!r}" for a, b in zip(replayed, timed["screen"], strict=False)
+            )
+        )
+    output = "".join(e.data for e in iter_events(cast) if e.code == "o")
+    if f"\n{FLOOD_LAST}\r\n" not in output or output.count("\n") < 3_000_000:
+        report.fail(
+            f"recorded session: the cast lacks lines of the output ({output.count(chr(10))})"
+        )
+    return timed["seconds"]
+
+
+def _recorded_asciinema(report, asciinema: str, tmp: Path) -> float:
+    cast = tmp / "asciinema.cast"
+    started = time.perf_counter()
+    subprocess.run(
+        [asciinema, "rec", "-q", "--overwrite", "-c", FLOOD, str(cast)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True, timeout=600,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    with open(cast, "rb") as file:
+        file.seek(-200, 2)
+        if f"{FLOOD_LAST}\\r\\n".encode() not in file.read():
+            report.fail(f"recorded session: asciinema's cast does not end with {FLOOD_LAST}")
+    return seconds

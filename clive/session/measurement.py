@@ -2,8 +2,9 @@
 
 Every run of the metric goes into one asciicast, on the session's clock, each starting with a
 marker that names it and a terminal reset (each run is a fresh terminal). Replay shows it
-between a ``measurement_started`` event and the experiment's result. Output passes the
-session's redaction like everything else written.
+between a ``measurement_started`` event and the experiment's result. Output goes the way of the
+session's own (``clive.session._output``): redacted, each event what the terminal showed at
+its time.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import threading
 import time
 from pathlib import Path
 
+from clive.session._output import CastOutput, PendingOutput
 from clive.session.asciicast import CastWriter
-from clive.session.redact import StreamRedactor
 from clive.session.writer import SessionWriter
 
 MEASUREMENT_CAST = "measurement.cast"
-_MERGE_WITHIN = 0.04  # seconds: output closer together than this is one event
 
 
 class MeasurementRecorder:
@@ -32,10 +32,8 @@ class MeasurementRecorder:
         self._lock = threading.Lock()
         self._file = None
         self._cast: CastWriter | None = None
-        self._redactor = StreamRedactor(writer.redactor)
+        self._output = PendingOutput(writer.redactor, cols)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self._pending: list[str] = []
-        self._pending_since = 0.0
 
     def begin(self, label: str) -> None:
         """A new run starts: mark it and start from a fresh screen."""
@@ -55,34 +53,27 @@ class MeasurementRecorder:
             now = self._writer.elapsed()
             self._cast.event(now, "m", self._writer.redactor.redact(label))
             self._cast.event(now, "o", "\x1bc")
+            self._output = PendingOutput(self._writer.redactor, self._cols)
+            self._decoder.reset()
 
     def output(self, data: bytes, _when: float) -> None:
         """A terminal output listener (the measurement terminal's reader thread calls it)."""
         with self._lock:
-            text = self._redactor.feed(self._decoder.decode(data))
-            if not text:
-                return
-            now = self._writer.elapsed()
-            if not self._pending:
-                self._pending_since = now
-            self._pending.append(text)
-            if now - self._pending_since >= _MERGE_WITHIN:
-                self._write(now)
+            text = self._decoder.decode(data)
+            if text and self._output.add(self._writer.elapsed(), text):
+                self._write(self._output.take())
 
     def end(self) -> None:
         """The run ended: write what is held back, and close the file until the next."""
         with self._lock:
-            held = self._redactor.flush() + self._decoder.decode(b"", final=True)
-            if held:
-                if not self._pending:
-                    self._pending_since = self._writer.elapsed()
-                self._pending.append(held)
-            self._write(self._writer.elapsed())
+            if rest := self._decoder.decode(b"", final=True):
+                self._output.add(self._writer.elapsed(), rest)
+            self._write(self._output.take_all())
             if self._file is not None:
                 self._file.close()
             self._file, self._cast = None, None
 
-    def _write(self, now: float) -> None:
-        if self._pending and self._cast is not None:
-            self._cast.event(self._pending_since, "o", "".join(self._pending))
-        self._pending = []
+    def _write(self, events: list[CastOutput]) -> None:
+        if self._cast is not None:
+            for t, text in events:
+                self._cast.event(t, "o", text)

@@ -11,6 +11,13 @@ replacement; on a screen, a row that fills the width goes on in the next (``reda
 Terminal output arrives in pieces, so a secret can be cut in two: ``StreamRedactor`` holds back
 the end of a piece that could be the start of one, and keeps holding what may begin a secret
 through a pause.
+
+Megabytes a second go through here. Every match begins with a known value or one of a few
+anchors (``sk-``, ``AKIA``, a secret's name...), and every anchor has one of the characters
+``_ - a k``: text without them (a flood of numbers) is passed after a few ``in`` tests, and
+other text is searched for the anchors (lower-cased, with one plain pattern) and for the known
+values (``str.find``); the full pattern runs only where one of them stands. The end of a text
+is held back only when it could really begin a secret: ``3100`` cannot, ``sk`` can.
 """
 
 from __future__ import annotations
@@ -54,19 +61,58 @@ _KEY_SHAPES = (
     r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key id
     rf"|(?P<name>(?:{_SECRET_NAMES})[\"']?\s*[=:]\s*[\"']?)[A-Za-z0-9/+=]{{16,}}"  # AWS
 )
-_KEY_FIRSTS = "aghsx"  # what a key shape, or a secret's name, starts with (any case)
-# A piece of output ending like this may end inside a secret: a run of the characters keys
-# are made of, or a secret's name waiting for its value.
-_UNSAFE_TAIL = re.compile(
-    rf"(?:(?:{_SECRET_NAMES})[\"']?\s*[=:]?\s*[\"']?)?[A-Za-z0-9_/+=-]*\Z", re.IGNORECASE
+# Where a match of _KEY_SHAPES can start, in text folded to lower case (_fold): keep the two
+# in step. Each anchor has one of _ANCHOR_CHARS (with the characters that fold to them).
+_KEY_ANCHORS = re.compile(
+    rf"sk-|gh[pousr]_|github_pat_|hf_|xox[abprs]-|akia|asia|{_SECRET_NAMES.lower()}"
 )
+_ANCHOR_CHARS = "_-aAkK\u212a"
+# The characters re.IGNORECASE takes for an ASCII letter, besides its two cases; str.lower
+# turns the first into two characters.
+_NON_ASCII_FOLDS = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
+
+
+def _beginnings(units: list[str], then: str) -> str:
+    """A pattern of every non-empty beginning of ``units`` (patterns of one character each,
+    in order), followed once they are all there by a beginning of ``then``."""
+    pattern = then
+    for unit in reversed(units):
+        pattern = f"{unit}(?:{pattern})?"
+    return pattern
+
+
+# An end of output (folded) that could be the beginning of a secret: of a key where no word
+# goes on before it, of an AWS key id, of a secret's name and its value.
+_MAY_BEGIN = re.compile(
+    r"(?:(?<![a-z0-9_-])(?:"
+    + "|".join(
+        [
+            _beginnings(["s", "k", "-"], "[a-z0-9_-]*"),
+            _beginnings(["g", "h", "[pousr]", "_"], "[a-z0-9]*"),
+            _beginnings(list("github_pat_"), "[a-z0-9_]*"),
+            _beginnings(["h", "f", "_"], "[a-z0-9]*"),
+            _beginnings(["x", "o", "x", "[abprs]", "-"], "[a-z0-9-]*"),
+        ]
+    )
+    + r")|\b"
+    + _beginnings(["a", "[ks]", "i", "a"], "[0-9a-z]{0,16}")
+    + "|"
+    + "|".join(
+        _beginnings(list(name), r"[\"']?\s*(?:[=:]\s*[\"']?[a-z0-9/+=]*)?")
+        for name in _SECRET_NAMES.lower().split("|")
+    )
+    + r")\Z"
+)
+# The characters of a key or a secret's value (folded).
+_KEY_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_/+=-"
+_ONLY_ESCAPES = re.compile(f"(?:{ESCAPE_SEQUENCE.pattern})*")
 # An end of output that surely begins a key, or names a secret whose value is to come.
 _KEY_START = re.compile(
     rf"(?:{_NO_WORD_BEFORE}(?:sk-|gh[pousr]_|github_pat_|hf_|xox[abprs]-|AKIA|ASIA)"
     rf"|(?:{_SECRET_NAMES})[\"']?\s*[=:]?\s*[\"']?)[A-Za-z0-9_/+=-]*\Z",
     re.IGNORECASE,
 )
-_TAIL_WINDOW = 512  # characters at the end of a piece looked at for an unsafe tail
+_TAIL_WINDOW = 512  # characters at the end of a piece looked at for a beginning of a secret
 _MIN_SECRET = 4  # shorter values would redact ordinary words
 # What may begin a secret is held through a pause up to this size (characters), then written.
 HOLD_LIMIT = 4096
@@ -103,30 +149,66 @@ class Redactor:
     def _compile(self) -> None:
         ordered = sorted(self._literals, key=len, reverse=True)  # the longest match wins
         alternatives = [f"(?-i:{'|'.join(re.escape(s) for s in ordered)})"] if ordered else []
-        # Every first character up front: the engine skips other positions at C speed, which
-        # makes the whole search several times faster on ordinary output.
-        firsts = "".join(re.escape(c) for c in sorted({s[0] for s in ordered} | set(_KEY_FIRSTS)))
         pattern = "|".join([*alternatives, _KEY_SHAPES])
-        self._regex = re.compile(f"(?=[{firsts}])(?:{pattern})", re.IGNORECASE)
+        # Tried only where a known value or an anchor stands (_candidates).
+        self._regex = re.compile(pattern, re.IGNORECASE)
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret and every key-shaped string replaced, also where
         escape sequences cut one (those are kept, after the replacement)."""
+        return apply_spans(text, self.spans(text))
+
+    def spans(self, text: str) -> list[Span]:
+        """Where the secrets of ``text`` are, in order: what ``redact`` replaces, and with
+        what. Secrets are looked for in the text a reader sees (escape sequences stepped
+        over, and kept after the replacement), then in what that leaves: a window title
+        naming a key, a key right after a replaced secret or an escape sequence."""
         if "\x1b" not in text:
-            return self._regex.sub(_replacement, text)
-        plain = _Plain(text)
-        pieces: list[str] = []
+            first = [(m.start(), m.end(), _replacement(m)) for m in self._matches(text)]
+        elif found := self._matches(ESCAPE_SEQUENCE.sub("", text)):
+            plain = _Plain(text)
+            first = []
+            for match in found:
+                start = plain.position(match.start(), after_escapes=True)
+                end = plain.position(match.end(), after_escapes=False)
+                escapes = "".join(ESCAPE_SEQUENCE.findall(text, start, end))
+                first.append((start, end, _replacement(match) + escapes))
+        else:
+            return [(m.start(), m.end(), _replacement(m)) for m in self._matches(text)]
+        if not first:
+            return first
+        middle = apply_spans(text, first)
+        then = [(m.start(), m.end(), _replacement(m)) for m in self._matches(middle)]
+        return _composed(first, middle, then) if then else first
+
+    def _matches(self, text: str) -> list[re.Match[str]]:
+        """The matches of the whole pattern in ``text``, as ``finditer`` gives them."""
+        matches: list[re.Match[str]] = []
         done = 0
-        for match in self._regex.finditer(plain.text):
-            start = plain.position(match.start(), after_escapes=True)
-            end = plain.position(match.end(), after_escapes=False)
-            pieces += [text[done:start], _replacement(match)]
-            pieces += ESCAPE_SEQUENCE.findall(text, start, end)
-            done = end
-        if pieces:
-            text = "".join([*pieces, text[done:]])
-        # Then what the escape sequences carry themselves: a window title naming a key.
-        return self._regex.sub(_replacement, text)
+        for position in self._candidates(text):
+            if position >= done and (match := self._regex.match(text, position)):
+                matches.append(match)
+                done = match.end()
+        return matches
+
+    def _candidates(self, text: str) -> list[int]:
+        """Every position where a match may start: a known value or a key's anchor."""
+        positions = []
+        for secret in self._literals:
+            at = text.find(secret)
+            while at >= 0:
+                positions.append(at)
+                at = text.find(secret, at + 1)
+        if any(char in text for char in _ANCHOR_CHARS):
+            folded = _fold(text)
+            if len(folded) != len(text):  # a case folding this module does not know
+                return list(range(len(text)))
+            search = _KEY_ANCHORS.search
+            anchor = search(folded)
+            while anchor is not None:
+                positions.append(anchor.start())
+                anchor = search(folded, anchor.start() + 1)
+        return sorted(positions)
 
     def redact_rows(self, text: str, cols: int) -> str:
         """``text`` redacted as the rows of a screen ``cols`` wide: a row that fills the width
@@ -150,7 +232,7 @@ class Redactor:
         whole = "".join(joined)
         pieces: list[str] = []
         done = 0
-        for match in self._regex.finditer(whole):
+        for match in self._matches(whole):
             pieces += [_with_breaks(whole, done, match.start(), breaks), _replacement(match)]
             done = match.end()
         pieces.append(_with_breaks(whole, done, len(whole), breaks))
@@ -162,7 +244,7 @@ class Redactor:
         items = [self.redact(item) for item in items]
         bounds = list(accumulate(map(len, items), initial=0))
         kept: list[str | None] = list(items)
-        for match in self._regex.finditer("".join(items)):
+        for match in self._matches("".join(items)):
             inside = [
                 index
                 for index in range(len(items))
@@ -177,15 +259,65 @@ class Redactor:
     def split_safe(self, text: str) -> tuple[str, str]:
         """``text`` cut where what follows could be the start of a secret (or is an escape
         sequence still arriving), redacted before the cut: (safe and redacted, held back)."""
-        text, unfinished = split_unfinished_escape(text)
-        plain = _Plain(text)
-        cut = len(plain.text) - self._unsafe_tail(plain.text)
-        for match in self._regex.finditer(plain.text):
-            if match.end() >= cut:  # a secret that reaches the end may go on
-                cut = min(cut, match.start())
+        spans, cut = self.scan(text)
+        return apply_spans(text, spans, 0, cut), text[cut:]
+
+    def scan(self, text: str, before: str = "") -> tuple[list[Span], int]:
+        """The secrets of ``text``, and how much of it can be written now (``safe_end``),
+        ``text`` read after ``before``: the end of what was written before it (a key
+        prefix right after a word begins no key, one right after a known value does)."""
+        whole = before + text if before else text
+        spans = self.spans(whole)
+        safe = self.safe_end(whole, spans)
+        if not before:
+            return spans, safe
+        shift = len(before)
+        spans = [
+            (max(start, shift) - shift, end - shift, r) for start, end, r in spans if end > shift
+        ]
+        return spans, max(0, safe - shift)
+
+    def safe_end(self, text: str, spans: list[Span]) -> int:
+        """How much of ``text`` (whose secrets are ``spans``) can be written now: not an end
+        that could begin a secret, a secret that reaches the end (it may go on), or an
+        escape sequence still arriving."""
+        body, _ = split_unfinished_escape(text)
+        cut = self._beginning_of_secret(body, spans)
+        if spans:
+            start, end, _ = spans[-1]
+            if _ONLY_ESCAPES.fullmatch(body, end):
+                cut = min(cut, start)  # only escape sequences after it: it may go on
+        for start, end, _ in reversed(spans):
+            if start < cut < end:
+                return start
+            if end <= cut:
                 break
-        at = plain.position(cut, after_escapes=True)
-        return self.redact(text[:at]), text[at:] + unfinished
+        return cut
+
+    def _beginning_of_secret(self, text: str, spans: list[Span]) -> int:
+        """Where the longest end of ``text`` that could begin a secret starts (``len(text)``
+        when no end could), as ``spans`` looks for one: in the text a reader sees, and in the
+        text as it is, where an escape sequence or a secret (replaced) may end a word."""
+        window = text[-4 * _TAIL_WINDOW :]
+        offset = len(text) - len(window)
+        plain = _Plain(window)
+        size = _could_begin(plain.text, self._known_prefix(plain.text[-_TAIL_WINDOW:]))
+        cut = plain.position(len(plain.text) - size, after_escapes=True) if size else len(window)
+        if "\x1b" in window or (spans and spans[-1][1] > offset):
+            pieces, done = [], 0
+            for start, end, _ in spans:
+                if end > offset:
+                    start = max(start - offset, done)
+                    pieces += [window[done:start], "\0" * (end - offset - start)]  # not a word
+                    done = end - offset
+            seen = "".join([*pieces, window[done:]])
+            could = len(window) - _could_begin(seen, self._known_prefix(seen[-_TAIL_WINDOW:]))
+            for escape in ESCAPE_SEQUENCE.finditer(window, max(0, could - _TAIL_WINDOW)):
+                if escape.start() < could < escape.end():  # not cut in two: held whole
+                    could = escape.start()
+                    break
+            cut = min(cut, could)
+        return offset + cut
 
     def secret_start(self, text: str) -> int:
         """Where the end of ``text`` may begin a secret: the first characters of a known value,
@@ -200,19 +332,87 @@ class Redactor:
             size = max(size, len(window) - key.start())
         return plain.position(len(plain.text) - size, after_escapes=True)
 
-    def _unsafe_tail(self, text: str) -> int:
-        keep = len(_UNSAFE_TAIL.search(text[-_TAIL_WINDOW:]).group())
-        return max(keep, self._known_prefix(text, longer_than=keep))
-
-    def _known_prefix(self, text: str, longer_than: int = 0) -> int:
-        """The length of the longest end of ``text`` that a known value begins with (0 if
-        none is longer than ``longer_than``)."""
+    def _known_prefix(self, text: str) -> int:
+        """The length of the longest end of ``text`` that a known value begins with."""
         longest = max((len(s) for s in self._literals), default=0)
-        for size in range(min(longest - 1, len(text)), longer_than, -1):
+        for size in range(min(longest - 1, len(text)), 0, -1):
             suffix = text[-size:]
             if any(secret.startswith(suffix) for secret in self._literals):
                 return size
         return 0
+
+
+# (start, end, replacement): a secret in a text
+Span = tuple[int, int, str]
+
+
+def apply_spans(text: str, spans: list[Span], start: int = 0, end: int | None = None) -> str:
+    """``text[start:end]`` with the secrets of ``spans`` in it replaced; no span may cross
+    ``start`` or ``end``."""
+    end = len(text) if end is None else end
+    pieces = []
+    done = start
+    for first, last, replacement in spans:
+        if first >= end:
+            break
+        if first >= start:
+            pieces += [text[done:first], replacement]
+            done = last
+    if not pieces:
+        return text[start:end] if start or end < len(text) else text
+    pieces.append(text[done:end])
+    return "".join(pieces)
+
+
+def _could_begin(text: str, known: int = 0) -> int:
+    """The length of the longest end of ``text`` that could begin a key, a secret's name and
+    value, or (``known`` long) a known value, with the characters of a key before it
+    (whether they are one depends on what comes: ``AKIA`` and 16 more is a key when a known
+    value, replaced, follows it)."""
+    folded = _fold(text[-_TAIL_WINDOW:])
+    # Each of those begins with one of these letters (a flood of numbers has none).
+    could = _MAY_BEGIN.search(folded) if any(c in folded for c in "aghsx") else None
+    size = max(known, len(folded) - could.start() if could else 0)
+    if not size:
+        return 0
+    return len(folded) - len(folded[: len(folded) - size].rstrip(_KEY_CHARACTERS))
+
+
+def _composed(first: list[Span], middle: str, then: list[Span]) -> list[Span]:
+    """Spans of a text that do what ``first`` does to it (which makes ``middle``) and then
+    what ``then`` does to ``middle``: where they overlap, one span."""
+    placed = []  # each of first: its place in middle, and what middle gained by it
+    gained = 0
+    for start, end, replacement in first:
+        placed.append((start + gained, start + gained + len(replacement)))
+        gained += len(replacement) - (end - start)
+    joined: list[list[int]] = []
+    for start, end in sorted(placed + [(start, end) for start, end, _ in then]):
+        if joined and start < joined[-1][1]:
+            joined[-1][1] = max(joined[-1][1], end)
+        else:
+            joined.append([start, end])
+
+    def in_text(position: int) -> int:  # a position of middle outside every replacement
+        before = [i for i, (_, end) in enumerate(placed) if end <= position]
+        if not before:
+            return position
+        i = before[-1]
+        return first[i][1] + position - placed[i][1]
+
+    spans = []
+    for start, end in joined:
+        inside = [span for span in then if start <= span[0] and span[1] <= end]
+        replaced = apply_spans(middle, inside, start, end)
+        spans.append((in_text(start), in_text(end), replaced))
+    return spans
+
+
+def _fold(text: str) -> str:
+    """``text`` in lower case as ``re.IGNORECASE`` sees it, one character for one."""
+    if not text.isascii() and any(chr(c) in text for c in _NON_ASCII_FOLDS):
+        text = text.translate(_NON_ASCII_FOLDS)
+    return text.lower()
 
 
 def _replacement(match: re.Match[str]) -> str:
@@ -263,25 +463,35 @@ class StreamRedactor:
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
         self._held = ""
+        self._before = ""  # the end of what was written: what the held text is read after
 
     def feed(self, text: str) -> str:
         """The redacted text that is safe to write now."""
-        safe, self._held = self._redactor.split_safe(self._held + text)
-        return safe
+        text = self._held + text
+        spans, safe = self._redactor.scan(text, self._before)
+        self._held = text[safe:]
+        return self._written(text, spans, safe)
 
     def paused(self) -> str:
         """The stream paused: what is held back, redacted, but for an end that may begin a
         secret, which waits for the rest (up to ``HOLD_LIMIT``, or the end of the stream):
         a password printed in two halves a minute apart is still one secret."""
         held = self._held
-        cut = self._redactor.secret_start(held) if len(held) <= HOLD_LIMIT else len(held)
+        cut = self._redactor.secret_start(held)
+        if len(held) - cut > HOLD_LIMIT:
+            cut = len(held)
         released, self._held = held[:cut], held[cut:]
-        return self._redactor.redact(released) if released else ""
+        return self._written(released, self._redactor.scan(released, self._before)[0])
 
     def flush(self) -> str:
         """Everything held back, redacted: the stream ended."""
         held, self._held = self._held, ""
-        return self._redactor.redact(held) if held else ""
+        return self._written(held, self._redactor.scan(held, self._before)[0])
+
+    def _written(self, text: str, spans: list[Span], end: int | None = None) -> str:
+        end = len(text) if end is None else end
+        self._before = (self._before + text[:end])[-_TAIL_WINDOW:]
+        return apply_spans(text, spans, 0, end)
 
     @property
     def holding(self) -> bool:

@@ -3,9 +3,10 @@
 ``events.jsonl`` gets every event but terminal output, one JSON line each, written whole and
 flushed before ``append`` returns. The terminal's output goes to ``terminal.cast`` (asciicast
 v2) once, with the input, resizes, and a marker at each agent step. Output is gathered for up
-to a second before it is written: carriage-return redraws that a later one in the same second
-covers are dropped (a progress bar costs one redraw a second, and the screen at each second is
-exact), and bursts become one event per 40 ms.
+to a second before it is written (``clive.session._output``): each event is what the terminal
+showed at the time it carries, carriage-return redraws that a later one in the same second
+covers are dropped (a progress bar costs one redraw a second), and bursts become one event per
+40 ms.
 
 The writer is the gate to disk: everything it writes (both files, ``session.json``, notes, the
 directory's name) goes through its ``redactor`` first, and the terminal of a session saves long
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from clive.session._output import OUTPUT_WINDOW, CastOutput, PendingOutput
 from clive.session.asciicast import CastWriter
 from clive.session.events import (
     EVENT_ADAPTER,
@@ -37,14 +39,8 @@ from clive.session.events import (
     TerminalOutput,
 )
 from clive.session.info import CAST_FILE, EVENTS_FILE, NOTES_FILE, OUTPUTS_DIR, SessionInfo
-from clive.session.redact import Redactor, StreamRedactor
-from clive.terminal.emulator import collapse_redraws
+from clive.session.redact import Redactor
 
-# Output is written at least this often (seconds), and redraws are collapsed within it.
-OUTPUT_WINDOW = 1.0
-# Output chunks closer together than this become one event in the cast.
-_MERGE_WITHIN = 0.04
-_MAX_PENDING = 1 << 18  # characters of output held before writing regardless of time
 SECRET_INPUT = "[secret input]"
 
 
@@ -94,11 +90,7 @@ class SessionWriter:
                 env={"SHELL": os.environ.get("SHELL", "/bin/bash"), "TERM": "xterm-256color"},
             )
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self._output_redactor = StreamRedactor(self.redactor)
-        self._pending: list[tuple[float, str]] = []
-        self._pending_size = 0
-        self._window_start: float | None = None
-        self._last_output = 0.0
+        self._output = PendingOutput(self.redactor, info.cols)
         self._cast_time = resume_at or 0.0
         self.resumed: Event | None = None  # the resume event of a reopened session
         self._closed = False
@@ -195,13 +187,13 @@ class SessionWriter:
     def marker(self, label: str) -> None:
         """A marker in the cast (asciinema shows them as chapter points): one per agent step."""
         with self._lock:
-            self._flush_output()
+            self._write_output(self._output.take())
             self._cast_event(self.elapsed(), "m", self.redactor.redact(label))
 
     def resize(self, cols: int, rows: int) -> None:
         with self._lock:
-            self._flush_output()
-            self._cols = cols
+            self._write_output(self._output.take())
+            self._cols = self._output.cols = cols
             self._cast_event(self.elapsed(), "r", f"{cols}x{rows}")
 
     def append_note(self, text: str) -> None:
@@ -213,20 +205,12 @@ class SessionWriter:
 
     def terminal_output(self, data: bytes, when: float) -> None:
         """Output the terminal printed at monotonic time ``when`` (an output listener)."""
-        t = when - self._start
         with self._lock:
             if self._closed:
                 return
             text = self._decoder.decode(data)
-            if not text:
-                return
-            if self._window_start is None:
-                self._window_start = t
-            self._pending.append((t, text))
-            self._pending_size += len(text)
-            self._last_output = t
-            if t - self._window_start >= OUTPUT_WINDOW or self._pending_size >= _MAX_PENDING:
-                self._flush_output()
+            if text and self._output.add(when - self._start, text):
+                self._write_output(self._output.take())
 
     def terminal_input(
         self, data: bytes, when: float, *, source: str = "agent", secret: bool = False
@@ -236,29 +220,15 @@ class SessionWriter:
         with self._lock:
             if self._closed:
                 return
-            self._flush_output()
+            self._write_output(self._output.take())
             self._cast_event(when - self._start, "i", self.redactor.redact(text))
         self.append(InputSent(data=text, source=source))
 
-    def _flush_output(self) -> None:
-        if not self._pending:
-            return
-        text = "".join(chunk for _, chunk in self._pending)
-        collapsed = collapse_redraws(text, self._cols)
-        if collapsed is text:
-            pieces = _merge_close(self._pending)
-        else:
-            pieces = [(self._pending[-1][0], collapsed)]
-        self._pending = []
-        self._pending_size = 0
-        self._window_start = None
-        for t, piece in pieces:
-            self._write_output(t, self._output_redactor.feed(piece))
-
-    def _write_output(self, t: float, text: str) -> None:
-        if text:
+    def _write_output(self, events: list[CastOutput]) -> None:
+        for t, text in events:
             self._cast_event(t, "o", text)
-            self.publish(TerminalOutput(t=round(t, 6), data=text, scripted=self.scripted))
+            if self._listeners:
+                self.publish(TerminalOutput(t=round(t, 6), data=text, scripted=self.scripted))
 
     def _cast_event(self, t: float, code: str, data: str) -> None:
         # Input is stamped when it is sent and output when it is read, on two threads: the
@@ -274,11 +244,10 @@ class SessionWriter:
                 if self._closed:
                     return
                 now = self.elapsed()
-                if self._window_start is not None and now - self._window_start >= OUTPUT_WINDOW:
-                    self._flush_output()
-                if self._output_redactor.holding and now - self._last_output >= OUTPUT_WINDOW:
-                    # What may begin a secret stays held: its rest may come later.
-                    self._write_output(now, self._output_redactor.paused())
+                if self._output.due(now):
+                    self._write_output(self._output.take())
+                if self._output.holding and now - self._output.last_time >= OUTPUT_WINDOW:
+                    self._write_output(self._output.take_paused())
 
     # -- the end ----------------------------------------------------------------------------
 
@@ -287,8 +256,9 @@ class SessionWriter:
         with self._lock:
             if self._closed:
                 return
-            self._flush_output()
-            self._write_output(self.elapsed(), self._output_redactor.flush())
+            if rest := self._decoder.decode(b"", final=True):  # a character cut short
+                self._output.add(self.elapsed(), rest)
+            self._write_output(self._output.take_all())
             if ended is not None:
                 ended = self.append(ended)
                 self.info = self.info.model_copy(
@@ -342,14 +312,3 @@ def _drop_torn_line(path: Path) -> None:
             keep = max(0, keep - 4096)
         if keep < size:
             file.truncate(keep)
-
-
-def _merge_close(chunks: list[tuple[float, str]]) -> list[tuple[float, str]]:
-    """Chunks less than 40 ms apart as one, stamped with the time of the first."""
-    merged: list[tuple[float, list[str]]] = []
-    for t, text in chunks:
-        if merged and t - merged[-1][0] < _MERGE_WITHIN:
-            merged[-1][1].append(text)
-        else:
-            merged.append((t, [text]))
-    return [(t, "".join(texts)) for t, texts in merged]

@@ -222,9 +222,25 @@ def test_what_may_begin_a_secret_is_held_through_a_pause():
 
 def test_a_pause_writes_what_cannot_begin_a_secret():
     stream = StreamRedactor(Redactor(["hunter2!pw"], from_environment=False))
-    assert stream.feed("epoch 3/10 loss") == "epoch 3/10 "
-    assert stream.paused() == "loss"
+    assert stream.feed("epoch 3/10 sk") == "epoch 3/10 ", "sk may begin a key: held"
+    assert stream.paused() == "sk"
     assert not stream.holding
+
+
+def test_only_an_end_that_could_begin_a_secret_is_held():
+    redactor = Redactor(["hunter2!pw"], from_environment=False)
+    for text in ("loss 2.3100", "step 27/100", "disk-sk", "done\r\n", "ok ghz", "a-b xo:"):
+        assert redactor.split_safe(text) == (text, ""), text
+    for text, held in (
+        ("key sk", "sk"),
+        ("key gh", "gh"),
+        ("id AKIA12", "AKIA12"),
+        ("$ export AWS_SECRET_ACCESS", "AWS_SECRET_ACCESS"),
+        ('"SessionToken": "IQo', 'SessionToken": "IQo'),
+        ("password: hunt", "hunt"),
+        ("x = s", "s"),
+    ):
+        assert redactor.split_safe(text) == (text[: -len(held)], held), text
 
 
 def test_what_may_begin_a_secret_is_held_only_up_to_a_limit():

@@ -6,11 +6,16 @@ import json
 import subprocess
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis_profile import examples
+from polling import wait_until
 
 from clive.session import Session, SessionInfo, SessionNotFound, SessionWriter, find_session
 from clive.session.asciicast import iter_events, read_header
 from clive.session.events import Note, Outcome, SessionEnded, Totals
-from clive.session.redact import Redactor
+from clive.session.redact import REDACTED, Redactor, apply_spans
+from clive.session.replay import ScreenIndex
 from clive.terminal.emulator import Emulator
 
 
@@ -124,6 +129,104 @@ def test_a_progress_bar_costs_one_redraw_a_second_and_each_second_is_exact(clock
     assert replay.lines() == truth.lines()
 
 
+def _screens_by_time(chunks: list[tuple[float, str]], cols: int = 40, rows: int = 6):
+    """The terminal's screen after the last chunk of each time."""
+    truth = Emulator(cols, rows)
+    screens = {}
+    for t, chunk in chunks:
+        truth.feed(chunk)
+        screens[round(t, 6)] = truth.lines()
+    return screens
+
+
+def test_each_event_shows_the_screen_of_its_moment_when_redraws_end_in_a_word(clocked):
+    # The demo's training bar: every redraw ends in the loss. Holding a redraw's last word
+    # back into the next event made replay show step 19's loss at step 27.
+    writer, clock = clocked
+    chunks = []
+    for i in range(300):
+        chunk = f"\rstep {i:3d} loss {2.5 / (1 + i / 30):.4f}"
+        if i % 100 == 99:
+            chunk += "\r\n"
+        chunks.append((i * 0.1, chunk))
+        writer.terminal_output(chunk.encode(), i * 0.1)
+    clock.now = 30.0
+    writer.close()
+    screens = _screens_by_time(chunks)
+    index = ScreenIndex.open(writer.directory / "terminal.cast")
+    outputs = [(t, d) for t, c, d in _cast(writer) if c == "o"]
+    assert len(outputs) <= 35, "about one event a second"
+    for t, _ in outputs:
+        assert index.screen_at(t).lines() == screens[t], t
+    # Between events the screen is one the terminal showed in the second before: delayed by
+    # the gathering at most, never ahead of the terminal nor left half drawn.
+    blank = Emulator(40, 6).lines()
+    for t, _ in chunks:
+        before = [screens[round(s, 6)] for s, _ in chunks if s < t - 1.05] or [blank]
+        recent = [before[-1]] + [screens[round(s, 6)] for s, _ in chunks if t - 1.05 <= s <= t]
+        assert index.screen_at(t).lines() in recent, t
+
+
+_PIECES = [
+    "loss 2.3100",
+    "\r",
+    "\r\n",
+    "step 27 ",
+    "\x1b[32m",
+    "\x1b[0m",
+    "key sk",
+    "-ant-api03-" + "Ab3_x-" * 5,
+    " done",
+    "é",
+    "\x1b[2K",
+    "\x1b[3",  # a colour cut in two
+    "1m",
+    "\x1b]0;title\x07",
+]
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=4), st.integers(0, 15)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_every_event_is_the_screen_of_its_time_and_nothing_is_lost(tmp_path_factory, chunks):
+    writer = SessionWriter(
+        tmp_path_factory.mktemp("s") / "s",
+        _info(),
+        clock=lambda: 0.0,
+        background_flush=False,
+        redactor=Redactor(from_environment=False),
+    )
+    timed, t = [], 0.0
+    for pieces, gap in chunks:
+        t += gap / 10  # 0 to 1.5 s apart
+        timed.append((t, "".join(pieces)))
+        writer.terminal_output(timed[-1][1].encode(), t)
+    writer.close()
+    # The terminal's screens, redacted: a secret is written whole, in the event where it ends.
+    redactor = Redactor(from_environment=False)
+    whole = "".join(text for _, text in timed)
+    spans = redactor.spans(whole)
+    screens, end = {}, 0
+    for t, text in timed:
+        end += len(text)
+        if not any(start < end < stop for start, stop, _ in spans):
+            screens.update(_screens_by_time([(t, apply_spans(whole, spans, 0, end))]))
+    replay = Emulator(40, 6)
+    outputs = [(t, d) for t, c, d in _cast(writer) if c == "o"]
+    for i, (t, data) in enumerate(outputs):
+        replay.feed(data)
+        if i + 1 == len(outputs) or outputs[i + 1][0] > t:  # the screen at t, all of t fed
+            assert replay.lines() == screens[t], t
+    assert outputs[-1][0] == round(timed[-1][0], 6)
+    if "\r" not in whole.replace("\r\n", ""):  # nothing collapsed
+        assert "".join(d for _, d in outputs) == redactor.redact(whole)
+
+
 def test_redraws_are_not_dropped_when_the_cursor_moves_between_rows(clocked):
     writer, clock = clocked
     text = "\rAAAAAAAA\x1b[A\rBB\rCC\r\n"  # the later redraws are on another row
@@ -131,6 +234,42 @@ def test_redraws_are_not_dropped_when_the_cursor_moves_between_rows(clocked):
     clock.now = 2
     writer.close()
     assert "".join(d for _, c, d in _cast(writer) if c == "o") == text
+
+
+def test_a_key_cut_between_two_chunks_never_reaches_the_cast(tmp_path):
+    key = "sk-ant-api03-" + "Ab3_x-" * 15
+    text = f"$ export KEY={key}\r\n$ "
+    for cut in range(1, len(text)):
+        writer = SessionWriter(
+            tmp_path / str(cut),
+            _info(),
+            clock=lambda: 9.0,
+            background_flush=False,
+            redactor=Redactor(from_environment=False),
+        )
+        writer.terminal_output(text[:cut].encode(), 1.0)
+        writer.terminal_output(text[cut:].encode(), 2.5)  # a window later
+        writer.close()
+        output = "".join(d for _, c, d in _cast(writer) if c == "o")
+        assert output == f"$ export KEY={REDACTED}\r\n$ ", cut
+
+
+def test_what_may_begin_a_secret_waits_through_a_pause_and_the_rest_keeps_its_time(tmp_path):
+    clock = _Clock()
+    writer = SessionWriter(
+        tmp_path / "s",
+        _info(),
+        clock=clock,
+        redactor=Redactor(["hunter2!pw"], from_environment=False),
+    )
+    writer.terminal_output(b"password: hunt", 1.0)
+    clock.now = 3.0  # silence: the flusher writes what cannot begin the secret
+    wait_until(lambda: ("o", "password: ") in [(c, d) for _, c, d in _cast(writer)], "the pause")
+    writer.terminal_output(b"er2!pw\r\n", 5.0)
+    clock.now = 6.0
+    writer.close()
+    outputs = [(t, d) for t, c, d in _cast(writer) if c == "o"]
+    assert outputs == [(1.0, "password: "), (5.0, f"{REDACTED}\r\n")]
 
 
 def test_secret_input_is_not_recorded(clocked):
