@@ -1,16 +1,19 @@
 """make bench: clive's terminal against its references, side by side, in one run.
 
-    python -m bench [--quick] [--only throughput|latency|memory|log|seek|tokens]
+    python -m bench [--quick] [--only throughput|latency|idle|memory|log|seek|tokens|...]
 
 Throughput: a workload through clive's Terminal and through tmux, until the prompt is back with
 the right final screen and (for clive) a complete transcript. Latency: short commands through
-Terminal.run, subprocess.run and tmux send-keys + wait-for. Memory: peak RSS of a process whose
+Terminal.run, subprocess.run, tmux send-keys + wait-for, and clive's shell in a bare PTY whose
+markers are read by hand (the floor). Idle: the CPU a Terminal waiting on a pattern costs while
+nothing is printed, beside tmux's server's. Memory: peak RSS of a process whose
 Terminal swallows 1 GB of output. Log, seek and tokens (bench/session.py): session log bytes per
 hour of a progress bar against a recorder that writes every chunk; the screen at random moments
 of a 1 GB cast through its index against replaying it from the start; tokens of clive's
 observations in a scripted session against the full tmux scrollback that tmux-based harnesses
 send. Timings are reported, never judged: only a wrong screen, transcript or recording makes
-this exit non-zero.
+this exit non-zero; a reference that fails (tmux never drawing its prompt) is reported as its
+own failure, and its figure left out.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ import time
 from pathlib import Path
 
 from bench import grounding, session, ui
-from bench._tmux import TmuxReference
-from clive.terminal import Terminal
+from bench._raw_pty import RawShell
+from bench._tmux import TmuxReference, TmuxReferenceError
+from clive.terminal import Terminal, WaitReason
 
 COLS, ROWS = 120, 40
 RESULTS = Path(__file__).parent / "results" / "latest.json"
@@ -56,6 +60,7 @@ class Report:
     def __init__(self) -> None:
         self.rows: list[dict] = []
         self.failures: list[str] = []
+        self.reference_failures: list[str] = []
 
     def add(self, figure: str, clive: float, reference: float | None, unit: str, goal: str = ""):
         ratio = clive / reference if reference else None
@@ -70,6 +75,11 @@ class Report:
     def fail(self, message: str) -> None:
         self.failures.append(message)
         print(f"  CORRECTNESS FAILURE: {message}")
+
+    def reference_failed(self, message: str) -> None:
+        """A reference failed: its failure, not clive's; its figure is left out."""
+        self.reference_failures.append(message)
+        print(f"  REFERENCE FAILURE (not clive's): {message}")
 
     def print_table(self) -> None:
         print()
@@ -87,7 +97,14 @@ class Report:
     def save(self) -> None:
         RESULTS.parent.mkdir(exist_ok=True)
         RESULTS.write_text(
-            json.dumps({"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": self.rows}, indent=1)
+            json.dumps(
+                {
+                    "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    "rows": self.rows,
+                    "reference_failures": self.reference_failures,
+                },
+                indent=1,
+            )
         )
 
 
@@ -140,12 +157,11 @@ def throughput(report: Report, work: Path, repeats: int) -> None:
                 report.fail(f"{name}: exit {result.exit_code}, {len(output_lines)} lines")
             if last is not None and output_lines and output_lines[-1].strip() != last.strip():
                 report.fail(f"{name}: transcript ends with {output_lines[-1]!r}, not {last!r}")
-            tmux = TmuxReference(COLS, ROWS, str(work))
-            try:
-                tmux_times.append(tmux.run(command))
-                reference = tmux.capture()
-            finally:
-                tmux.close()
+            in_tmux = _in_tmux(report, name, command, work)
+            if in_tmux is None:
+                continue
+            seconds, reference = in_tmux
+            tmux_times.append(seconds)
             if _output_rows(screen, screen_rows) != _output_rows(reference, screen_rows):
                 report.fail(
                     f"{name}: final screen differs from tmux's:\n"
@@ -153,11 +169,29 @@ def throughput(report: Report, work: Path, repeats: int) -> None:
                         f"  {a!r:<60} {b!r}" for a, b in zip(screen, reference, strict=False)
                     )
                 )
-        clive_median, tmux_median = statistics.median(clive_times), statistics.median(tmux_times)
+        clive_median = statistics.median(clive_times)
+        tmux_median = statistics.median(tmux_times) if tmux_times else None
         report.add(f"{name} (s)", clive_median, tmux_median, "s", "ratio <= 1.0")
-        report.add(
-            f"{name} (MB/s printed)", size / clive_median / 1e6, size / tmux_median / 1e6, "MB/s"
-        )
+        report.add(f"{name} (MB/s printed)", size / clive_median / 1e6,
+                   size / tmux_median / 1e6 if tmux_median else None, "MB/s")  # fmt: skip
+
+
+def _in_tmux(report: Report, name: str, command: str, work: Path) -> tuple[float, list[str]] | None:
+    """``command`` in a fresh tmux: its time and the screen after it, or None if tmux failed
+    (reported as the reference's failure)."""
+    try:
+        tmux = TmuxReference(COLS, ROWS, str(work))
+        try:
+            return tmux.run(command), tmux.capture()
+        finally:
+            tmux.close()
+    except TmuxReferenceError as error:
+        report.reference_failed(f"{name}: {error}")
+        return None
+
+
+def _p95(times: list[float]) -> float:
+    return statistics.quantiles(times, n=20)[18]  # the 19th of 20 quantiles
 
 
 def latency(report: Report, work: Path, count: int) -> None:
@@ -169,23 +203,65 @@ def latency(report: Report, work: Path, count: int) -> None:
         started = time.perf_counter()
         subprocess.run(["/bin/true"], check=True)
         subprocess_times.append(time.perf_counter() - started)
-    tmux = TmuxReference(COLS, ROWS, str(work))
+    tmux_times = []
     try:
-        tmux_times = [tmux.run("/bin/true") for _ in range(count)]
+        tmux = TmuxReference(COLS, ROWS, str(work))
+        try:
+            tmux_times = [tmux.run("/bin/true") for _ in range(count)]
+        finally:
+            tmux.close()
+    except TmuxReferenceError as error:
+        report.reference_failed(f"latency: {error}")
+    builtins = count * 5
+    print(f"latency: {builtins} runs of the shell's builtin `true` (the harness's own cost)")
+    builtin_times, bare_times = [], []
+    bare = RawShell(COLS, ROWS, str(work))
+    try:
+        with Terminal(COLS, ROWS, cwd=work, user_rc=False) as term:
+            for _ in range(builtins):  # in turns: a load on the machine weighs on both alike
+                builtin_times.append(term.run("true").duration)
+                bare_times.append(bare.run("true"))
     finally:
-        tmux.close()
+        bare.close()
     ms = 1000
-    p95 = 18  # the 19th of 20 quantiles
     clive_median = statistics.median(clive_times) * ms
     report.add("run() median per command (ms) vs subprocess.run", clive_median,
                statistics.median(subprocess_times) * ms, "ms")  # fmt: skip
     report.add("run() median per command (ms) vs tmux send-keys", clive_median,
-               statistics.median(tmux_times) * ms, "ms")  # fmt: skip
-    report.add("run() p95 per command (ms) vs tmux send-keys",
-               statistics.quantiles(clive_times, n=20)[p95] * ms,
-               statistics.quantiles(tmux_times, n=20)[p95] * ms, "ms")  # fmt: skip
+               statistics.median(tmux_times) * ms if tmux_times else None, "ms")  # fmt: skip
+    report.add("run() p95 per command (ms) vs tmux send-keys", _p95(clive_times) * ms,
+               _p95(tmux_times) * ms if tmux_times else None, "ms")  # fmt: skip
     overhead = clive_median - statistics.median(subprocess_times) * ms
     report.add("run() overhead over subprocess.run (ms)", overhead, None, "ms", "< 5 ms")
+    report.add("run('true') median (ms) vs a bare PTY + OSC 133",
+               statistics.median(builtin_times) * ms, statistics.median(bare_times) * ms, "ms",
+               "<= 1 ms")  # fmt: skip
+    report.add("run('true') p95 (ms) vs a bare PTY + OSC 133", _p95(builtin_times) * ms,
+               _p95(bare_times) * ms, "ms")  # fmt: skip
+
+
+def idle(report: Report, work: Path, seconds: float) -> None:
+    print(f"idle: a Terminal waiting {seconds:g} s on a pattern that never comes, nothing printed")
+    tmux = None
+    try:
+        tmux = TmuxReference(COLS, ROWS, str(work))
+    except TmuxReferenceError as error:
+        report.reference_failed(f"idle: {error}")
+    try:
+        with Terminal(COLS, ROWS, cwd=work, user_rc=False) as term:
+            tmux_before = tmux.server_cpu_seconds() if tmux else 0.0
+            cpu_before, started = time.process_time(), time.monotonic()  # every thread's CPU
+            outcome = term.wait(pattern="never printed", timeout=seconds)
+            cpu, wall = time.process_time() - cpu_before, time.monotonic() - started
+            tmux_cpu = tmux.server_cpu_seconds() - tmux_before if tmux else None
+    finally:
+        if tmux is not None:
+            tmux.close()
+    if outcome.reason is not WaitReason.TIMEOUT:
+        report.fail(f"idle: the wait ended by {outcome.reason.value}, not at its deadline")
+    report.add("idle wait on a pattern (% of a core) vs tmux server", 100 * cpu / wall,
+               100 * tmux_cpu / wall if tmux_cpu is not None else None, "%",
+               "< 0.1")  # fmt: skip
 
 
 def memory(report: Report, size: int) -> None:
@@ -228,7 +304,18 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["throughput", "latency", "memory", "log", "seek", "tokens", "ui", "grounding"],
+        choices=[
+            "throughput",
+            "latency",
+            "idle",
+            "memory",
+            "log",
+            "seek",
+            "tokens",
+            "recorded",
+            "ui",
+            "grounding",
+        ],
     )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -243,6 +330,8 @@ def main() -> int:
             throughput(report, work, repeats=1 if args.quick else 3)
         if args.only in (None, "latency"):
             latency(report, work, count=50 if args.quick else 200)
+        if args.only in (None, "idle"):
+            idle(report, work, seconds=10)
         if args.only in (None, "memory"):
             memory(report, size=100_000_000 if args.quick else 1_000_000_000)
         if args.only in (None, "log"):
@@ -251,12 +340,16 @@ def main() -> int:
             session.seek(report, args.quick)
         if args.only in (None, "tokens"):
             session.observation_tokens(report, args.quick)
+        if args.only in (None, "recorded"):
+            session.recorded_session(report, args.quick)
         if args.only in (None, "ui"):
             ui.ui_responsiveness(report, args.quick)
         if args.only in (None, "grounding"):
             grounding.measurement_overhead(report, work, args.quick)
     report.print_table()
     report.save()
+    if report.reference_failures:
+        print("\nreference failures (not clive's):\n  " + "\n  ".join(report.reference_failures))
     if report.failures:
         print("\ncorrectness failures:\n  " + "\n  ".join(report.failures))
         return 1

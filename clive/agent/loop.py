@@ -68,7 +68,13 @@ from clive.session.events import (
 from clive.session.events import Outcome as SessionOutcome
 from clive.session.info import NOTES_FILE, OUTPUTS_DIR
 from clive.session.writer import SessionWriter
-from clive.terminal import ScreenState, Terminal, TerminalError, UnknownKeyError
+from clive.terminal import (
+    CallbackError,
+    ScreenState,
+    Terminal,
+    TerminalError,
+    UnknownKeyError,
+)
 
 _WARN_AT = 0.8  # a budget warning when this share of a budget is spent
 SCREEN_GONE = "(The screen of this step is no longer shown.)"
@@ -149,10 +155,16 @@ class Agent:
             "".join(spec.description + str(spec.input_schema) for spec in self.tool_specs)
         )
         terminal.add_output_listener(writer.terminal_output)
+        terminal.add_error_listener(self._record_terminal_failure)
         terminal.add_input_listener(self._record_input)
         # What is typed on the current line, by anyone: approval judges what Enter submits.
         self.line = InputLine()
         terminal.add_input_listener(self._follow_line)
+
+    def _record_terminal_failure(self, failure: CallbackError) -> None:
+        """A callback on the terminal's stream failed: the terminal went on; say so."""
+        with contextlib.suppress(RuntimeError):  # the session has ended meanwhile
+            self.writer.append(Error(message=failure.message, fatal=False))
 
     # -- the loop ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@
 from clive.terminal.emulator import Cursor, Emulator
 from clive.terminal.keys import UnknownKeyError, encode_keys
 from clive.terminal.terminal import (
+    CallbackError,
     RunResult,
     ScreenState,
     Snapshot,
@@ -18,6 +19,7 @@ from clive.terminal.terminal import (
 from clive.terminal.transcript import Mark, Transcript
 
 __all__ = [
+    "CallbackError",
     "Cursor",
     "Emulator",
     "Mark",

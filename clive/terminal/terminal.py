@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import math
 import os
 import re
 import select
 import shutil
 import signal
+import sys
 import tempfile
 import termios
 import threading
@@ -40,6 +42,9 @@ from clive.terminal.transcript import Mark, Transcript
 
 _OSC = re.compile(r"\x1b\]([^\x07\x1b]*)(?:\x07|\x1b\\)")
 _TERMINAL_QUERY = re.compile(rb"\x1b\[[?>=]?[0-9;]*[nc]")
+# The start of a terminal query at the end of a read: the rest comes in the next read.
+_QUERY_START = re.compile(rb"\x1b(?:\[[?>=]?[0-9;]*)?")
+_EXIT_CODE = re.compile(r"-?[0-9]+")
 # Control bytes other than CR, LF and TAB: a chunk without them (and without ESC) is plain text.
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\r\n\t") + b"\x7f"
 _TRANSCRIPT_BATCH = 1 << 16  # bytes of output without markers handled in one piece
@@ -53,7 +58,8 @@ _PROMPT_LINE = re.compile(
 _PASSWORD_LINE = re.compile(r"(?i)(pass(word|phrase)|\bpin\b|token)[^\n]*:\s*$")
 _PAGER_LINE = re.compile(r"^(?::|\(END\)|--More--.*|.*lines \d+-\d+.*|~)\s*$")
 _PAGERS = frozenset({"less", "more", "most", "pg", "man"})
-_PATTERN_POLL = 0.05  # seconds between looks for a wait() pattern in new output
+_PATTERN_LOOK = 0.05  # while output flows, seconds between looks for a wait() pattern
+_STOP_LOOK = 1.0  # seconds between looks at a wait()'s stop, for callers that never wake() it
 _CONTINUATION_SETTLE = 0.3  # seconds a continuation prompt must stand before it counts
 _HEURISTIC_QUIET = 0.5  # seconds of silence before a prompt-like line counts as a prompt
 
@@ -153,6 +159,21 @@ class TerminalError(RuntimeError):
     """The terminal cannot do what was asked; the message says why and what to do."""
 
 
+@dataclass(frozen=True)
+class CallbackError:
+    """A callback on the terminal's stream failed (a listener, a marker's handler): the
+    terminal went on without it. ``callback`` names it, ``data`` is what it was handed."""
+
+    callback: str
+    error: Exception
+    data: str = ""
+
+    @property
+    def message(self) -> str:
+        on = f" on {self.data!r}" if self.data else ""
+        return f"{self.callback} failed{on}: {self.error!r}; the terminal went on without it"
+
+
 @dataclass
 class _ShellMarks:
     """What the shell integration has told us so far."""
@@ -222,6 +243,7 @@ class Terminal:
         self._settle = settle
         self._output_listeners: list[Callable[[bytes, float], None]] = []
         self._input_listeners: list[Callable[[bytes, float], None]] = []
+        self._error_listeners: list[Callable[[CallbackError], None]] = []
         self._child: pexpect.spawn | None = None
         self._reader: threading.Thread | None = None
         self._started = False
@@ -259,6 +281,11 @@ class Terminal:
         self._transcript_backlog_plain = True
         self._last_output = time.monotonic()
         self._last_input = 0.0
+        self._chunks = 0  # chunks of output read so far
+        self._wake_on_output = False  # a waiter sleeps until the next chunk arrives
+        self._query_start = b""  # the start of a terminal query that ended the last read
+        self._failures: list[CallbackError] = []  # not yet handed to the error listeners
+        self._failures_seen: set[tuple[str, type]] = set()
         self._awaiting_prompt_after: int | None = None
         self._exited = False
         self._exit_status: int | None = None
@@ -293,6 +320,7 @@ class Terminal:
         if self._launcher is not None and self._launcher.pid_namespace:
             self._find_namespace(os.path.basename(argv[0]))
         self._started = True
+        self._stop_pipe = os.pipe()  # written by close(): the reader never wakes up for nothing
         self._reader = threading.Thread(
             target=self._read_loop, name=f"clive-pty-{self._shell_pid}", daemon=True
         )
@@ -379,8 +407,12 @@ class Terminal:
             os.kill(self._shell_pid, signal.SIGHUP)
         _processes.terminate(family, grace=1.0)
         self._stop = True
+        os.write(self._stop_pipe[1], b"x")
         if self._reader is not None:
             self._reader.join(timeout=5)
+        if self._reader is None or not self._reader.is_alive():
+            for descriptor in self._stop_pipe:
+                os.close(descriptor)
         with contextlib.suppress(Exception):
             self._child.close(force=True)
         self._transcript.close()
@@ -453,20 +485,52 @@ class Terminal:
         """Call ``listener(data, monotonic_time)`` with every chunk sent to the terminal."""
         self._input_listeners.append(listener)
 
+    def add_error_listener(self, listener: Callable[[CallbackError], None]) -> None:
+        """Call ``listener(failure)`` when a callback on the stream fails: an output or input
+        listener, the handler of a shell marker, the reader's own handling of a chunk. The
+        terminal goes on without it; each kind of failure (callback and exception type) is
+        reported once. With no error listener, failures are printed on stderr."""
+        self._error_listeners.append(listener)
+
+    def _callback_failed(self, callback: str, error: Exception, data: str = "") -> None:
+        """Note a failure, to be handed to the error listeners where no lock is held."""
+        kind = (callback, type(error))
+        if kind not in self._failures_seen:
+            self._failures_seen.add(kind)
+            self._failures.append(CallbackError(callback, error, data[:200]))
+
+    def _report_failures(self) -> None:
+        """Hand the failures noted so far to the error listeners (no lock held)."""
+        while self._failures:
+            try:
+                failure = self._failures.pop(0)
+            except IndexError:  # another thread took it
+                return
+            if not self._error_listeners:
+                print(f"clive: {failure.message}", file=sys.stderr)
+            for listener in self._error_listeners:
+                try:
+                    listener(failure)
+                except Exception as error:  # the last resort: nothing else is left to tell
+                    print(f"clive: {failure.message}; and then: {error!r}", file=sys.stderr)
+
     # -- reading the PTY --------------------------------------------------------------------
 
     def _read_loop(self) -> None:
         # Poll, then read what is there. Reading again at once (non-blocking) looks cheaper but
         # is slower: it takes the output in crumbs of a few hundred bytes, and every read
-        # contends with the writer for the PTY's locks.
+        # contends with the writer for the PTY's locks. Nothing here has a timeout: an idle
+        # terminal costs nothing, and close() wakes the poll through its pipe.
         poller = select.poll()
         poller.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        poller.register(self._stop_pipe[0], select.POLLIN)
         while not self._stop:
             if self._transcript_backlog and not poller.poll(0):
                 with self._cond:
                     self._write_transcript()  # output paused: bring the transcript up to date
-            if not poller.poll(200):
-                continue
+            poller.poll()
+            if self._stop:
+                break
             try:
                 data = os.read(self._fd, _READ_SIZE)
             except OSError:
@@ -475,19 +539,25 @@ class Terminal:
                 break
             now = time.monotonic()
             for listener in self._output_listeners:
-                listener(data, now)
-            self._consume(data, now)
+                try:
+                    listener(data, now)
+                except Exception as error:  # one bad listener must not blind the others
+                    self._callback_failed(f"the output listener {listener!r}", error)
+            try:
+                self._consume(data, now)
+            except Exception as error:  # the reader must go on, whatever a chunk holds
+                self._callback_failed("the terminal's reader", error, repr(data))
+            if self._failures:
+                self._report_failures()
         self._on_shell_exit()
 
     def _consume(self, data: bytes, now: float) -> None:
         with self._cond:
-            wake_waiters = False
             if not _is_plain(data):
                 self._queued_plain = False
                 self._transcript_backlog_plain = False
             if b"\x1b]" in data or b"\x07" in data:
                 # It may hold (or finish) a shell marker: handle it now, after the backlog.
-                wake_waiters = True
                 self._transcript_backlog.append(data)
                 self._write_transcript()
             else:
@@ -500,14 +570,22 @@ class Terminal:
             self._queued.append(data)
             self._queued_bytes += len(data)
             self._last_output = now
+            self._chunks += 1
+            # A waiter is woken by output only when it asked to be, and once: while output
+            # flows it looks on its own time. Each wake-up during a flood takes the GIL from
+            # this thread for a whole switch interval.
+            if self._wake_on_output:
+                self._wake_on_output = False
+                self._cond.notify_all()
+            # A query cut in two by the reads is looked for with the start of it kept.
+            seen = self._query_start + data if self._query_start else data
+            start = seen.rfind(b"\x1b", -32)
+            unfinished = start >= 0 and _QUERY_START.fullmatch(seen, start)
+            self._query_start = seen[start:] if unfinished else b""
             if self._queued_bytes > _RENDER_BACKLOG or (
-                b"\x1b[" in data and _TERMINAL_QUERY.search(data)
+                b"\x1b[" in seen and _TERMINAL_QUERY.search(seen)
             ):
                 self._render()
-            # Only markers wake waiters: quiet and pattern waits keep their own time. A waiter
-            # woken during a flood takes the GIL from this thread for a whole switch interval.
-            if wake_waiters:
-                self._cond.notify_all()
 
     def _write_transcript(self) -> None:
         """Append the backlog of output to the transcript (caller holds the lock)."""
@@ -527,8 +605,12 @@ class Terminal:
         if "\x1b]" in text:
             position = 0
             for osc in _OSC.finditer(text):
-                self._transcript.append(text[position : osc.start()])
-                self._on_osc(osc.group(1))
+                if osc.start() > position:
+                    self._transcript.append(text[position : osc.start()])
+                try:
+                    self._on_osc(osc.group(1))
+                except Exception as error:  # a marker's handler must not end the reader
+                    self._callback_failed("the handler of OSC markers", error, osc.group(1))
                 position = osc.end()
             text = text[position:]
         self._transcript.append(text)
@@ -551,6 +633,7 @@ class Terminal:
                     marks.prompts += 1
                     marks.at_prompt = True
                     marks.continuation = False
+                self._cond.notify_all()  # a prompt: what a waiter waits for
             elif kind == "C":
                 marks.commands += 1
                 marks.at_prompt = False
@@ -561,14 +644,15 @@ class Terminal:
             elif kind == "D":
                 marks.new_prompt_due = True
                 if marks.command_start is not None:
-                    exit_code = int(params) if params.lstrip("-").isdigit() else None
+                    exit_code = int(params) if _EXIT_CODE.fullmatch(params) else None
                     end = self._transcript.mark()
                     marks.finished.append((marks.commands, exit_code, marks.command_start, end))
                     del marks.finished[:-16]
                     marks.last_exit_code = exit_code
                     marks.command_start = None
         elif code == "7":
-            marks.cwd = unquote(urlparse(rest).path) or marks.cwd
+            with contextlib.suppress(ValueError):  # not a URL ("file://[x"): no directory
+                marks.cwd = unquote(urlparse(rest).path) or marks.cwd
 
     def _on_shell_exit(self) -> None:
         status = None
@@ -584,7 +668,8 @@ class Terminal:
             self._cond.notify_all()
 
     def _answer_terminal_query(self, answer: str) -> None:
-        self._write(answer.encode(), record=False)
+        with contextlib.suppress(OSError, TerminalError):  # the program is gone: nobody asks
+            self._write(answer.encode(), record=False)
 
     def _render(self) -> None:
         """Bring the screen up to date with everything queued (caller holds the lock)."""
@@ -604,7 +689,12 @@ class Terminal:
             now = time.monotonic()
             self._last_input = now
             for listener in self._input_listeners:
-                listener(data, now)
+                try:
+                    listener(data, now)
+                except Exception as error:  # what was typed is typed: the failure is told
+                    self._callback_failed(f"the input listener {listener!r}", error)
+            if self._failures:
+                self._report_failures()
         view = memoryview(data)
         while view:
             try:
@@ -780,7 +870,7 @@ class Terminal:
         ``quiet``: no output for that many seconds. ``pattern``: a regular expression found in
         output printed after ``since`` (default: from now on). ``timeout``: give up after that
         many seconds (None: no limit, only sensible with another condition). ``stop``: checked
-        whenever the wait wakes up; ``wake()`` wakes it at once.
+        whenever the wait wakes up, and every second; ``wake()`` wakes it at once.
         """
         if not (prompt or quiet or pattern or timeout):
             raise ValueError("wait() needs a condition: prompt, quiet, pattern or timeout")
@@ -795,66 +885,87 @@ class Terminal:
                 self.waiting -= 1
 
     def _wait(self, prompt, quiet, regex, since, stop, start, deadline) -> WaitOutcome:
-        """The loop of ``wait``; the caller holds ``self._cond``."""
+        """The loop of ``wait``; the caller holds ``self._cond``.
+
+        Nothing is polled but ``stop``. The reader wakes waiters at a prompt marker, at the
+        shell's exit, and at the next chunk of output when a waiter asked for it; every other
+        condition (quiet, the deadline, a continuation prompt standing, the heuristic's
+        silence) is a moment computed in advance.
+        """
         self._write_transcript()
         scanner = _PatternScanner(self._transcript, regex, since) if regex else None
-        next_scan = start
+        scanned, looked = -1, -math.inf  # chunks read when the pattern was last looked for, when
         while True:
             now = time.monotonic()
             elapsed = now - start
             if self._exited:
                 return WaitOutcome(WaitReason.EXITED, elapsed, exit_code=self._exit_status)
+            wake_at = [] if deadline is None else [deadline]
+            on_output = False
             if prompt:
-                reason = self._prompt_reached()
+                by_markers = self._marks.active and self._foreground_is_shell()
+                reason = self._prompt_by_markers(now) if by_markers else self._prompt_on_screen()
                 if reason is not None:
                     return WaitOutcome(reason, elapsed, exit_code=self._marks.last_exit_code)
-            if scanner is not None and now >= next_scan:
-                self._write_transcript()
-                found = scanner.scan()
-                if found is not None:
-                    return WaitOutcome(WaitReason.PATTERN, elapsed, match=found)
-                next_scan = now + _PATTERN_POLL
-            if quiet is not None and now - max(start, self._last_output) >= quiet:
-                return WaitOutcome(WaitReason.QUIET, elapsed)
+                if by_markers:
+                    if self._marks.continuation:
+                        wake_at.append(self._last_output + _CONTINUATION_SETTLE)
+                else:
+                    silent_at = max(self._last_output, self._last_input) + _HEURISTIC_QUIET
+                    wake_at.append(silent_at)
+                    on_output = silent_at <= now  # after the silence, only output changes it
+                    if self._marks.active:  # the shell may take the terminal back unseen
+                        wake_at.append(now + _STOP_LOOK)
+            if scanner is not None:
+                if scanned != self._chunks and now >= looked + _PATTERN_LOOK:
+                    self._write_transcript()
+                    scanned, looked = self._chunks, now
+                    found = scanner.scan()
+                    if found is not None:
+                        return WaitOutcome(WaitReason.PATTERN, elapsed, match=found)
+                if scanned != self._chunks or now - self._last_output < _PATTERN_LOOK:
+                    wake_at.append(looked + _PATTERN_LOOK)  # output flows: look on our own time
+                else:
+                    on_output = True
+            if quiet is not None:
+                quiet_at = max(start, self._last_output) + quiet
+                if now >= quiet_at:
+                    return WaitOutcome(WaitReason.QUIET, elapsed)
+                wake_at.append(quiet_at)
             if deadline is not None and now >= deadline:
                 return WaitOutcome(WaitReason.TIMEOUT, elapsed)
-            if stop is not None and stop():
-                return WaitOutcome(WaitReason.STOPPED, elapsed)
-            self._cond.wait(self._next_check(now, deadline, quiet, prompt, scanner))
+            if stop is not None:
+                if stop():
+                    return WaitOutcome(WaitReason.STOPPED, elapsed)
+                wake_at.append(now + _STOP_LOOK)
+            self._wake_on_output = self._wake_on_output or on_output
+            # A moment already past was a condition just found not to hold.
+            later = [moment for moment in wake_at if moment > now]
+            self._cond.wait(min(later) - now if later else None)
 
     def wake(self) -> None:
         """Wake every ``wait`` now, so that each checks its ``stop``."""
         with self._cond:
             self._cond.notify_all()
 
-    def _next_check(self, now, deadline, quiet, prompt, scanner) -> float:
-        delays = [1.0]
-        if deadline is not None:
-            delays.append(deadline - now)
-        if quiet is not None:
-            delays.append(max(0.0, self._last_output + quiet - now))
-        if scanner is not None:
-            delays.append(_PATTERN_POLL)
-        if prompt and not self._marks.active:
-            delays.append(0.1)
-        return max(0.001, min(delays))
+    def _prompt_by_markers(self, now: float) -> WaitReason | None:
+        if self._shell_at_prompt():
+            return WaitReason.PROMPT
+        # Lines typed in one go show a continuation prompt for an instant: only a settled
+        # one means the shell really waits for the rest of the command.
+        settled = now - self._last_output > _CONTINUATION_SETTLE
+        if self._marks.continuation and settled and self._prompt_is_current():
+            return WaitReason.CONTINUATION
+        return None
 
-    def _prompt_reached(self) -> WaitReason | None:
-        if self._marks.active and self._foreground_is_shell():
-            if self._shell_at_prompt():
-                return WaitReason.PROMPT
-            # Lines typed in one go show a continuation prompt for an instant: only a settled
-            # one means the shell really waits for the rest of the command.
-            settled = time.monotonic() - self._last_output > _CONTINUATION_SETTLE
-            if self._marks.continuation and settled and self._prompt_is_current():
-                return WaitReason.CONTINUATION
-            return None
+    def _prompt_on_screen(self) -> WaitReason | None:
+        """Without markers (or with another program in the foreground): a prompt-like
+        cursor line after a silence."""
+        if time.monotonic() - max(self._last_output, self._last_input) < _HEURISTIC_QUIET:
+            return None  # not yet: and the screen is not drawn for nothing during a flood
         self._render()
-        cursor = self._emulator.cursor
-        lines = self._emulator.lines()
-        if self._emulator.alt_screen:
-            return None
-        if self._prompt_heuristic(lines[cursor.y]):
+        emulator = self._emulator
+        if not emulator.alt_screen and self._prompt_heuristic(emulator.lines()[emulator.cursor.y]):
             return WaitReason.PROMPT_HEURISTIC
         return None
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from clive.terminal._escapes import has_escapes_or_controls, strip_escapes
 
-_ALT_SCREEN_SWITCH = re.compile(r"\x1b\[\?(?:1049|1047|47)([hl])")
+# Entering or leaving the alternate screen; a full reset (ESC c, what `reset` sends) leaves it.
+_ALT_SCREEN_SWITCH = re.compile(r"\x1b\[\?(?:1049|1047|47)([hl])|\x1bc")
 # A line this long without a newline is committed in part: an endless line must not eat memory.
 _MAX_PENDING = 1 << 20
 _KEEP_PENDING = 4096
@@ -104,11 +105,7 @@ class Transcript:
             self._commit("\n".join(lines) + "\n")
             self._line, self._column = "", 0
             self._write_into_line(text[newline + 1 :])
-        if len(self._line) > _MAX_PENDING:
-            cut = len(self._line) - _KEEP_PENDING
-            self._commit(self._line[:cut])
-            self._line = self._line[cut:]
-            self._column = max(0, self._column - cut)
+        self._cap_line()
 
     def append_plain_ascii(self, data: bytes) -> None:
         """Add output known to be printable ASCII, CR, LF and TAB only: the fast path."""
@@ -128,15 +125,25 @@ class Transcript:
                 self._size += newline + 1
                 self._line = data[newline + 1 :].decode("ascii")
                 self._column = len(self._line)
+            self._cap_line()
+
+    def _cap_line(self) -> None:
+        """Commit most of a line this long without a newline: an endless line must not eat
+        memory, nor cost a copy of all of it at every append."""
+        if len(self._line) > _MAX_PENDING:
+            cut = len(self._line) - _KEEP_PENDING
+            self._commit(self._line[:cut])
+            self._line = self._line[cut:]
+            self._column = max(0, self._column - cut)
 
     def _strip_escapes(self, text: str) -> str:
-        if "\x1b[?" in text and _ALT_SCREEN_SWITCH.search(text):
+        if ("\x1b[?" in text or "\x1bc" in text) and _ALT_SCREEN_SWITCH.search(text):
             kept = []
             position = 0
             for switch in _ALT_SCREEN_SWITCH.finditer(text):
                 if not self._in_alt_screen:
                     kept.append(text[position : switch.start()])
-                self._in_alt_screen = switch.group(1) == "h"
+                self._in_alt_screen = switch.group(1) == "h"  # None: a full reset
                 position = switch.end()
             if not self._in_alt_screen:
                 kept.append(text[position:])

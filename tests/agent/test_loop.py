@@ -235,3 +235,22 @@ def test_session_ended_is_the_last_event(tmp_path):
     last = session.log().events[-1]
     assert isinstance(last, SessionEnded) and last.summary == "bye"
     assert ended.totals.steps == 1
+
+
+def test_a_failing_terminal_listener_is_recorded_and_the_session_goes_on(tmp_path, monkeypatch):
+    from clive.session.writer import SessionWriter
+
+    record = SessionWriter.terminal_output
+
+    def fails_on_boom(self, data: bytes, when: float) -> None:
+        if b"BOOM" in data:
+            raise ValueError("a listener's bug")
+        record(self, data, when)
+
+    monkeypatch.setattr(SessionWriter, "terminal_output", fails_on_boom)
+    session, ended = run_script(tmp_path, [type_("echo BOOM"), type_("echo after"), finish()])
+    assert ended.outcome is Outcome.FINISHED
+    errors = [e for e in session.log().events if isinstance(e, Error)]
+    assert len(errors) == 1 and not errors[0].fatal
+    assert "a listener's bug" in errors[0].message and "went on" in errors[0].message
+    assert "after" in _results(session)[1].content

@@ -128,6 +128,23 @@ def test_wait_times_out(term):
     term.interrupt()
 
 
+class _CountedPattern:
+    """A pattern that is never found, and counts how often it was looked for."""
+
+    def __init__(self) -> None:
+        self.looks = 0
+
+    def search(self, _text: str) -> None:
+        self.looks += 1
+
+
+def test_a_pattern_is_looked_for_only_when_output_arrives(term):
+    pattern = _CountedPattern()
+    outcome = term.wait(pattern=pattern, timeout=1)  # nothing is printed meanwhile
+    assert outcome.reason is WaitReason.TIMEOUT
+    assert pattern.looks == 1  # in the output printed before the wait, if any
+
+
 def test_wait_needs_a_condition(term):
     with pytest.raises(ValueError):
         term.wait()
@@ -354,6 +371,27 @@ def test_listeners_see_every_byte(term):
     term.run("echo listened")
     assert b"listened" in b"".join(seen_out)
     assert b"echo listened\r" in b"".join(seen_in)
+
+
+def test_a_failing_listener_is_told_once_and_the_others_go_on(term):
+    failures = []
+    heard: list[bytes] = []
+
+    def broken(data: bytes, _when: float) -> None:
+        raise RuntimeError("a broken listener")
+
+    term.add_error_listener(failures.append)
+    term.add_output_listener(broken)
+    term.add_input_listener(broken)
+    term.add_output_listener(lambda data, _t: heard.append(data))
+    assert term.run("echo one").output == "one\n"
+    assert term.run("echo two").output == "two\n"
+    assert b"two" in b"".join(heard)
+    assert sorted(failure.callback.split(" <")[0] for failure in failures) == [
+        "the input listener",
+        "the output listener",
+    ]
+    assert all("a broken listener" in failure.message for failure in failures)
 
 
 def test_terminal_survives_a_child_killed_by_signal(term):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis_profile import examples
@@ -184,13 +183,8 @@ def test_mark_is_a_value():
     assert Mark(3, "x") == Mark(3, "x")
 
 
-# -- known bugs ------------------------------------------------------------------------------
-
-
-@pytest.mark.xfail(strict=True, reason="append_plain_ascii never caps the unfinished line")
 def test_endless_plain_ascii_line_is_capped_in_memory():
-    # The Terminal's reader sends plain output through append_plain_ascii: `yes | tr -d '\n'`
-    # keeps the whole line in memory, and each append copies it (quadratic time).
+    # The Terminal's reader sends plain output through append_plain_ascii (`yes | tr -d '\n'`).
     transcript = Transcript()
     for _ in range(300):
         transcript.append_plain_ascii(b"x" * 10_000)
@@ -201,9 +195,7 @@ def test_endless_plain_ascii_line_is_capped_in_memory():
         transcript.close()
 
 
-@pytest.mark.xfail(strict=True, reason="a full reset (ESC c) leaves the transcript in alt mode")
 def test_full_reset_ends_the_alternate_screen_in_the_transcript_too():
     # A full-screen program killed without leaving the alternate screen, then `reset`: the
-    # Emulator is back on the main screen, but the transcript drops all output from then on,
-    # so every RunResult.output is "".
+    # screen is back to the main one, and so is the transcript (else every output is "").
     assert _text("\x1b[?1049hvim\x1bc", "after\r\n") == "after\n"
