@@ -35,6 +35,11 @@ _NOT_ROW_LOCAL = re.compile(
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 _ROW_LOCAL_CSI = re.compile(r"\x1b\[[0-9;]*[mK]")
 _VOCABULARY_SIZE = 16
+# Bytes other than ESC, CR, LF and TAB below 32, and DEL, marked as NUL (the others stay).
+_CONTROL_BYTE = b"\x00"
+_CONTROLS_MARKED = bytes(
+    0 if (code < 32 and code not in (9, 10, 13, 27)) or code == 127 else 1 for code in range(256)
+)
 # Characters every terminal draws one column wide (checked against wcwidth in the tests): a
 # progress bar made of them has as many columns as characters, found at C speed.
 SURELY_NARROW_RANGES = (
@@ -122,6 +127,11 @@ class Emulator:
         return BRACKETED_PASTE in self._screen.mode
 
     @property
+    def in_sequence(self) -> bool:
+        """True while a control sequence or string is still arriving (cut by a read)."""
+        return not self._parser.in_ground
+
+    @property
     def handler_errors(self) -> int:
         """How many sequences were dropped because handling them raised (a bug, counted)."""
         return self._parser.errors
@@ -187,24 +197,24 @@ class Emulator:
         """True when ``text`` holds nothing but text, CR, LF, TAB, colours and erase-in-line.
 
         A coloured log holds hundreds of thousands of escape sequences but only a handful of
-        different ones: those seen before are removed with ``str.replace`` (C speed), and a
-        regular expression only looks at what is left.
+        different ones: when every ESC starts one of those seen before (counted with
+        ``str.count``, at C speed: two control sequences cannot start at one ESC), no regular
+        expression has to look at the text.
         """
-        if not has_escapes_or_controls(text):
-            return True
-        vocabulary = self._row_local_sequences
-        for sequence in vocabulary:
-            if sequence in text:
-                text = text.replace(sequence, "")
-        if "\x1b" in text:
-            if _NOT_ROW_LOCAL.search(text):
-                return False
-            new = set(_ROW_LOCAL_CSI.findall(text))
-            if len(vocabulary) + len(new) > _VOCABULARY_SIZE:
-                vocabulary.clear()  # colours too many to learn: the regular expressions decide
-            vocabulary.extend(new)
-            return True
-        return not has_escapes_or_controls(text)
+        escapes = text.count("\x1b")
+        if escapes:
+            vocabulary = self._row_local_sequences
+            if sum(text.count(sequence) for sequence in vocabulary) != escapes:
+                if _NOT_ROW_LOCAL.search(text):
+                    return False
+                new = set(_ROW_LOCAL_CSI.findall(text)).difference(vocabulary)
+                if len(vocabulary) + len(new) > _VOCABULARY_SIZE:
+                    vocabulary.clear()  # colours too many to learn: the regular expression decides
+                vocabulary.extend(new)
+                return True
+        if text.isascii():
+            return _CONTROL_BYTE not in text.encode("ascii").translate(_CONTROLS_MARKED)
+        return not has_escapes_or_controls(text.replace("\x1b", ""))
 
     def _feed_segment(self, text: str) -> None:
         if not self._parser.in_ground:

@@ -283,7 +283,8 @@ class Terminal:
         self._last_input = 0.0
         self._chunks = 0  # chunks of output read so far
         self._wake_on_output = False  # a waiter sleeps until the next chunk arrives
-        self._query_start = b""  # the start of a terminal query that ended the last read
+        self._query_start = b""  # the start of a terminal query that ended the last look
+        self._queries_checked = 0  # queued chunks already searched for terminal queries
         self._failures: list[CallbackError] = []  # not yet handed to the error listeners
         self._failures_seen: set[tuple[str, type]] = set()
         self._awaiting_prompt_after: int | None = None
@@ -525,9 +526,13 @@ class Terminal:
         poller.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         poller.register(self._stop_pipe[0], select.POLLIN)
         while not self._stop:
-            if self._transcript_backlog and not poller.poll(0):
+            pending = self._transcript_backlog or self._queries_checked < len(self._queued)
+            if pending and not poller.poll(0):
                 with self._cond:
-                    self._write_transcript()  # output paused: bring the transcript up to date
+                    # Output paused: bring the transcript up to date, and answer a query the
+                    # program may be waiting on.
+                    self._write_transcript()
+                    self._answer_queries()
             poller.poll()
             if self._stop:
                 break
@@ -577,15 +582,30 @@ class Terminal:
             if self._wake_on_output:
                 self._wake_on_output = False
                 self._cond.notify_all()
-            # A query cut in two by the reads is looked for with the start of it kept.
-            seen = self._query_start + data if self._query_start else data
-            start = seen.rfind(b"\x1b", -32)
-            unfinished = start >= 0 and _QUERY_START.fullmatch(seen, start)
-            self._query_start = seen[start:] if unfinished else b""
-            if self._queued_bytes > _RENDER_BACKLOG or (
-                b"\x1b[" in seen and _TERMINAL_QUERY.search(seen)
-            ):
+            if self._queued_bytes > _RENDER_BACKLOG:
                 self._render()
+
+    def _answer_queries(self) -> None:
+        """Render if what arrived since the last look holds a terminal query (DSR, DA): the
+        program waits for the answer, and stopped writing to wait (caller holds the lock).
+
+        Looked for only when output pauses, never during a flood: output rendered meanwhile
+        had its queries answered by the emulator, so most of a flood is never searched.
+        """
+        checked = self._queries_checked
+        if checked >= len(self._queued):
+            return
+        unchecked = self._queued[checked] if checked == len(self._queued) - 1 else None
+        if unchecked is None:
+            unchecked = b"".join(self._queued[checked:])
+        self._queries_checked = len(self._queued)
+        # A query cut in two by the reads is looked for with the start of it kept.
+        seen = self._query_start + unchecked if self._query_start else unchecked
+        start = seen.rfind(b"\x1b", -32)
+        unfinished = start >= 0 and _QUERY_START.fullmatch(seen, start)
+        self._query_start = seen[start:] if unfinished else b""
+        if self._emulator.in_sequence or (b"\x1b[" in seen and _TERMINAL_QUERY.search(seen)):
+            self._render()
 
     def _write_transcript(self) -> None:
         """Append the backlog of output to the transcript (caller holds the lock)."""
@@ -677,6 +697,7 @@ class Terminal:
             data = b"".join(self._queued)
             self._queued.clear()
             self._queued_bytes = 0
+            self._queries_checked = 0
             self._emulator.feed(self._screen_decoder.decode(data), plain=self._queued_plain)
             self._queued_plain = True
 
