@@ -298,7 +298,8 @@ class Screen(pyte.Screen):
             end = x + len(piece)
             self._clear_wide_neighbours(row, x, end)
             row.update(zip(range(x, end), map(cells.__getitem__, piece), strict=True))
-            cursor.x = end
+            # Without autowrap no wrap is left pending: the cursor stays on the last column.
+            cursor.x = end if autowrap else min(end, columns - 1)
 
     def _draw(self, text: str) -> None:
         cursor = self.cursor
@@ -338,13 +339,15 @@ class Screen(pyte.Screen):
             if width == 2:
                 row[cursor.x + 1] = cursor.attrs._replace(data="")
             cursor.x += width
+            if not autowrap:
+                cursor.x = min(cursor.x, columns - 1)
 
     def _clear_wide_neighbours(self, row: StaticDefaultDict, start: int, end: int) -> None:
-        """Overwriting half of a wide character blanks its other half, as terminals do."""
+        """Overwriting half of a wide character leaves its other half a plain blank (tmux)."""
         if start > 0 and row[start].data == "":
-            row[start - 1] = row[start - 1]._replace(data=" ")
+            row[start - 1] = DEFAULT_CHAR
         if end < self.columns and row[end].data == "" and row[end - 1].data != "":
-            row[end] = row[end]._replace(data=" ")
+            row[end] = DEFAULT_CHAR
 
     def _pairs_a_flag(self) -> bool:
         """True when the cell before the cursor holds a lone regional indicator."""
@@ -511,7 +514,10 @@ class Screen(pyte.Screen):
         self.cursor_back()
 
     def tab(self, count: int | None = None, *_: int | None) -> None:
-        """HT and CHT: to the next tab stop ``count`` times, or the last column."""
+        """HT and CHT: to the next tab stop ``count`` times, or the last column. A wrap left
+        pending stays pending (tmux)."""
+        if self.cursor.x >= self.columns:
+            return
         for _ in range(min(count or 1, self.columns)):
             x = self.cursor.x
             self.cursor.x = min((s for s in self.tabstops if s > x), default=self.columns - 1)
@@ -704,18 +710,18 @@ class Screen(pyte.Screen):
         self.buffer = self._new_buffer()
 
     def _leave_alt_screen(self, mode: int) -> None:
-        if self._main_buffer is None:
-            return
-        self.buffer = self._main_buffer
-        self._main_buffer = None
-        self.savepoints, self._main_savepoints = self._main_savepoints, []
+        if self._main_buffer is not None:
+            self.buffer = self._main_buffer
+            self._main_buffer = None
+            self.savepoints, self._main_savepoints = self._main_savepoints, []
+        # 1049 restores the cursor it saved even when 47 or 1047 already left (xterm, tmux).
         if mode == 1049 and self._alt_saved_cursor is not None:
             cursor, self.g0_charset, self.g1_charset, self.charset = self._alt_saved_cursor
             cursor.hidden = self.cursor.hidden
             self.cursor = cursor
-            self.cursor.x = min(self.cursor.x, self.columns)
+            self.cursor.x = min(self.cursor.x, self.columns - 1)
             self.cursor.y = min(self.cursor.y, self.lines - 1)
-        self._alt_saved_cursor = None
+            self._alt_saved_cursor = None
 
     # -- reset and resize ----------------------------------------------------------------
 

@@ -467,6 +467,13 @@ CASES = [
     Case("emoji-flag", "🇫🇷x"),
     Case("emoji-vs16-heart", "❤\ufe0fx"),
     Case("emoji-vs15", "☺\ufe0ex"),
+    # -- found by differential fuzzing against tmux ------------------------------------------------
+    Case("no-pending-wrap-without-autowrap", f"{CSI}?7l" + "x" * COLS + f"{CSI}?7hY"),
+    Case("1049l-after-1047l-restores-the-cursor", f"{CSI}?1049h\t{CSI}?1047l{CSI}?1049l"),
+    Case("1049l-after-1047l-restores-the-pen", f"{CSI}?1049h{CSI}31m\t{CSI}?1047l{CSI}?1049lx"),
+    Case("broken-wide-character-leaves-a-plain-blank", f"{CSI}41m日本{CSI}0m{CSI}D#"),
+    Case("wide-left-half-overwritten-leaves-a-plain-blank", f"x{CSI}41m日本{CSI}0m{CSI}2Ga"),
+    Case("tab-keeps-a-pending-wrap", f"{cup(1, 80)}|\tn"),
     # -- the byte grammar --------------------------------------------------------------------
     Case("esc-inside-csi-starts-new-sequence", f"{CSI}1;{ESC}[5Hx"),
     Case("can-aborts-csi", f"ab{CSI}5\x18Cx"),
