@@ -172,8 +172,23 @@ def throughput(report: Report, work: Path, repeats: int) -> None:
         clive_median = statistics.median(clive_times)
         tmux_median = statistics.median(tmux_times) if tmux_times else None
         report.add(f"{name} (s)", clive_median, tmux_median, "s", "ratio <= 1.0")
+        report.add(f"{name} (s) vs a bare Python PTY reader", clive_median,
+                   _bare_reader_time(command, work, repeats), "s")  # fmt: skip
         report.add(f"{name} (MB/s printed)", size / clive_median / 1e6,
                    size / tmux_median / 1e6 if tmux_median else None, "MB/s")  # fmt: skip
+
+
+def _bare_reader_time(command: str, work: Path, repeats: int) -> float:
+    """Median seconds of ``command`` in clive's shell read by a bare Python loop (no
+    transcript, no screen): the floor for a Python reader of a PTY on this machine."""
+    times = []
+    for _ in range(repeats):
+        bare = RawShell(COLS, ROWS, str(work))
+        try:
+            times.append(bare.run(command))
+        finally:
+            bare.close()
+    return statistics.median(times)
 
 
 def _in_tmux(report: Report, name: str, command: str, work: Path) -> tuple[float, list[str]] | None:

@@ -43,7 +43,8 @@ class RawShell:
                 return
             if not select.select([self._fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
                 raise TimeoutError(f"no prompt from the bare shell within {_DEADLINE:g}s")
-            seen += os.read(self._fd, 1 << 16)
+            # The markers are near the end: keep a tail, not the whole output of a flood.
+            seen = seen[-4096:] + os.read(self._fd, 1 << 16)
 
     def close(self) -> None:
         self._child.close(force=True)

@@ -527,13 +527,15 @@ class Terminal:
         poller.register(self._stop_pipe[0], select.POLLIN)
         while not self._stop:
             pending = self._transcript_backlog or self._queries_checked < len(self._queued)
-            if pending and not poller.poll(0):
-                with self._cond:
-                    # Output paused: bring the transcript up to date, and answer a query the
-                    # program may be waiting on.
-                    self._write_transcript()
-                    self._answer_queries()
-            poller.poll()
+            # During a flood output is always ready: one poll per read, not two.
+            if not (pending and poller.poll(0)):
+                if pending:
+                    with self._cond:
+                        # Output paused: bring the transcript up to date, and answer a query
+                        # the program may be waiting on.
+                        self._write_transcript()
+                        self._answer_queries()
+                poller.poll()
             if self._stop:
                 break
             try:
