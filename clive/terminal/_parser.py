@@ -120,48 +120,44 @@ class Parser:
         match_token = _GROUND_TOKEN.match
         position, end = 0, len(data)
         while position < end:
-            start = position
+            token = match_token(data, position) if self.state == GROUND else None
+            if token is None:
+                position = self._guarded_step(data, position)
+                continue
+            position = token.end()
             try:
-                if self.state == GROUND:
-                    token = match_token(data, position)
-                    if token is None:
-                        position = self._step(data, position)
-                        continue
-                    position = token.end()
-                    kind = token.lastgroup
-                    if kind == "text":
-                        handler.print_text(token.group())
-                    elif kind == "final":
-                        handler.csi_dispatch(
-                            token.group("private"),
-                            token.group("params"),
-                            token.group("inter"),
-                            token.group("final"),
-                        )
-                    else:
-                        handler.execute(token.group())
-                elif self.state in (OSC, STRING_IGNORE):
-                    position = self._string(data, position)
+                kind = token.lastgroup
+                if kind == "text":
+                    handler.print_text(token.group())
+                elif kind == "final":
+                    handler.csi_dispatch(
+                        token.group("private"),
+                        token.group("params"),
+                        token.group("inter"),
+                        token.group("final"),
+                    )
                 else:
-                    position = self._step(data, position)
+                    handler.execute(token.group())
             except Exception as error:  # one bad sequence must not blind clive
                 self._failed(error)
-                position = max(position, start + 1)
 
     def finish_sequence(self, data: str) -> int:
         """Feed ``data`` only until the sequence in progress ends; how much was taken."""
         position, end = 0, len(data)
         while position < end and self.state != GROUND:
-            start = position
-            try:
-                if self.state in (OSC, STRING_IGNORE):
-                    position = self._string(data, position)
-                else:
-                    position = self._step(data, position)
-            except Exception as error:  # one bad sequence must not blind clive
-                self._failed(error)
-                position = max(position, start + 1)
+            position = self._guarded_step(data, position)
         return position
+
+    def _guarded_step(self, data: str, position: int) -> int:
+        """The slow way, one step: where the next one starts. A handler that raises loses the
+        character it was handed, no more."""
+        try:
+            if self.state in (OSC, STRING_IGNORE):
+                return self._string(data, position)
+            return self._step(data, position)
+        except Exception as error:  # one bad sequence must not blind clive
+            self._failed(error)
+            return position + 1
 
     def _failed(self, error: Exception) -> None:
         self.errors += 1
