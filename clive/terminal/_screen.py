@@ -146,7 +146,8 @@ class Screen(pyte.Screen):
     """A grid of cells that terminal output is applied to, as xterm would apply it.
 
     ``respond`` receives what the terminal answers a program (cursor position, device
-    attributes); ``on_osc`` receives each OSC string but the title's.
+    attributes). OSC strings other than the title's are ignored here: the shell's markers are
+    read by the Terminal on the byte stream.
     """
 
     def __init__(
@@ -154,10 +155,8 @@ class Screen(pyte.Screen):
         columns: int,
         lines: int,
         respond: Callable[[str], None],
-        on_osc: Callable[[str], None] | None = None,
     ) -> None:
         self._respond = respond
-        self._on_osc = on_osc
         self._main_buffer: defaultdict | None = None
         self._main_savepoints: list[Savepoint] = []
         self._alt_saved_cursor: tuple | None = None
@@ -259,8 +258,6 @@ class Screen(pyte.Screen):
         code, _, value = payload.partition(";")
         if code in ("0", "2"):
             self.window_title = value
-        elif self._on_osc is not None:
-            self._on_osc(payload)
 
     # -- text ----------------------------------------------------------------------------
 

@@ -77,8 +77,7 @@ class Emulator:
     """A terminal screen that text is fed into: the model's eyes on the shell.
 
     ``respond`` receives what the terminal answers to the program (cursor position reports,
-    device attributes) and must write it to the program's input. ``on_osc`` receives every
-    OSC string other than a title (shell integration markers, the working directory).
+    device attributes) and must write it to the program's input.
     """
 
     def __init__(
@@ -86,9 +85,8 @@ class Emulator:
         cols: int = 80,
         rows: int = 24,
         respond: Callable[[str], None] | None = None,
-        on_osc: Callable[[str], None] | None = None,
     ) -> None:
-        self._screen = Screen(cols, rows, respond or (lambda _answer: None), on_osc)
+        self._screen = Screen(cols, rows, respond or (lambda _answer: None))
         self._parser = Parser(self._screen)
         self._row_local_sequences: list[str] = []  # colour sequences seen lately (_row_local)
 
