@@ -47,6 +47,7 @@ class PendingOutput:
         self._texts: list[str] = []
         self._size = 0
         self.last_time = 0.0  # of the last chunk added
+        self._written_until = float("-inf")  # the time of the last event taken
         self._before = ""  # the end of what was written: what the rest is read after
 
     def add(self, t: float, text: str) -> bool:
@@ -128,11 +129,25 @@ class PendingOutput:
             return []
         written = ends[whole - 1]
         self._before = (self._before + text[max(0, written - _CONTEXT) : written])[-_CONTEXT:]
-        if _may_redraw(text, written):
-            shown = apply_spans(text, spans, 0, written)
+        events = self._cut(text, spans, ends, times, whole)
+        self._written_until = events[-1][0]
+        return events
+
+    def _cut(
+        self, text: str, spans: list[Span], ends: list[int], times: list[float], whole: int
+    ) -> list[CastOutput]:
+        written = ends[whole - 1]
+        # Chunks of the moment the last event showed belong to that moment: they are never
+        # folded into a later one (the screen at that time would miss them).
+        lead = bisect_right(times, self._written_until, 0, whole)
+        cuts_a_secret = lead and _inside(spans, ends[lead - 1])
+        if lead < whole and not cuts_a_secret and _may_redraw(text, written):
+            start = ends[lead - 1] if lead else 0
+            shown = apply_spans(text, spans, start, written)
             collapsed = collapse_redraws(shown, self.cols)
             if collapsed is not shown:
-                return [(times[whole - 1], collapsed)]
+                head = [(times[lead - 1], apply_spans(text, spans, 0, start))] if lead else []
+                return [*head, (times[whole - 1], collapsed)]
         events = []
         first = 0  # the first chunk of the next event
         for i in range(whole):

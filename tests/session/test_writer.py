@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis_profile import examples
 from polling import wait_until
@@ -193,6 +193,8 @@ _PIECES = [
         max_size=40,
     )
 )
+# A chunk of the moment an event was written, then redraws: it must not wait for them.
+@example([(["loss 2.3100"], 0), (["loss 2.3100"], 10), (["loss 2.3100"], 0), (["\r"] * 3, 1)])
 def test_every_event_is_the_screen_of_its_time_and_nothing_is_lost(tmp_path_factory, chunks):
     writer = SessionWriter(
         tmp_path_factory.mktemp("s") / "s",
