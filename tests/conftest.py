@@ -7,7 +7,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis_profile import load_profile
 from tmux_reference import TmuxPane
+
+load_profile()
 
 
 @pytest.fixture
