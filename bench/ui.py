@@ -30,7 +30,9 @@ from clive.ui.timeline import Timeline
 
 SIZE = (160, 48)
 PRESSES = 15
-FLOOD = "seq 1 3000000"
+# Longer than the type tool waits for a command (3 s), so that the flood is still running when
+# the session's first `wait` starts.
+FLOOD = "seq 1 10000000"
 
 
 def _script(directory: Path, command: str | None) -> Path:
@@ -52,15 +54,15 @@ def _script(directory: Path, command: str | None) -> Path:
 
 
 def _starter(directory: Path, script: Path, marks: dict | None = None):
-    """start() for a LiveApp: the scripted session; ``marks`` gets the times the first
-    ``type`` and the first ``wait`` ended (the command's run, seen as the agent sees it)."""
+    """start() for a LiveApp: the scripted session; ``marks`` gets the times the model's
+    first turn came and the first ``wait`` ended (the command's run, as the agent sees it)."""
     (directory / "work").mkdir(exist_ok=True)
 
-    def start(*, control, approver, on_event, on_start):
+    def start(*, control, approver, on_event, on_start, on_measure):
         return run_task(
             "bench", ScriptModel(script), sessions_dir=directory / "sessions",
             cwd=directory / "work", user_rc=False, control=control,
-            on_event=_marking(on_event, marks), on_start=on_start,
+            on_event=_marking(on_event, marks), on_start=on_start, on_measure=on_measure,
         )  # fmt: skip
 
     return start
@@ -70,6 +72,8 @@ def _marking(on_event, marks: dict | None):
     def marked(event):
         if marks is not None and isinstance(event, ToolResult):
             marks.setdefault(event.name, time.perf_counter())
+        if marks is not None and isinstance(event, ModelTurn):
+            marks.setdefault("turn", time.perf_counter())
         if on_event is not None:
             on_event(event)
 
@@ -113,18 +117,19 @@ def _in_step_wait(app: LiveApp, step: int) -> bool:
 
 async def _flood_run(directory: Path, with_keys: bool) -> tuple[list[float], float]:
     """Key latencies while ``seq`` floods the shell; or, without keys, how long it ran (from
-    the end of the ``type`` call to the end of the ``wait`` for it)."""
+    the model's turn that types it to the end of the ``wait`` for it)."""
     marks: dict = {}
     script = _script(directory, FLOOD)
     app = LiveApp(_starter(directory, script, marks), model="bench", cols=120, rows=40)
     async with app.run_test(size=SIZE):
-        await _until(lambda: _in_step_wait(app, 2))  # waiting for seq to end
+        # Typed, and waiting for seq to end (the type tool waits a while itself).
+        await _until(lambda: _in_step_wait(app, 1) or _in_step_wait(app, 2))
         latencies = await _key_latency(app, PRESSES) if with_keys else []
         if not with_keys:
             await _until(lambda: "wait" in marks)
         app.control.quit()
         await _until(lambda: app.ended is not None)
-    return latencies, marks.get("wait", 0.0) - marks.get("type", 0.0)
+    return latencies, marks.get("wait", 0.0) - marks.get("turn", 0.0)
 
 
 async def _idle_run(directory: Path) -> list[float]:
@@ -145,7 +150,7 @@ def _headless_flood(directory: Path) -> float:
         "bench", ScriptModel(script), sessions_dir=directory / "sessions", cwd=_work(directory),
         user_rc=False, on_event=_marking(None, marks), settings=AgentSettings(max_steps=3),
     )  # fmt: skip
-    return marks["wait"] - marks["type"]
+    return marks["wait"] - marks["turn"]
 
 
 def _work(directory: Path) -> Path:
