@@ -530,11 +530,17 @@ class Terminal:
             # During a flood output is always ready: one poll per read, not two.
             if not (pending and poller.poll(0)):
                 if pending:
-                    with self._cond:
-                        # Output paused: bring the transcript up to date, and answer a query
-                        # the program may be waiting on.
-                        self._write_transcript()
-                        self._answer_queries()
+                    try:
+                        with self._cond:
+                            # Output paused: bring the transcript up to date, and answer a
+                            # query the program may be waiting on.
+                            self._write_transcript()
+                            self._answer_queries()
+                    except Exception as error:  # the reader must go on (a full disk, say)
+                        self._callback_failed("the terminal's reader", error)
+                        self._transcript_backlog.clear()
+                        self._transcript_backlog_bytes = 0
+                        self._queries_checked = len(self._queued)
                 poller.poll()
             if self._stop:
                 break

@@ -233,3 +233,23 @@ def test_unfinished_csi_leaves_no_garbage_on_screen(tmp_path):
         # The shell's markers are removed before pyte sees them, which leaves "\x1b[\x1b[?2004h":
         # the screen shows "[?2004h" in front of the next prompt.
         assert not any("[?2004h" in line for line in term.snapshot().lines)
+
+
+def test_a_transcript_that_fails_once_is_reported_and_the_terminal_goes_on(tmp_path, monkeypatch):
+    failures = []
+    append = Transcript.append
+    failed = []
+
+    def fails_once(self, text: str) -> None:
+        if "BOOM" in text and not failed:
+            failed.append(text)
+            raise OSError("No space left on device")
+        append(self, text)
+
+    monkeypatch.setattr(Transcript, "append", fails_once)
+    with Terminal(cols=80, rows=24, cwd=tmp_path, user_rc=False) as term:
+        term.add_error_listener(failures.append)
+        term.run("echo BOOM", timeout=10)
+        assert term.run("echo after", timeout=10).output == "after\n"
+    assert failed and len(failures) == 1
+    assert "No space left" in failures[0].message
