@@ -8,9 +8,10 @@ before it: "disk-usage-report-..." keeps its "sk-".
 Secrets are looked for in the text a reader sees: escape sequences inside one (``grep
 --color`` puts colours in the middle of a key) are stepped over, and kept after the
 replacement; on a screen, a row that fills the width goes on in the next (``redact_rows``).
-Terminal output arrives in pieces, so a secret can be cut in two: ``StreamRedactor`` holds back
-the end of a piece that could be the start of one, and keeps holding what may begin a secret
-through a pause.
+Terminal output arrives in pieces, so a secret can be cut in two: ``Redactor.scan`` reads a
+piece after what was written before it and says how much of it is safe to write; the session's
+``PendingOutput`` holds the rest back, and keeps holding what surely begins a secret through a
+pause (``Redactor.secret_start``).
 
 Megabytes a second go through here. Every match begins with a known value or one of a few
 anchors (``sk-``, ``AKIA``, a secret's name...), and every anchor has one of the characters
@@ -455,44 +456,3 @@ class _Plain:
         find = bisect_right if after_escapes else bisect_left
         piece = max(0, find(self._starts, index) - 1)
         return self._origins[piece] + index - self._starts[piece]
-
-
-class StreamRedactor:
-    """Redacts text that arrives in pieces, holding back what may be half a secret."""
-
-    def __init__(self, redactor: Redactor) -> None:
-        self._redactor = redactor
-        self._held = ""
-        self._before = ""  # the end of what was written: what the held text is read after
-
-    def feed(self, text: str) -> str:
-        """The redacted text that is safe to write now."""
-        text = self._held + text
-        spans, safe = self._redactor.scan(text, self._before)
-        self._held = text[safe:]
-        return self._written(text, spans, safe)
-
-    def paused(self) -> str:
-        """The stream paused: what is held back, redacted, but for an end that may begin a
-        secret, which waits for the rest (up to ``HOLD_LIMIT``, or the end of the stream):
-        a password printed in two halves a minute apart is still one secret."""
-        held = self._held
-        cut = self._redactor.secret_start(held)
-        if len(held) - cut > HOLD_LIMIT:
-            cut = len(held)
-        released, self._held = held[:cut], held[cut:]
-        return self._written(released, self._redactor.scan(released, self._before)[0])
-
-    def flush(self) -> str:
-        """Everything held back, redacted: the stream ended."""
-        held, self._held = self._held, ""
-        return self._written(held, self._redactor.scan(held, self._before)[0])
-
-    def _written(self, text: str, spans: list[Span], end: int | None = None) -> str:
-        end = len(text) if end is None else end
-        self._before = (self._before + text[:end])[-_TAIL_WINDOW:]
-        return apply_spans(text, spans, 0, end)
-
-    @property
-    def holding(self) -> bool:
-        return bool(self._held)

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis_profile import examples
 
-from clive.session.redact import HOLD_LIMIT, REDACTED, Redactor, StreamRedactor
+from clive.session._output import PendingOutput
+from clive.session.redact import HOLD_LIMIT, REDACTED, Redactor
 
 ANTHROPIC = "sk-ant-api03-" + "Ab3_x-" * 15
 OPENAI = "sk-proj-" + "Zq9" * 16
@@ -59,9 +60,18 @@ def test_short_values_are_not_treated_as_secrets():
     assert redactor.redact("ab cd") == "ab cd"
 
 
+def _written(events: list[tuple[float, str]]) -> str:
+    return "".join(text for _, text in events)
+
+
 def _through_stream(redactor: Redactor, pieces: list[str]) -> str:
-    stream = StreamRedactor(redactor)
-    return "".join(stream.feed(piece) for piece in pieces) + stream.flush()
+    """``pieces`` read one after the other, as the session writer sends them to the cast."""
+    output = PendingOutput(redactor, cols=200)
+    out = ""
+    for t, piece in enumerate(pieces):
+        output.add(float(t), piece)
+        out += _written(output.take())
+    return out + _written(output.take_all())
 
 
 def test_a_key_cut_across_pieces_is_still_redacted():
@@ -213,18 +223,22 @@ def test_what_may_begin_a_secret_is_held_through_a_pause():
         (f"key {ANTHROPIC[:25]}", ANTHROPIC[25:] + "\n"),
         ('{"SessionToken": "IQoJb3Jp', 'Z2luX2VjEJr//////wEaCXVzLWVhc3QtMSJHMEUCIQD"}'),
     ):
-        stream = StreamRedactor(redactor)
-        out = stream.feed(first) + stream.paused()
-        out += stream.feed(second) + stream.flush()
+        output = PendingOutput(redactor, cols=200)
+        output.add(0.0, first)
+        out = _written(output.take()) + _written(output.take_paused())
+        if second:
+            output.add(2.0, second)
+        out += _written(output.take()) + _written(output.take_all())
         assert out == redactor.redact(first + second)
         assert "er2!pw" not in out and ANTHROPIC[25:] not in out
 
 
 def test_a_pause_writes_what_cannot_begin_a_secret():
-    stream = StreamRedactor(Redactor(["hunter2!pw"], from_environment=False))
-    assert stream.feed("epoch 3/10 sk") == "epoch 3/10 ", "sk may begin a key: held"
-    assert stream.paused() == "sk"
-    assert not stream.holding
+    output = PendingOutput(Redactor(["hunter2!pw"], from_environment=False), cols=200)
+    output.add(0.0, "epoch 3/10 sk")
+    assert output.take() == [], "sk may begin a key: the chunk is held, whole, with its time"
+    assert output.take_paused() == [(0.0, "epoch 3/10 sk")]
+    assert not output.holding
 
 
 def test_only_an_end_that_could_begin_a_secret_is_held():
@@ -244,7 +258,7 @@ def test_only_an_end_that_could_begin_a_secret_is_held():
 
 
 def test_what_may_begin_a_secret_is_held_only_up_to_a_limit():
-    stream = StreamRedactor(Redactor(from_environment=False))
-    stream.feed("\x1b]0;" + "t" * HOLD_LIMIT)  # a title that never ends
-    assert stream.paused().startswith("\x1b]0;ttt")
-    assert not stream.holding
+    output = PendingOutput(Redactor(from_environment=False), cols=200)
+    output.add(0.0, "\x1b]0;" + "t" * HOLD_LIMIT)  # a title that never ends
+    assert _written(output.take_paused()).startswith("\x1b]0;ttt")
+    assert not output.holding
