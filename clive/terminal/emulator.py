@@ -177,13 +177,16 @@ class Emulator:
         if not parser.in_ground:
             text = text[parser.finish_sequence(text) :]
             plain = False
-        if parser.in_ground and (plain or self._row_local(text)):
-            self._feed_row_local(text)
-            return
+        known = 0  # how much of text is known row-local: the search goes on from there
+        if parser.in_ground:
+            known = len(text) if plain else self._row_local_end(text)
+            if known == len(text):
+                self._feed_row_local(text)
+                return
         # Between the sequences that are not row-local, the text is (a coloured log is one
         # such run from end to end).
         position = 0
-        for match in _NOT_ROW_LOCAL.finditer(text):
+        for match in _NOT_ROW_LOCAL.finditer(text, known):
             if match.start() > position:
                 self._feed_segment(text[position : match.start()])
             parser.feed(match.group())
@@ -191,8 +194,10 @@ class Emulator:
         if position < len(text):
             self._feed_segment(text[position:])
 
-    def _row_local(self, text: str) -> bool:
-        """True when ``text`` holds nothing but text, CR, LF, TAB, colours and erase-in-line.
+    def _row_local_end(self, text: str) -> int:
+        """How much of ``text`` is known to hold nothing but text, CR, LF, TAB, colours and
+        erase-in-line: ``len(text)`` when all of it, else a point no later than the first
+        thing that is not (so that it is not looked for twice).
 
         A coloured log holds hundreds of thousands of escape sequences but only a handful of
         different ones: when every ESC starts one of those seen before (counted with
@@ -203,16 +208,19 @@ class Emulator:
         if escapes:
             vocabulary = self._row_local_sequences
             if sum(text.count(sequence) for sequence in vocabulary) != escapes:
-                if _NOT_ROW_LOCAL.search(text):
-                    return False
+                first = _NOT_ROW_LOCAL.search(text)
+                if first:
+                    return first.start()
                 new = set(_ROW_LOCAL_CSI.findall(text)).difference(vocabulary)
                 if len(vocabulary) + len(new) > _VOCABULARY_SIZE:
                     vocabulary.clear()  # colours too many to learn: the regular expression decides
                 vocabulary.extend(new)
-                return True
+                return len(text)
         if text.isascii():
-            return _CONTROL_BYTE not in text.encode("ascii").translate(_CONTROLS_MARKED)
-        return not has_escapes_or_controls(text.replace("\x1b", ""))
+            controls = _CONTROL_BYTE in text.encode("ascii").translate(_CONTROLS_MARKED)
+        else:
+            controls = has_escapes_or_controls(text.replace("\x1b", ""))
+        return 0 if controls else len(text)
 
     def _feed_segment(self, text: str) -> None:
         if not self._parser.in_ground:
