@@ -31,6 +31,15 @@ from clive.terminal import Cursor, Terminal
 
 DEFAULT_SHELL = ("bash", "--norc", "--noprofile")
 DEFAULT_PROMPT = "$ "
+# git's author, committer and dates fixed, so that both sides of a `Pair` show the same log.
+FIXED_GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Ada",
+    "GIT_AUTHOR_EMAIL": "ada@example.com",
+    "GIT_COMMITTER_NAME": "Ada",
+    "GIT_COMMITTER_EMAIL": "ada@example.com",
+    "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z",
+    "GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z",
+}
 # Seconds between two looks at the pane while waiting.
 POLL_INTERVAL = 0.05
 # tmux refuses a command line of more than about 16 KiB ("command too long"); a chunk of this many

@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from tmux_reference import Pair
+from tmux_reference import FIXED_GIT_IDENTITY, Pair
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
 
@@ -43,16 +43,7 @@ def pair(tmux_pane, tmp_path):
 
 def git_repository(directory: Path, home: Path, commits: int) -> None:
     """A repository in `directory` with `commits` commits of `notes.txt`, at fixed dates."""
-    env = {
-        "GIT_AUTHOR_NAME": "Ada",
-        "GIT_AUTHOR_EMAIL": "ada@example.com",
-        "GIT_COMMITTER_NAME": "Ada",
-        "GIT_COMMITTER_EMAIL": "ada@example.com",
-        "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z",
-        "GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z",
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-    }
+    env = {**FIXED_GIT_IDENTITY, "PATH": os.environ["PATH"], "HOME": str(home)}
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=directory, check=True, env=env)
     for i in range(commits):
         lines = [f"line {n} of version {i if n % 4 == 0 else 0}" for n in range(12)]

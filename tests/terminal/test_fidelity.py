@@ -11,7 +11,7 @@ import subprocess
 import textwrap
 
 import pytest
-from tmux_reference import Pair, compare_screens
+from tmux_reference import FIXED_GIT_IDENTITY, Pair, compare_screens
 
 pytestmark = pytest.mark.tmux
 
@@ -94,16 +94,7 @@ def test_python_repl(pair):
 
 def test_git_log_through_a_pager(pair):
     for directory in pair.dirs.values():
-        env = {
-            "GIT_AUTHOR_NAME": "Ada",
-            "GIT_AUTHOR_EMAIL": "ada@example.com",
-            "GIT_COMMITTER_NAME": "Ada",
-            "GIT_COMMITTER_EMAIL": "ada@example.com",
-            "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z",
-            "GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z",
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(directory),
-        }
+        env = {**FIXED_GIT_IDENTITY, "PATH": "/usr/bin:/bin", "HOME": str(directory)}
         subprocess.run(["git", "init", "-q", "-b", "main"], cwd=directory, check=True, env=env)
         for i in range(12):
             (directory / "file.txt").write_text(f"version {i}\n")

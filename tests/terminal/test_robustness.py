@@ -147,7 +147,7 @@ def test_unterminated_escape_sequences_do_not_wedge_the_reader(tmp_path):
         assert result.exit_code == 0
         assert "swallowed" not in result.output
         assert term.run("echo ok", timeout=10).output == "ok\n"
-        # (What the screen shows is another matter: see the xfail tests below.)
+        # (What the screen shows: test_unfinished_csi_leaves_no_garbage_on_screen.)
         assert term.snapshot().state is ScreenState.PROMPT
         # Terminated, the same title is taken and the text after it is shown.
         assert term.run("printf '\\033]0;a title\\007'; echo shown").output == "shown\n"

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from polling import wait_until
 
 from clive.terminal import ScreenState, Terminal, TerminalError, WaitReason
 
@@ -320,17 +321,14 @@ def test_close_leaves_no_process_behind_even_ignoring_sighup(tmp_path):
     t.run("setsid sh -c 'echo $$ > sid.pid; trap \"\" HUP TERM; sleep 300' >/dev/null 2>&1 &")
     t.send_text("trap '' HUP; sleep 300\r")
     files = [tmp_path / name for name in ("bg.pid", "sid.pid")]
-    deadline = time.monotonic() + 30
-    while not all(f.exists() and f.read_text().strip() for f in files):  # written by now?
-        assert time.monotonic() < deadline, "the background jobs never wrote their pids"
-        time.sleep(0.05)
+    wait_until(
+        lambda: all(f.exists() and f.read_text().strip() for f in files),
+        "the background jobs writing their pids",
+    )
     pids = [int(f.read_text()) for f in files]
     shell = t.pid
     t.close()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(_alive(p) for p in [*pids, shell]):
-        time.sleep(0.05)
-    assert not [p for p in [*pids, shell] if _alive(p)]
+    wait_until(lambda: not any(_alive(p) for p in [*pids, shell]), "every process of it gone")
 
 
 def test_resize_reaches_the_program(term):
