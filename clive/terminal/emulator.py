@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pyte import modes as mo
 from wcwidth import wcwidth
 
-from clive.terminal._escapes import has_escapes_or_controls
+from clive.terminal._escapes import SeenSequences, has_escapes_or_controls
 from clive.terminal._parser import Parser
 from clive.terminal._screen import BRACKETED_PASTE, DECCKM, Cell, Screen
 
@@ -34,7 +34,6 @@ _NOT_ROW_LOCAL = re.compile(
 )
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 _ROW_LOCAL_CSI = re.compile(r"\x1b\[[0-9;]*[mK]")
-_VOCABULARY_SIZE = 16
 # Bytes other than ESC, CR, LF and TAB below 32, and DEL, marked as NUL (the others stay).
 _CONTROL_BYTE = b"\x00"
 _CONTROLS_MARKED = bytes(
@@ -88,7 +87,7 @@ class Emulator:
     ) -> None:
         self._screen = Screen(cols, rows, respond or (lambda _answer: None))
         self._parser = Parser(self._screen)
-        self._row_local_sequences: list[str] = []  # colour sequences seen lately (_row_local)
+        self._row_local_seen = SeenSequences(_ROW_LOCAL_CSI)  # colours met lately
 
     # -- state ----------------------------------------------------------------------------
 
@@ -205,17 +204,12 @@ class Emulator:
         expression has to look at the text.
         """
         escapes = text.count("\x1b")
-        if escapes:
-            vocabulary = self._row_local_sequences
-            if sum(text.count(sequence) for sequence in vocabulary) != escapes:
-                first = _NOT_ROW_LOCAL.search(text)
-                if first:
-                    return first.start()
-                new = set(_ROW_LOCAL_CSI.findall(text)).difference(vocabulary)
-                if len(vocabulary) + len(new) > _VOCABULARY_SIZE:
-                    vocabulary.clear()  # colours too many to learn: the regular expression decides
-                vocabulary.extend(new)
-                return len(text)
+        if escapes and not self._row_local_seen.cover(text, escapes):
+            first = _NOT_ROW_LOCAL.search(text)
+            if first:
+                return first.start()
+            self._row_local_seen.learn(text)
+            return len(text)
         if text.isascii():
             controls = _CONTROL_BYTE in text.encode("ascii").translate(_CONTROLS_MARKED)
         else:
