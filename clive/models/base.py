@@ -66,7 +66,19 @@ class ModelReply:
     cost: float | None = None  # dollars; None when the backend cannot tell
     thinking: str = ""  # the model's extended thinking, when it was switched on
     reasoning: Sequence[dict[str, Any]] = ()  # see Message.reasoning
-    stop_reason: str | None = None
+    stop_reason: str | None = None  # as the API said it: "length", "max_tokens", "tool_calls"...
+
+    @property
+    def cut_off(self) -> bool:
+        """The reply stopped at the output limit (or at the end of the context window), not
+        where the model ended it: its text or its last tool call may be incomplete."""
+        return self.stop_reason in CUT_OFF_STOP_REASONS
+
+
+# The stop reasons of a reply cut short: OpenAI's and llama.cpp's "length", Anthropic's
+# "max_tokens", and Anthropic's "model_context_window_exceeded" (the window filled up while
+# the model wrote).
+CUT_OFF_STOP_REASONS = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
 
 
 class ModelError(RuntimeError):
@@ -74,7 +86,26 @@ class ModelError(RuntimeError):
 
 
 class ContextOverflow(ModelError):
-    """The conversation no longer fits the model's context window: compact it and ask again."""
+    """The conversation no longer fits the model's context window: compact it and ask again.
+
+    ``window`` and ``prompt_tokens`` are the window and the request's size in tokens, when the
+    server said them (llama.cpp's ``n_ctx`` and ``n_prompt_tokens``; Anthropic's "prompt is
+    too long: 215000 tokens > 200000 maximum").
+    """
+
+    def __init__(
+        self, message: str, *, window: int | None = None, prompt_tokens: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.window = window
+        self.prompt_tokens = prompt_tokens
+
+
+class InvalidOutput(ModelError):
+    """The server could not make a turn of what the model wrote (llama.cpp answers 500 "The
+    model produced output that does not match the expected ... format" when a tool call does
+    not parse). The model's doing, not the server's: the loop counts an invalid turn, tells
+    the model, and asks again; nothing is retried and the session does not pause."""
 
 
 # How APIs word a request too long for the model's context window (Anthropic, OpenAI, vLLM,
@@ -121,6 +152,13 @@ class Model(Protocol):
         on_text: TextListener | None = None,
         on_retry: RetryListener | None = None,
     ) -> ModelReply: ...
+
+    def count_tokens(
+        self, system: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
+    ) -> int | None:
+        """The input tokens this request would cost, as the API counts them; None when the
+        API has no way to count (the loop then estimates, calibrated on reported usage)."""
+        ...
 
 
 class Pricing(BaseModel):

@@ -87,6 +87,11 @@ class ScriptModel:
             on_text(turn.text)
         return ModelReply(text=turn.text, tool_calls=calls, cost=0.0)
 
+    def count_tokens(
+        self, system: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
+    ) -> int | None:
+        return None  # a script reads no tokens
+
     def _compaction(self) -> ModelReply:
         if self._next_compaction >= len(self.compactions):
             notes = "(scripted: the script has no compact line left, so no notes)"

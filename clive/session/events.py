@@ -107,6 +107,8 @@ class ModelTurn(_Event):
     thinking: str = ""  # extended thinking, when it was switched on
     context_tokens: int = 0  # the conversation the model read (reported, else estimated)
     purpose: Literal["act", "compact"] = "act"
+    stop_reason: str | None = None  # as the API said it ("length", "max_tokens", "tool_calls")
+    cut_off: bool = False  # stopped at the output limit: the model was told its reply was cut
 
 
 class ModelText(_Event):
@@ -138,6 +140,7 @@ class ContextCompacted(_Event):
     tokens_before: int
     tokens_after: int
     notes: str
+    dropped: str = ""  # what the notes request left out to fit the window, e.g. "4 screens"
 
 
 class Approval(_Event):
