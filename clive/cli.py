@@ -250,7 +250,8 @@ def _session_options(
             type=_positive_int,
             default=None,
             metavar="N",
-            help="tokens one model turn may write (default 8192)",
+            help="tokens one model turn may write (default 8192; with an OpenAI-compatible "
+            "server that tells its context window, at most a quarter of it)",
         )
     _sessions_dir_option(parser)
     parser.add_argument(
@@ -502,8 +503,9 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
             "directory: a fresh shell in the directory the session was last in, and a fresh "
             "context from the task, the session's notes and where it stopped. Budgets count "
             "the whole session and are the session's own unless a flag changes one (give a "
-            "larger --max-steps to go on after a step limit). The model is the session's "
-            "unless --model says otherwise.",
+            "larger --max-steps to go on after a step limit). So are the model, the server's "
+            "address, the output limit, thinking, the prompts, the approval mode and the "
+            "sandbox: a flag given here wins, and is kept for the next resume.",
             formatter_class=formatter,
         )
         parser.add_argument("session", metavar="SESSION", help='a session (or "last")')

@@ -80,7 +80,12 @@ class Config(BaseModel):
 
     model: str = Field(DEFAULT_MODEL, description="the model, e.g. claude-sonnet-4-5, openai:NAME")
     base_url: str | None = Field(None, description="the API's URL (needed for openai:NAME)")
-    max_output_tokens: int = Field(8192, ge=1, description="tokens a model turn may write")
+    max_output_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="tokens a model turn may write (default 8192, at most a quarter of a "
+        "local server's context window)",
+    )
     thinking: int | None = Field(None, ge=1024, description="extended thinking budget, tokens")
     context_limit: int | None = Field(None, ge=1000, description="override the model's")
     compact_at: float = Field(0.8, gt=0, lt=1, description="compact at this share of context")

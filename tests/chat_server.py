@@ -11,23 +11,37 @@ over chunked HTTP/1.1 the way vLLM and OpenAI do, and keeps every request it got
 
 Builders make the replies: ``streamed_turn`` (text in deltas, ``tool_call``s split across
 chunks or whole, usage with cached tokens, a finish reason), ``http_error``,
-``error_mid_stream``, ``dropped_connection``, ``cut_short`` and ``stall``. An empty queue answers
-500 saying nothing was queued; any other path answers 404 like vLLM (``{"detail": ...}``).
+``error_mid_stream``, ``dropped_connection``, ``cut_short``, ``stall`` and ``unparseable_output``.
+An empty queue answers 500 saying nothing was queued; any other path answers 404 like vLLM
+(``{"detail": ...}``).
+
+``ChatServer(window=N)`` behaves as llama.cpp's ``llama-server -c N`` does (checked against
+it): it renders each request with a ChatML template and counts its tokens
+(``tests/token_count.py``); a prompt of N tokens or more is refused with llama.cpp's 400
+``exceed_context_size_error`` (with ``n_prompt_tokens`` and ``n_ctx``) and consumes nothing;
+otherwise the usage reports the counted prompt, and a reply longer than the request's
+``max_tokens``, or than the window leaves, stops there with ``finish_reason: "length"``. It
+serves llama.cpp's ``GET /v1/models`` (``meta.n_ctx``), ``POST /apply-template`` and
+``POST /tokenize`` too (``llama_endpoints=False``: it does not, as a proxy in front of it).
+``respond``, instead of the queue, makes each reply from the request.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 import socket
 import threading
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
+
+from token_count import text_tokens
 
 CHAT_PATH = "/v1/chat/completions"
 
@@ -40,6 +54,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any  # the JSON body, or None when it was not JSON
+    prompt_tokens: int | None = None  # with a window: the prompt, as counted
+    output_room: int | None = None  # with a window: tokens the reply may write
 
 
 class Reply(Protocol):
@@ -49,10 +65,26 @@ class Reply(Protocol):
 
 
 class ChatServer:
-    """The server, on 127.0.0.1 and a free port, while used as a context manager."""
+    """The server, on 127.0.0.1 and a free port, while used as a context manager.
 
-    def __init__(self) -> None:
+    ``requests`` keeps the chat completion requests, ``side_requests`` the others (models,
+    templates, tokens)."""
+
+    def __init__(
+        self,
+        *,
+        window: int | None = None,
+        model: str = "smollm2",
+        respond: Callable[[RecordedRequest], Reply] | None = None,
+        llama_endpoints: bool = True,
+    ) -> None:
+        self.window = window
+        self.llama_endpoints = llama_endpoints  # False: a window kept but neither said nor counted
+        self.model = model
+        self.respond = respond
         self.requests: list[RecordedRequest] = []
+        self.side_requests: list[RecordedRequest] = []
+        self.overflows = 0  # requests refused as longer than the window
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self.closing = threading.Event()  # set on close, to end stalls early
@@ -71,13 +103,49 @@ class ChatServer:
         with self._lock:
             self._replies.extend(replies)
 
-    def answer(self, request: RecordedRequest) -> Reply:
-        """Keep ``request``; the reply to send to it."""
+    def answer(self, request: RecordedRequest) -> tuple[Reply, RecordedRequest]:
+        """Keep ``request``; the reply to send to it, and the request as the reply reads it."""
         with self._lock:
-            self.requests.append(request)
             if request.path != CHAT_PATH:
-                return _NOT_FOUND
-            return self._replies.popleft() if self._replies else _NOTHING_QUEUED
+                self.side_requests.append(request)
+                return self._side_reply(request), request
+            if self.window is not None and isinstance(request.body, dict):
+                prompt = text_tokens(chatml(request.body))
+                if prompt >= self.window:
+                    request = dataclasses.replace(request, prompt_tokens=prompt)
+                    self.requests.append(request)
+                    self.overflows += 1
+                    return _overflow(prompt, self.window), request
+                asked = request.body.get("max_tokens")
+                room = self.window - prompt
+                if isinstance(asked, int) and asked > 0:
+                    room = min(room, asked)
+                request = dataclasses.replace(request, prompt_tokens=prompt, output_room=room)
+            self.requests.append(request)
+            if self.respond is not None:
+                return self.respond(request), request
+            return (self._replies.popleft() if self._replies else _NOTHING_QUEUED), request
+
+    def _side_reply(self, request: RecordedRequest) -> Reply:
+        """llama.cpp's other endpoints, served with a window; else 404 as vLLM answers."""
+        if self.window is None or not self.llama_endpoints:
+            return _NOT_FOUND
+        body = request.body if isinstance(request.body, dict) else {}
+        if request.method == "GET" and request.path == "/v1/models":
+            entry = {
+                "id": self.model,
+                "aliases": [self.model],
+                "object": "model",
+                "owned_by": "llamacpp",
+                "meta": {"n_ctx": self.window, "n_ctx_train": 8192, "n_vocab": 49152},
+            }
+            return _Json(200, {"object": "list", "data": [entry]})
+        if request.method == "POST" and request.path == "/apply-template":
+            return _Json(200, {"prompt": chatml(body)})
+        if request.method == "POST" and request.path == "/tokenize":
+            count = text_tokens(str(body.get("content", "")))
+            return _Json(200, {"tokens": list(range(count))})
+        return _NOT_FOUND
 
     def __enter__(self) -> ChatServer:
         self._thread.start()
@@ -143,24 +211,53 @@ class _Turn:
     done: bool = True
 
     def send(self, handler: _Handler, request: RecordedRequest) -> None:
+        turn = self if request.output_room is None else self._within(request)
         model = request.body.get("model", "") if isinstance(request.body, dict) else ""
         handler.start_stream()
         handler.send_chunk(model, {"role": "assistant", "content": ""})
-        for piece in self.reasoning:
+        for piece in turn.reasoning:
             handler.send_chunk(model, {"reasoning_content": piece})
-        for piece in self.text:
+        for piece in turn.text:
             handler.send_chunk(model, {"content": piece})
-        for position, call in enumerate(self.calls):
+        for position, call in enumerate(turn.calls):
             for piece in _call_pieces(call, position):
                 handler.send_chunk(model, {"tool_calls": [piece]})
-        if self.finish_reason is not None:
-            handler.send_chunk(model, {}, finish_reason=self.finish_reason)
+        if turn.finish_reason is not None:
+            handler.send_chunk(model, {}, finish_reason=turn.finish_reason)
         options = request.body.get("stream_options") if isinstance(request.body, dict) else None
-        if self.done and isinstance(options, dict) and options.get("include_usage"):
-            handler.send_event(_chunk(model, choices=[], usage=self._usage()))
-        if self.done:
+        if turn.done and isinstance(options, dict) and options.get("include_usage"):
+            handler.send_event(_chunk(model, choices=[], usage=turn._usage()))
+        if turn.done:
             handler.send_event("[DONE]")
         handler.end_stream()
+
+    def _within(self, request: RecordedRequest) -> _Turn:
+        """This turn as a server with a window sends it: usage counted, and cut at the room
+        the request leaves (the text first, then the calls: a call cut short is left out, as
+        llama.cpp's parser drops an unfinished one)."""
+        room = request.output_room or 0
+        text, calls, written = [], [], 0
+        for piece in self.text:
+            if written + text_tokens(piece) > room:
+                break
+            text.append(piece)
+            written += text_tokens(piece)
+        else:
+            for call in self.calls:
+                cost = text_tokens(call.name) + text_tokens(call.arguments) + 2
+                if written + cost > room:
+                    break
+                calls.append(call)
+                written += cost
+        cut = len(text) < len(self.text) or len(calls) < len(self.calls)
+        return dataclasses.replace(
+            self,
+            text=tuple(text),
+            calls=tuple(calls),
+            prompt_tokens=request.prompt_tokens or 0,
+            completion_tokens=room if cut else written,
+            finish_reason="length" if cut else self.finish_reason,
+        )
 
     def _usage(self) -> dict[str, Any]:
         usage: dict[str, Any] = {
@@ -278,6 +375,52 @@ class _Stall:
         handler.close_connection = True
 
 
+def unparseable_output(format_name: str = "Hermes 2 Pro") -> Reply:
+    """llama.cpp's answer when the model wrote a tool call its parser cannot read: 500."""
+    message = f"The model produced output that does not match the expected {format_name} format"
+    return http_error(500, message, error_type="server_error")
+
+
+def _overflow(prompt: int, window: int) -> Reply:
+    """llama.cpp's answer to a prompt that does not fit its window (server-context.cpp)."""
+    message = (
+        f"request ({prompt} tokens) exceeds the available context size ({window} tokens), "
+        "try increasing it"
+    )
+    error = {
+        "code": 400,
+        "message": message,
+        "type": "exceed_context_size_error",
+        "n_prompt_tokens": prompt,
+        "n_ctx": window,
+    }
+    return _HTTPError(400, {"error": error}, None)
+
+
+def chatml(body: dict[str, Any]) -> str:
+    """The prompt a ChatML template with tools makes of a chat request (as the Qwen2.5
+    template llama.cpp is served with here: tools in the system message, calls as JSON)."""
+    parts = []
+    tools = body.get("tools")
+    for message in body.get("messages") or ():
+        content = message.get("content") or ""
+        if message.get("role") == "system" and tools:
+            content = f"{content}\n\n# Tools\n\n{json.dumps(tools)}"
+        for call in message.get("tool_calls") or ():
+            content += f"\n<tool_call>\n{json.dumps(call.get('function'))}\n</tool_call>"
+        parts.append(f"<|im_start|>{message.get('role')}\n{content}<|im_end|>\n")
+    return "".join(parts) + "<|im_start|>assistant\n"
+
+
+@dataclass(frozen=True)
+class _Json:
+    status: int
+    payload: Any
+
+    def send(self, handler: _Handler, request: RecordedRequest) -> None:
+        handler.send_json(self.status, self.payload)
+
+
 def stall(seconds: float = 60.0) -> Reply:
     """A stream that starts and then sends nothing for ``seconds`` (or until the server
     closes): longer than the client's timeout, so that it gives up."""
@@ -306,8 +449,17 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         headers = {name.lower(): value for name, value in self.headers.items()}
-        request = RecordedRequest(self.command, self.path, headers, body)
-        self.server.chat.answer(request).send(self, request)
+        reply, request = self.server.chat.answer(
+            RecordedRequest(self.command, self.path, headers, body)
+        )
+        reply.send(self, request)
+
+    def do_GET(self) -> None:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        reply, request = self.server.chat.answer(
+            RecordedRequest(self.command, self.path, headers, None)
+        )
+        reply.send(self, request)
 
     def handle(self) -> None:
         # The client may hang up: it timed out, or stopped reading at an error.

@@ -2,7 +2,8 @@
 
 It answers ``POST /v1/messages`` from a queue of scripted responses, streamed as server-sent
 events exactly as the real API streams them (chunked, ``event:`` and ``data:`` lines,
-``message_start`` ... ``message_stop``, a ``ping``), and keeps every request it got::
+``message_start`` ... ``message_stop``, a ``ping``), and keeps every request it got (those to
+the counting endpoint apart, in ``count_requests``)::
 
     with MessagesServer() as server:
         server.enqueue(
@@ -30,10 +31,23 @@ server answers 500 ``no response was queued``, so a test that sends more request
 expected fails clearly.
 Non-streamed requests get a ``reply`` as one JSON message; failures that only exist in a stream
 are refused with 400.
+
+``MessagesServer(window=N)`` is a model with an N-token context window. It counts each
+request's prompt with ``token_count.request_tokens``: over N, the answer is the API's 400
+"prompt is too long: X tokens > N maximum" (``prompt_too_long``), and the queued response is
+kept for the next request. Otherwise a ``reply`` reports the counted prompt as its input (less
+the cache counts it was given), and the text, thinking and tool input of its blocks counted with
+``text_tokens`` as its output; when they need more than ``max_tokens``, or than the window has
+left, they are cut after that many tokens, with ``stop_reason`` ``max_tokens`` or
+``model_context_window_exceeded``.
+
+``POST /v1/messages/count_tokens`` answers ``{"input_tokens": N}``, N counted the same way,
+unless failures were queued for it with ``enqueue_count``.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
 import json
@@ -43,6 +57,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
+
+from token_count import request_tokens, text_tokens
+
+MESSAGES_PATH = "/v1/messages"
+COUNT_PATH = "/v1/messages/count_tokens"
 
 SseEvent = tuple[str, dict[str, Any]]  # the event name, its JSON data
 
@@ -77,6 +96,12 @@ class Text:
     def whole(self) -> dict[str, Any]:
         return {"type": "text", "text": "".join(self.pieces)}
 
+    def output_tokens(self) -> int:
+        return text_tokens("".join(self.pieces))
+
+    def cut(self, tokens: int) -> Text:
+        return Text(_first_tokens(self.pieces, tokens))
+
 
 @dataclass(frozen=True)
 class ToolUse:
@@ -101,6 +126,12 @@ class ToolUse:
             value = raw
         return {"type": "tool_use", "id": self.id, "name": self.name, "input": value}
 
+    def output_tokens(self) -> int:
+        return text_tokens("".join(self.input_pieces))
+
+    def cut(self, tokens: int) -> ToolUse:
+        return ToolUse(self.id, self.name, _first_tokens(self.input_pieces, tokens))
+
 
 @dataclass(frozen=True)
 class Thinking:
@@ -119,6 +150,12 @@ class Thinking:
     def whole(self) -> dict[str, Any]:
         return {"type": "thinking", "thinking": "".join(self.pieces), "signature": self.signature}
 
+    def output_tokens(self) -> int:
+        return text_tokens("".join(self.pieces))
+
+    def cut(self, tokens: int) -> Thinking:
+        return Thinking(_first_tokens(self.pieces, tokens), self.signature)
+
 
 @dataclass(frozen=True)
 class RedactedThinking:
@@ -135,8 +172,30 @@ class RedactedThinking:
     def whole(self) -> dict[str, Any]:
         return {"type": "redacted_thinking", "data": self.data}
 
+    def output_tokens(self) -> int:
+        return 0  # opaque: not counted, never cut
+
+    def cut(self, tokens: int) -> RedactedThinking:
+        return self
+
 
 Block = Text | ToolUse | Thinking | RedactedThinking
+
+
+def _first_tokens(pieces: tuple[str, ...], tokens: int) -> tuple[str, ...]:
+    """The longest start of the pieces' text holding at most ``tokens`` tokens, split as the
+    pieces were."""
+    whole = "".join(pieces)
+    # A longer start never holds fewer tokens, so the longest is found by bisection.
+    starts = range(len(whole) + 1)
+    end = bisect.bisect_right(starts, tokens, key=lambda n: text_tokens(whole[:n])) - 1
+    kept, start = [], 0
+    for piece in pieces:
+        if start >= end:
+            break
+        kept.append(piece[: end - start])
+        start += len(piece)
+    return tuple(kept)
 
 
 def text(*pieces: str) -> Text:
@@ -219,11 +278,37 @@ class Reply:
             "usage": self.usage,
         }
 
+    def within(self, prompt: int, room: int, stop_reason: str) -> Reply:
+        """This turn as a server counting tokens gives it: ``prompt`` tokens read (the cache
+        counts kept, the input the rest), its blocks' tokens written, and when they need more
+        than ``room``, the blocks cut after ``room`` tokens and ``stop_reason``."""
+        blocks: list[Block] = []
+        left = room
+        for block in self.blocks:
+            needed = block.output_tokens()
+            if needed > left:
+                if left > 0:
+                    blocks.append(block.cut(left))
+                left = -1  # cut short
+                break
+            blocks.append(block)
+            left -= needed
+        cache_read = min(self.usage["cache_read_input_tokens"], prompt)
+        cache_write = min(self.usage["cache_creation_input_tokens"], prompt - cache_read)
+        usage = {
+            "input_tokens": prompt - cache_read - cache_write,
+            "cache_creation_input_tokens": cache_write,
+            "cache_read_input_tokens": cache_read,
+            "output_tokens": room if left < 0 else room - left,
+        }
+        return Reply(tuple(blocks), stop_reason if left < 0 else self.stop_reason, usage)
+
     def answer(self, exchange: _Exchange) -> None:
+        turn = exchange.fitted(self)
         if not exchange.streamed:
-            exchange.send_json(200, self.message(exchange.model, exchange.message_id))
+            exchange.send_json(200, turn.message(exchange.model, exchange.message_id))
             return
-        exchange.stream_part(self)
+        exchange.stream_part(turn)
         exchange.end_stream()
 
 
@@ -270,6 +355,12 @@ def http_error(
     """An HTTP error, e.g. ``http_error(429, "rate_limit_error", retry_after="3")``,
     ``http_error(529, "overloaded_error")``, ``http_error(500, "api_error")``."""
     return HttpError(status, error_type, message or error_type.replace("_", " "), retry_after)
+
+
+def prompt_too_long(prompt_tokens: int, window: int) -> HttpError:
+    """The API's answer to a prompt of ``prompt_tokens`` that a ``window`` cannot hold."""
+    message = f"prompt is too long: {prompt_tokens} tokens > {window} maximum"
+    return HttpError(400, "invalid_request_error", message)
 
 
 @dataclass(frozen=True)
@@ -362,12 +453,17 @@ class _Exchange:
     body: dict[str, Any]
     message_id: str
     closing: threading.Event
+    window: _Window | None = None
     streamed: bool = field(init=False)
     model: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.streamed = bool(self.body.get("stream"))
         self.model = str(self.body.get("model", "claude-test"))
+
+    def fitted(self, reply: Reply) -> Reply:
+        """``reply`` as the server's window lets it answer this request."""
+        return reply if self.window is None else self.window.fit(reply)
 
     def send_json(
         self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
@@ -426,6 +522,29 @@ class _Exchange:
         self.handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
 
 
+@dataclass(frozen=True)
+class _Window:
+    """What a context window of ``size`` tokens leaves one request: its prompt, counted, and
+    the output room."""
+
+    size: int
+    prompt: int
+    max_tokens: int | None
+
+    @classmethod
+    def of(cls, size: int, body: dict[str, Any]) -> _Window:
+        """The window of ``size`` tokens as the request ``body`` finds it."""
+        max_tokens = body.get("max_tokens")
+        return cls(size, request_tokens(body), max_tokens if isinstance(max_tokens, int) else None)
+
+    def fit(self, reply: Reply) -> Reply:
+        """``reply`` with the prompt's usage, cut where the output room ends."""
+        room, stop_reason = self.size - self.prompt, "model_context_window_exceeded"
+        if self.max_tokens is not None and self.max_tokens <= room:
+            room, stop_reason = self.max_tokens, "max_tokens"
+        return reply.within(self.prompt, room, stop_reason)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive and chunked bodies, as the API
     server: _HttpServer
@@ -439,18 +558,45 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             body = None
         headers = {name.lower(): value for name, value in self.headers.items()}
+        request = RecordedRequest("POST", self.path, headers, body or {})
+        if self.path.split("?")[0] == COUNT_PATH:
+            self._count(request, body)
+        else:
+            self._create(request, body)
+
+    def _create(self, request: RecordedRequest, body: dict[str, Any] | None) -> None:
+        """Answer a request for a message (or one to an unknown endpoint)."""
         messages = self.server.messages
-        number = messages.record(RecordedRequest("POST", self.path, headers, body or {}))
-        exchange = _Exchange(self, body or {}, f"msg_{number:04d}", messages.closing)
-        if self.path.split("?")[0] != "/v1/messages":
-            exchange.send_error(404, "not_found_error", f"no such endpoint: POST {self.path}")
+        number = messages.record(request)
+        exchange = _Exchange(self, request.body, f"msg_{number:04d}", messages.closing)
+        if messages.window is not None and body is not None:
+            exchange.window = _Window.of(messages.window, body)
+        window = exchange.window
+        if request.path.split("?")[0] != MESSAGES_PATH:
+            exchange.send_error(404, "not_found_error", f"no such endpoint: POST {request.path}")
         elif body is None:
             exchange.send_error(400, "invalid_request_error", "the body is not a JSON object")
+        elif window is not None and window.prompt > window.size:
+            # Refused before the queue is looked at: the queued response waits for the next.
+            messages.refusals += 1
+            prompt_too_long(window.prompt, window.size).answer(exchange)
         elif (response := messages.next_response()) is None:
             message = f"no response was queued for request #{number} (enqueue one more)"
             exchange.send_error(500, "api_error", message)
         else:
             response.answer(exchange)
+
+    def _count(self, request: RecordedRequest, body: dict[str, Any] | None) -> None:
+        """Answer a request to the counting endpoint."""
+        messages = self.server.messages
+        number = messages.record_count(request)
+        exchange = _Exchange(self, request.body, f"count_{number:04d}", messages.closing)
+        if body is None:
+            exchange.send_error(400, "invalid_request_error", "the body is not a JSON object")
+        elif (response := messages.next_count_response()) is not None:
+            response.answer(exchange)
+        else:
+            exchange.send_json(200, {"input_tokens": request_tokens(body)})
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # a test's output is no place for an access log
@@ -464,14 +610,21 @@ class _HttpServer(ThreadingHTTPServer):
 class MessagesServer:
     """A running Messages API server on 127.0.0.1 (a free port), until ``close``.
 
-    ``url`` is the base URL to give the client; ``requests`` lists every request received,
-    in order; ``enqueue`` adds responses, given one per request in order.
+    ``url`` is the base URL to give the client; ``requests`` lists every request received but
+    those to the counting endpoint, which ``count_requests`` lists, in order; ``enqueue`` adds
+    responses, given one per request in order. With ``window``, the server counts each prompt
+    against a context window of that many tokens (see the module's docstring); it may be
+    changed between requests.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, window: int | None = None) -> None:
+        self.window = window
+        self.refusals = 0  # requests refused as longer than the window
         self.requests: list[RecordedRequest] = []
+        self.count_requests: list[RecordedRequest] = []
         self.closing = threading.Event()
         self._queue: deque[Response] = deque()
+        self._count_queue: deque[Response] = deque()
         self._lock = threading.Lock()
         self._http = _HttpServer(("127.0.0.1", 0), _Handler)
         self._http.messages = self
@@ -488,6 +641,12 @@ class MessagesServer:
         with self._lock:
             self._queue.extend(responses)
 
+    def enqueue_count(self, *responses: Response) -> None:
+        """Answer the next requests to the counting endpoint with ``responses`` (failures, such
+        as ``http_error(404, "not_found_error")``), in order, before counting again."""
+        with self._lock:
+            self._count_queue.extend(responses)
+
     @property
     def pending(self) -> int:
         """Responses queued and not given yet."""
@@ -500,10 +659,21 @@ class MessagesServer:
             self.requests.append(request)
             return len(self.requests)
 
+    def record_count(self, request: RecordedRequest) -> int:
+        """Keep ``request`` to the counting endpoint; its number among those, from 1."""
+        with self._lock:
+            self.count_requests.append(request)
+            return len(self.count_requests)
+
     def next_response(self) -> Response | None:
         """The response queued first, taken off the queue; None when there is none."""
         with self._lock:
             return self._queue.popleft() if self._queue else None
+
+    def next_count_response(self) -> Response | None:
+        """The response queued first for the counting endpoint; None when there is none."""
+        with self._lock:
+            return self._count_queue.popleft() if self._count_queue else None
 
     def close(self) -> None:
         """Stop serving; stalled answers end at once."""

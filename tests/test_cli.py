@@ -199,3 +199,21 @@ def test_every_help_page_reads_at_80_columns():
         assert done.returncode == 0
         wide = [line for line in done.stdout.splitlines() if len(line) > 80]
         assert not wide, (command, wide)
+
+
+def test_keys_in_the_task_are_written_nowhere_in_the_session(tmp_path):
+    keys = ("sk-ant-api03-" + "Qx7_-p" * 12, "ghp_" + "Zr4k" * 9, "hunter2pw")
+    task = f"{keys[1]} PASSWORD={keys[2]} {keys[0]}: deploy the db"
+    script = tmp_path / "s.jsonl"
+    script.write_text('{"tool": "finish", "input": {"summary": "deployed"}}\n')
+    done = _clive("--model", f"script:{script}", "--no-user-rc", task, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (directory,) = (tmp_path / "sessions").iterdir()
+    assert "redacted-password-redacted" in directory.name
+    written = [path for path in directory.rglob("*") if path.is_file()]
+    assert {"session.json", "events.jsonl", "terminal.cast"} <= {path.name for path in written}
+    for path in written:
+        raw = path.read_bytes()
+        assert not [key for key in keys if key.encode() in raw], path
+    assert not [key for key in keys if key.lower() in directory.name.lower()]
+    assert not [key for key in keys if key in done.stdout], "the printed events are redacted"

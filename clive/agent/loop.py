@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from clive.agent.approval import ApprovalPolicy, ApprovalRequest
+from clive.agent.context import SCREEN_GONE, ContextMeter, NotesRequest, fit_notes_request
 from clive.agent.control import AgentControl
 from clive.agent.input_line import InputLine, Submission, keystrokes, screen_line
 from clive.agent.observation import ObservationLimits, Observer, View, estimate_tokens
@@ -41,6 +42,7 @@ from clive.agent.tools import (
 from clive.experiments.runner import ExperimentRunner
 from clive.models.base import (
     ContextOverflow,
+    InvalidOutput,
     Message,
     Model,
     ModelError,
@@ -77,13 +79,13 @@ from clive.terminal import (
 )
 
 _WARN_AT = 0.8  # a budget warning when this share of a budget is spent
-SCREEN_GONE = "(The screen of this step is no longer shown.)"
 _MAX_NOTES_CHARS = 20_000  # of notes in a fresh context; the rest stays in notes.md
 _STEPPED_IN = ToolOutcome(False, "not done: the user stepped in while this waited for approval")
 # Before a line clive could not follow is read from the screen: output quiet this long (the
 # program has drawn it), at most this long.
 _LINE_DRAWN_QUIET = 0.3
 _LINE_DRAWN_TIMEOUT = 2.0
+_NOTES_ATTEMPTS = 3  # requests for notes that overflow, refitted each time, before giving up
 
 
 class AgentSettings(BaseModel):
@@ -148,11 +150,18 @@ class Agent:
         self._context_tokens = 0  # what the model read at its last turn, as it reported
         self._paused_reason = ""  # set when the model stayed unavailable through its retries
         self._turns_since_compaction: int | None = None  # None: no compaction yet
-        self._overflowed = False  # the last request did not fit the model's context window
+        self._overflow: ContextOverflow | None = None  # the last request did not fit
+        self._invalid_output = ""  # the server could not read the model's last reply
+        self._window_full = False  # the model's last reply stopped at the end of the window
+        self._window_learned: int | None = None  # the window an overflow error named
+        self._failure = ""  # why the model cannot go on, when there is more to say than "failed"
         # The notes a fresh context opens with: the last compaction's, then later notes.
         self.notes: list[str] = list(resumption.notes) if resumption else []
-        self._fixed_tokens = estimate_tokens(prompts.system) + estimate_tokens(
-            "".join(spec.description + str(spec.input_schema) for spec in self.tool_specs)
+        self.meter = ContextMeter(
+            estimate_tokens(prompts.system)
+            + estimate_tokens(
+                "".join(spec.description + str(spec.input_schema) for spec in self.tool_specs)
+            )
         )
         terminal.add_output_listener(writer.terminal_output)
         terminal.add_error_listener(self._record_terminal_failure)
@@ -196,9 +205,12 @@ class Agent:
             view = self._observe(step)
             if not self.messages:
                 situation = self.resumption.situation if self.resumption else ""
-                self._start_context(task, view, situation)
+                self._start_context(task, view, situation, self._from_the_user(complaint))
+                if not self._opening_fits():
+                    return self._model_failed()
             elif self._context_is_full(view):
-                if not self._compact(step, task, results, view):
+                told = self._from_the_user(complaint)
+                if not self._compact(step, task, results, view, told):
                     return self._model_failed()
             else:
                 self._tell(self._from_the_user(complaint), results, view)
@@ -206,13 +218,30 @@ class Agent:
                 return self._ended(SessionOutcome.SHELL_EXITED, reason="the shell exited")
 
             reply = self._ask(step)
-            if reply is None and self._overflowed:
-                # The model's window is smaller than anyone said: compact now, ask again.
-                self._overflowed = False
+            if reply is None and self._overflow is not None:
+                # The model's window is smaller than clive thought: compact now, ask again.
                 unanswered = self.messages.pop()
+                if not self.messages:
+                    return self._too_big_to_start(self._overflow)
+                self._overflow = None
                 if not self._compact(step, task, list(unanswered.tool_results), view):
                     return self._model_failed()
                 reply = self._ask(step)
+                if reply is None and self._overflow is not None:
+                    return self._too_big_to_start(self._overflow)
+            if reply is None and self._invalid_output:
+                # What the model wrote could not be read as a turn: an invalid turn, told.
+                results = list(self.messages.pop().tool_results)
+                complaint = (
+                    f"Your last reply could not be read ({self._invalid_output}). Call one "
+                    "tool, its arguments one JSON object as the tool's schema says."
+                )
+                self._invalid_output = ""
+                self.totals.steps = step
+                self._count_invalid()
+                if self._invalid_in_a_row >= self.settings.max_invalid_calls:
+                    return self._too_many_invalid()
+                continue
             if reply is None:
                 return self._model_failed()
 
@@ -230,14 +259,40 @@ class Agent:
             if self.experiments is not None and (why := self.experiments.limit_reached):
                 return self._ended(SessionOutcome.EXPERIMENT_LIMIT, reason=why)
             if not reply.tool_calls:
-                self._invalid_in_a_row += 1
+                self._count_invalid()
                 complaint = "You did not call a tool. Act with a tool, or call finish."
+            if reply.cut_off:
+                complaint = f"{self._cut_off_complaint(reply)} {complaint}".strip()
             if self._invalid_in_a_row >= self.settings.max_invalid_calls:
-                return self._ended(
-                    SessionOutcome.INVALID_TOOL_CALLS,
-                    reason=f"{self._invalid_in_a_row} invalid tool calls in a row",
-                )
+                return self._too_many_invalid()
         return limit
+
+    def _count_invalid(self) -> None:
+        """A turn without a tool call clive could run: counted in a row and in all."""
+        self._invalid_in_a_row += 1
+        self.totals.invalid_tool_calls += 1
+
+    def _too_many_invalid(self) -> SessionEnded:
+        return self._ended(
+            SessionOutcome.INVALID_TOOL_CALLS,
+            reason=f"{self._invalid_in_a_row} invalid tool calls in a row",
+        )
+
+    def _cut_off_complaint(self, reply: ModelReply) -> str:
+        """What the model is told about a reply that stopped at a limit, not where it ended."""
+        if reply.stop_reason == "model_context_window_exceeded":
+            self._window_full = True
+            return (
+                "Your last reply was cut off: the context window filled up while you wrote. "
+                "The conversation will be compacted."
+            )
+        limit = self.model.output_limit
+        size = f" ({limit} tokens)" if limit else ""
+        return (
+            f"Your last reply was cut off at the output limit{size}: anything after that point "
+            "was lost, including any tool call it held. Write less before acting: one short "
+            "sentence, then the tool call."
+        )
 
     # -- observe ----------------------------------------------------------------------------
 
@@ -280,8 +335,9 @@ class Agent:
         parts += [f"Message from the user: {message}" for message in self.control.take_steers()]
         return "\n\n".join([*parts, complaint] if complaint else parts)
 
-    def _start_context(self, task: str, view: View, situation: str) -> None:
-        """A fresh conversation: the task, the notes kept so far, where things stand."""
+    def _start_context(self, task: str, view: View, situation: str, told: str = "") -> None:
+        """A fresh conversation: the task, the notes kept so far, where things stand, and
+        ``told``: what the model is told at this step besides."""
         notes = "\n\n".join(self.notes).strip()
         # Notes take at most a quarter of the context (about 4 characters a token), so a
         # fresh context always has room to work before the next compaction.
@@ -295,23 +351,35 @@ class Agent:
         opening = self.prompts.fresh_context(task, notes, situation) if notes or situation else task
         self.messages = []
         self._context_tokens = 0
-        self._tell(opening, [], view)
+        self._window_full = False
+        self._tell(f"{opening}\n\n{told}" if told else opening, [], view)
 
     # -- think ------------------------------------------------------------------------------
 
-    def _ask(self, step: int, purpose: str = "act") -> ModelReply | None:
+    def _ask(
+        self, step: int, purpose: str = "act", messages: list[Message] | None = None
+    ) -> ModelReply | None:
+        """The model's reply to ``messages`` (default: the conversation, which the reply then
+        joins), or None when there is none: the reason is recorded, and kept in ``_overflow``,
+        ``_invalid_output``, ``_paused_reason`` or ``_failure`` for the loop."""
+        sent = self.messages if messages is None else messages
         started = time.monotonic()
         try:
             reply = self.model.reply(
                 self.prompts.system,
-                self.messages,
+                sent,
                 self.tool_specs,
                 on_text=lambda text: self._stream_text(step, text),
                 on_retry=lambda retry: self._record_retry(step, retry),
             )
         except ContextOverflow as error:
             self.writer.append(Error(message=str(error), fatal=False, step=step))
-            self._overflowed = purpose == "act"  # a compaction that overflows cannot help
+            self._learn_window(error, sent)
+            self._overflow = error
+            return None
+        except InvalidOutput as error:
+            self.writer.append(Error(message=str(error), fatal=False, step=step))
+            self._invalid_output = str(error)
             return None
         except ModelUnavailable as error:
             self.writer.append(Error(message=str(error), fatal=True, step=step))
@@ -330,17 +398,20 @@ class Agent:
                     self.writer.redactor.add_secret(secret)
         usage = reply.usage
         read = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+        if read:
+            self.meter.calibrate(sent, read)
         # What the model read: as it reported, else estimated (before the reply joins it).
-        context = read or self._conversation_tokens()
-        self.messages.append(
-            Message(
-                "assistant",
-                reply.text,
-                tool_calls=tuple(reply.tool_calls),
-                reasoning=tuple(reply.reasoning),
+        context = read or self.meter.size(sent)
+        if messages is None:
+            self.messages.append(
+                Message(
+                    "assistant",
+                    reply.text,
+                    tool_calls=tuple(reply.tool_calls),
+                    reasoning=tuple(reply.reasoning),
+                )
             )
-        )
-        self._context_tokens = read + usage.output_tokens if read else 0
+            self._context_tokens = read + usage.output_tokens if read else 0
         self.totals.steps = step
         self.totals.usage = self.totals.usage + usage
         if purpose == "act" and self._turns_since_compaction is not None:
@@ -359,6 +430,8 @@ class Agent:
                 thinking=reply.thinking,
                 context_tokens=context,
                 purpose=purpose,
+                stop_reason=reply.stop_reason,
+                cut_off=reply.cut_off,
             )
         )
         return reply
@@ -366,10 +439,7 @@ class Agent:
     def _model_failed(self) -> SessionEnded:
         if self._paused_reason:
             return self._ended(SessionOutcome.PAUSED, reason=self._paused_reason)
-        if self._overflowed:
-            reason = "the conversation does not fit the model's context window, even compacted"
-            return self._ended(SessionOutcome.MODEL_ERROR, reason=reason)
-        return self._ended(SessionOutcome.MODEL_ERROR, reason="the model failed")
+        return self._ended(SessionOutcome.MODEL_ERROR, reason=self._failure or "the model failed")
 
     def _stream_text(self, step: int, text: str) -> None:
         self.writer.publish(
@@ -395,36 +465,126 @@ class Agent:
     # -- the context ------------------------------------------------------------------------
 
     def _context_limit(self) -> int | None:
-        return self.settings.context_limit or self.model.context_limit
+        """The window: the smallest of the one set, the model's, and one an overflow named."""
+        known = [
+            limit
+            for limit in (
+                self.settings.context_limit,
+                self.model.context_limit,
+                self._window_learned,
+            )
+            if limit
+        ]
+        return min(known) if known else None
 
-    def _conversation_tokens(self) -> int:
-        """The conversation's size in tokens, estimated (system prompt and tools included)."""
-        return self._fixed_tokens + sum(
-            estimate_tokens(m.text)
-            + estimate_tokens(m.transient)
-            + sum(estimate_tokens(r.content) for r in m.tool_results)
-            + sum(estimate_tokens(str(c.input)) + 10 for c in m.tool_calls)
-            for m in self.messages
+    def _output_room(self, limit: int) -> int:
+        """Tokens of the window kept free for the reply (a server counts the reply in it)."""
+        output = self.model.output_limit
+        if output:
+            return min(output, limit // 4)
+        return round((1 - self.settings.compact_at) * limit)
+
+    def _learn_window(self, overflow: ContextOverflow, sent: list[Message]) -> None:
+        """What an overflow error says: the window, and how many tokens the request was."""
+        if overflow.window:
+            known = self._window_learned
+            self._window_learned = overflow.window if known is None else min(known, overflow.window)
+        if overflow.prompt_tokens:
+            self.meter.calibrate(sent, overflow.prompt_tokens)
+
+    def _count(self, messages: list[Message]) -> int | None:
+        """The request's tokens as the API counts them (the meter is calibrated on it), or
+        None where it cannot count."""
+        counted = self.model.count_tokens(self.prompts.system, messages, self.tool_specs)
+        if counted:
+            self.meter.calibrate(messages, counted)
+        return counted
+
+    def _opening_fits(self) -> bool:
+        """Whether the first request of a context can fit the window; when it cannot, for
+        sure (counted), ``_failure`` says why. Counting also calibrates the estimates."""
+        limit = self._context_limit()
+        if limit is None or self.meter.measured:
+            return True
+        counted = self._count(self.messages)
+        if counted is None or counted + self._output_room(limit) <= limit:
+            return True
+        self._failure = self._does_not_fit(counted, limit)
+        return False
+
+    def _too_big_to_start(self, overflow: ContextOverflow) -> SessionEnded:
+        """The first request of a context overflowed: nothing is left to compact."""
+        limit = overflow.window or self._context_limit()
+        size = overflow.prompt_tokens
+        if limit is None or size is None:
+            self._failure = (
+                "the conversation does not fit the model's context window, even compacted: "
+                f"{overflow}"
+            )
+        else:
+            self._failure = self._does_not_fit(size, limit)
+        return self._model_failed()
+
+    def _does_not_fit(self, size: int, limit: int) -> str:
+        """Why a request of ``size`` tokens, the smallest clive can make, cannot be sent."""
+        fixed, room = self.meter.fixed_tokens(), self._output_room(limit)
+        rest = max(0, size - fixed)
+        what = "the task, the notes and the screen" if self.notes else "the task and the screen"
+        return (
+            f"the model's context window ({limit} tokens) cannot hold even a fresh "
+            f"conversation: the system prompt and the tool descriptions take about {fixed} "
+            f"tokens, {what} {rest}, and {room} are kept for the reply. Serve the model with "
+            "a larger context (llama.cpp: -c 8192), or give a smaller --max-output-tokens"
         )
 
     def _context_is_full(self, view: View) -> bool:
+        """Whether to compact before this step: the conversation with the new observation
+        passes the share of the window set to compact at (a fresh context has two turns of
+        grace), or would leave too little room for the reply (no grace: never past the
+        window)."""
         limit = self._context_limit()
         if limit is None:
             return False
-        if self._turns_since_compaction is not None and self._turns_since_compaction < 2:
-            return False  # a compacted context gets two turns at least: no compaction loop
-        size = self._context_tokens or self._conversation_tokens()
-        return size + view.tokens > self.settings.compact_at * limit
-
-    def _compact(self, step: int, task: str, results: list[ToolResultBlock], view: View) -> bool:
-        """Ask the model for its notes, keep them, and start a fresh context with them.
-        False when the model could not be asked (the session pauses)."""
-        before = self._conversation_tokens() + view.tokens
-        self.messages.append(
-            Message("user", self.prompts.compact, tool_results=tuple(results), compaction=True)
+        if self._window_full:
+            return True
+        size = (self._context_tokens or self.meter.size(self.messages)) + self.meter.scale(
+            view.tokens
         )
-        reply = self._ask(step, purpose="compact")
+        hard = limit - self._output_room(limit)
+        if size > hard:
+            return True
+        if self._turns_since_compaction is not None and self._turns_since_compaction < 2:
+            return False
+        return size > self.settings.compact_at * limit
+
+    def _compact(
+        self, step: int, task: str, results: list[ToolResultBlock], view: View, told: str = ""
+    ) -> bool:
+        """Ask the model for its notes, keep them, and start a fresh context with them (and
+        ``told``, what the model is told at this step besides).
+        False when the model could not be asked: ``_failure`` or ``_paused_reason`` says why.
+
+        The request for notes is made to fit the window (``fit_notes_request``); if it still
+        overflows (the estimate was off), it is fitted again on what the server said."""
+        before = self.meter.size(self.messages) + self.meter.scale(view.tokens)
+        ask = Message("user", self.prompts.compact, tool_results=tuple(results), compaction=True)
+        reply, dropped = None, ""
+        for _ in range(_NOTES_ATTEMPTS):
+            fitted = self._notes_request(ask)
+            if fitted is None:
+                return False
+            self._overflow = None
+            reply = self._ask(step, purpose="compact", messages=fitted.messages)
+            dropped = fitted.dropped
+            if reply is not None or self._overflow is None:
+                break
         if reply is None:
+            if self._overflow is not None:
+                self._failure = (
+                    "the conversation does not fit the model's context window, even "
+                    f"compacted: the request for notes overflowed {_NOTES_ATTEMPTS} times "
+                    f"({self._overflow})"
+                )
             return False
         notes = [reply.text.strip()] if reply.text.strip() else []
         for call in reply.tool_calls:
@@ -441,16 +601,35 @@ class Agent:
             "The conversation was cleared to stay within the context limit; the terminal is "
             "as you left it, and your notes above are what you kept."
         )
-        self._start_context(task, view, situation)
+        self._start_context(task, view, situation, told)
         self.writer.append(
             ContextCompacted(
                 step=step,
                 tokens_before=before,
-                tokens_after=self._conversation_tokens(),
+                tokens_after=self.meter.size(self.messages),
                 notes=written,
+                dropped=dropped,
             )
         )
         return True
+
+    def _notes_request(self, ask: Message) -> NotesRequest | None:
+        """The conversation and ``ask`` (the request for notes), fitted to the window and
+        checked with the API's count where it has one; None, with ``_failure`` said, when not
+        even the request alone fits."""
+        limit = self._context_limit()
+        if limit is None:
+            return NotesRequest([*self.messages, ask], "")
+        budget = limit - self._output_room(limit)
+        for _ in range(_NOTES_ATTEMPTS):
+            fitted = fit_notes_request(self.messages, ask, budget, self.meter.size)
+            if fitted is None:
+                self._failure = self._does_not_fit(self.meter.size([ask]), limit)
+                return None
+            counted = self._count(fitted.messages)
+            if counted is None or counted <= budget:
+                return fitted
+        return fitted
 
     # -- act --------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from clive import __version__
 from clive.agent.approval import ApprovalPolicy
@@ -50,7 +51,7 @@ def run_task(
     control: AgentControl | None = None,
     experiments: ExperimentsFactory | None = None,
     sandbox: Sandbox | None = None,
-    grounding: dict[str, str] | None = None,
+    recorded: dict[str, Any] | None = None,
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[SessionWriter, Terminal], None] | None = None,
     on_measure: Callable[[Terminal | None], None] | None = None,
@@ -58,8 +59,9 @@ def run_task(
     """Run ``task`` in a fresh shell in ``cwd`` (in ``sandbox`` if given), recorded under
     ``sessions_dir``. ``experiments(writer, terminal, control, on_measure)`` makes the runner
     of a task with a metric: its baseline is measured before the model's first step, and the
-    model gets the tool. ``grounding`` (the sandbox, the task file) goes into the session's
-    settings, for resume and for whoever checks the session."""
+    model gets the tool. ``recorded`` (the model's address and limits, the sandbox, the task
+    file) goes into the session's settings with ``settings`` and the approval mode, for
+    resume and for whoever checks the session: never a key."""
     settings = settings or AgentSettings()
     prompts = load_prompts(prompts_dir)
     started_at = datetime.datetime.now().astimezone().isoformat()
@@ -67,16 +69,13 @@ def run_task(
         id="",
         task=task,
         model=model.name,
+        models=[model.name],
         scripted=model.scripted,
         cwd=str(cwd),
         cols=cols,
         rows=rows,
         started_at=started_at,
-        settings={
-            **settings.model_dump(),
-            "approve": approval.mode if approval else "never",
-            **(grounding or {}),
-        },
+        settings=_settings_kept(settings, approval, recorded),
         versions=_versions(),
     )
     writer = SessionWriter.create(sessions_dir, info)
@@ -111,6 +110,7 @@ def resume_task(
     control: AgentControl | None = None,
     experiments: ExperimentsFactory | None = None,
     sandbox: Sandbox | None = None,
+    recorded: dict[str, Any] | None = None,
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[SessionWriter, Terminal], None] | None = None,
     on_measure: Callable[[Terminal | None], None] | None = None,
@@ -118,8 +118,9 @@ def resume_task(
     """Go on with ``session`` (interrupted or paused) in its own directory: a fresh shell in
     the directory it was last in (in ``sandbox`` if given), a fresh context from its task,
     notes and where it stopped; a task with a metric goes on with its best so far, and a
-    measurement cut off is measured again. Raises ``ValueError`` when the session cannot be
-    resumed."""
+    measurement cut off is measured again. ``session.json`` then names ``model`` (the earlier
+    ones stay in its ``models``) and the settings now in use (``recorded`` as in
+    ``run_task``). Raises ``ValueError`` when the session cannot be resumed."""
     info = session.info
     if info.outcome in (Outcome.RUNNING, Outcome.FINISHED):
         why = "is still running" if info.outcome is Outcome.RUNNING else "finished"
@@ -142,7 +143,20 @@ def resume_task(
         f"resumed now in a fresh shell in {cwd}: whatever ran in the old shell is gone, and "
         "the files on disk are as it left them. Check where things stand before going on."
     )
-    writer = SessionWriter.reopen(session.directory, stopped_at, f"in a fresh shell in {cwd}")
+    models = info.models or [info.model]
+    if model.name != models[-1]:
+        models = [*models, model.name]
+    going_on = info.model_copy(
+        update={
+            "model": model.name,
+            "models": models,
+            "settings": {**info.settings, **_settings_kept(settings, approval, recorded)},
+        }
+    )
+    switched = f", now with {model.name} (was {info.model})" if model.name != info.model else ""
+    writer = SessionWriter.reopen(
+        session.directory, stopped_at, f"in a fresh shell in {cwd}{switched}", info=going_on
+    )
     _listen(writer, on_event)
     if on_event is not None:
         on_event(writer.resumed)  # written before anyone could listen
@@ -237,6 +251,17 @@ def _drive(
     finally:
         terminal.close()
         writer.close()
+
+
+def _settings_kept(
+    settings: AgentSettings, approval: ApprovalPolicy | None, recorded: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The settings session.json keeps: budgets and limits, approval, and ``recorded``."""
+    return {
+        **settings.model_dump(),
+        "approve": approval.mode if approval else "never",
+        **(recorded or {}),
+    }
 
 
 def _notes_of(events: list[Event]) -> list[str]:

@@ -23,15 +23,52 @@ from clive.session.events import (
     ToolResult,
 )
 
-_WIDTH = 160
+_WIDTH = 160  # characters after the time
+_CALLS_WIDTH = 80  # at least this much of a turn's tool calls, whatever the width left
+_SAID_WIDTH = 40  # and this much of its text, when there is room for both
 
 
 def event_line(event: Event) -> str | None:
-    """``event`` as one line, or None for events not worth a line (terminal output)."""
-    text = _describe(event)
-    if text is None:
-        return None
-    return f"[{format_duration(event.t):>8}] {_one_line(text)}"
+    """``event`` as one line, or None for events not worth a line (terminal output). A model
+    turn's tool calls, marks and tokens are always there: its text gives way to them."""
+    if isinstance(event, ModelTurn):
+        text = _turn(event)
+    else:
+        described = _describe(event)
+        if described is None:
+            return None
+        text = _clip(_one_line(described), _WIDTH)
+    return f"[{format_duration(event.t):>8}] {text}"
+
+
+def _turn(event: ModelTurn) -> str:
+    """A model turn in at most ``_WIDTH`` characters (more only for tool calls that do not
+    fit in ``_CALLS_WIDTH``): the text shortened first, then the calls."""
+    tail = (f"; CUT OFF by {event.cut_off_by}" if event.cut_off else "") + _tokens(event)
+    if event.purpose == "compact":
+        return f"step {event.step} model wrote its notes for compaction{tail}"
+    head = f"step {event.step} model: "
+    calls = "; ".join(f"{c.name} {_compact(c.input)}" for c in event.tool_calls)
+    said = _one_line(event.text)
+    room = _WIDTH - len(head) - len("-> ") - len(tail)
+    # Long calls leave the text its first words, or "..." at least: the model said something.
+    calls_room = max(room - min(len(said), _SAID_WIDTH) - 1, _CALLS_WIDTH)
+    calls = _clip(_one_line(calls or "no tool call"), calls_room)
+    if said:
+        said = _clip(said, max(room - len(calls) - 1, len("..."))) + " "
+    return f"{head}{said}-> {calls}{tail}"
+
+
+def _tokens(event: ModelTurn) -> str:
+    """What the turn used, as the model reported it (nothing when it reported nothing)."""
+    usage = event.usage
+    if not (usage.input_tokens or usage.output_tokens or usage.cache_read_tokens):
+        return ""
+    parts = [f"{usage.input_tokens} in", f"{usage.output_tokens} out"]
+    parts += [f"{usage.cache_read_tokens} cache read"] if usage.cache_read_tokens else []
+    parts += [f"{usage.cache_write_tokens} cache write"] if usage.cache_write_tokens else []
+    parts += [] if event.cost is None else [f"${event.cost:.4f}"]
+    return f" [{', '.join(parts)}]"
 
 
 def _describe(event: Event) -> str | None:
@@ -44,32 +81,16 @@ def _describe(event: Event) -> str | None:
             f"step {event.step} observed: {event.state}{code}, "
             f"{event.new_output_lines} new lines, ~{event.tokens} tokens"
         )
-    if isinstance(event, ModelTurn):
-        calls = (
-            "; ".join(f"{c.name} {_compact(c.input)}" for c in event.tool_calls) or "no tool call"
-        )
-        said = f"{event.text.strip()} " if event.text.strip() else ""
-        usage = event.usage
-        tokens = (
-            f" [{usage.input_tokens} in, {usage.output_tokens} out, "
-            f"{usage.cache_read_tokens} cache read, {usage.cache_write_tokens} cache write"
-            + ("" if event.cost is None else f", ${event.cost:.4f}")
-            + "]"
-            if usage.input_tokens or usage.output_tokens or usage.cache_read_tokens
-            else ""
-        )
-        if event.purpose == "compact":
-            return f"step {event.step} model wrote its notes for compaction{tokens}"
-        return f"step {event.step} model: {said}-> {calls}{tokens}"
     if isinstance(event, ModelRetry):
         return (
             f"step {event.step} model call failed ({event.reason}); "
             f"try {event.attempt + 1} of {event.attempts} in {event.delay:.1f}s"
         )
     if isinstance(event, ContextCompacted):
+        dropped = f"; left out of the notes request: {event.dropped}" if event.dropped else ""
         return (
             f"step {event.step} context compacted: ~{event.tokens_before} -> "
-            f"~{event.tokens_after} tokens; notes kept in notes.md"
+            f"~{event.tokens_after} tokens; notes kept in notes.md{dropped}"
         )
     if isinstance(event, Approval):
         verdict = "approved" if event.approved else "REFUSED"
@@ -121,8 +142,11 @@ def _compact(value: object) -> str:
 
 
 def _one_line(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _WIDTH else text[: _WIDTH - 3] + "..."
+    return " ".join(text.split())
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 3, 0)] + "..."
 
 
 def format_duration(seconds: float) -> str:

@@ -10,6 +10,7 @@ from clive.agent.task import ExperimentsFactory
 from clive.commands.run import (
     agent_settings,
     prepare,
+    recorded_settings,
     run_and_report,
     sandbox_choice,
     shell_sandbox_for,
@@ -69,10 +70,10 @@ def run_experiments(args: argparse.Namespace) -> int:
         sessions_dir,
         experiments=experiments,
         sandbox=sandbox,
-        grounding={
+        recorded={
+            **recorded_settings(config, choice.enabled),
             "task_file": str(task.path),
             "root": str(repo.root),
-            "sandbox": "on" if choice.enabled else "off",
         },
     )
     status = run_and_report(args, start, model.name, (args.cols, args.rows), agent_settings(config))

@@ -6,21 +6,27 @@ import argparse
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from clive.agent.approval import ApprovalPolicy
 from clive.agent.loop import AgentSettings
 from clive.agent.task import resume_task
 from clive.commands.experiments import runner_factory
 from clive.commands.run import (
+    RECORDED,
     agent_settings,
     prepare,
+    recorded_settings,
     run_and_report,
     sandbox_choice,
     shell_sandbox_for,
 )
+from clive.config import Config
 from clive.experiments.runner import HARNESS_DIR, TASK_COPY
 from clive.experiments.task_file import TaskFileError, parse_task
 from clive.sandbox import SandboxError
 from clive.session import Session, SessionNotFound, find_session
+from clive.session.redact import REDACTED
 
 
 def resume(args: argparse.Namespace) -> int:
@@ -29,15 +35,12 @@ def resume(args: argparse.Namespace) -> int:
     except SessionNotFound as error:
         print(f"clive resume: {error}", file=sys.stderr)
         return 2
-    # The session's own model and approval mode, unless a flag says otherwise.
-    own = {"model": session.info.model, "approve": session.info.settings.get("approve")}
-    args.config = args.config.model_copy(
-        update={name: value for name, value in own.items() if value and getattr(args, name) is None}
-    )
     grounding = session.info.settings
-    if args.sandbox is None and grounding.get("sandbox") == "on":
-        # A session that ran sandboxed goes on sandboxed, or not at all.
-        args.config = args.config.model_copy(update={"sandbox": "on"})
+    try:
+        args.config = _as_recorded(args, session)
+    except ValueError as error:
+        print(f"clive resume: {error}", file=sys.stderr)
+        return 2
     choice = sandbox_choice(args, "clive resume")
     if isinstance(choice, int):
         return choice
@@ -62,14 +65,7 @@ def resume(args: argparse.Namespace) -> int:
             print(f"clive resume: {error}", file=sys.stderr)
             return 2
     print(f"clive resume: {session.name}, from step {session.info.totals.steps}", file=sys.stderr)
-    # The session's budgets go on, unless a flag says otherwise.
-    flagged = {name for name in AgentSettings.model_fields if getattr(args, name, None) is not None}
-    kept = {
-        name: value
-        for name, value in session.info.settings.items()
-        if name in AgentSettings.model_fields and name not in flagged
-    }
-    settings = agent_settings(config).model_copy(update=kept)
+    settings = agent_settings(config)
 
     def start(on_event, *, control=None, approver=None, on_start=None, on_measure=None):
         return resume_task(
@@ -82,6 +78,7 @@ def resume(args: argparse.Namespace) -> int:
             control=control,
             experiments=experiments,
             sandbox=sandbox,
+            recorded=recorded_settings(config, choice.enabled),
             on_event=on_event,
             on_start=on_start,
             on_measure=on_measure,
@@ -93,6 +90,36 @@ def resume(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"clive resume: {error}", file=sys.stderr)
         return 2
+
+
+def _as_recorded(args: argparse.Namespace, session: Session) -> Config:
+    """The settings of ``args`` with the session's own (its model, budgets, approval mode,
+    the model's address and limits) where no flag was given; raises ``ValueError`` when they
+    cannot be had."""
+    recorded = session.info.settings
+    resumed = ("approve", *RECORDED, *AgentSettings.model_fields)
+    kept = {
+        name: recorded[name]
+        for name in resumed
+        if name in recorded and name in Config.model_fields and getattr(args, name, None) is None
+    }
+    if args.model is None:
+        kept["model"] = session.info.model
+    if args.sandbox is None and recorded.get("sandbox") == "on":
+        kept["sandbox"] = "on"  # a session that ran sandboxed goes on sandboxed, or not at all
+    if REDACTED in (kept.get("base_url") or ""):
+        raise ValueError(
+            f"{session.name}'s server address held a credential, which a session does not "
+            "keep: give the address again with --base-url"
+        )
+    try:
+        return Config.model_validate({**args.config.model_dump(), **kept})
+    except ValidationError as error:
+        wrong = "; ".join(
+            f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}" for problem in error.errors()
+        )
+        message = f"{session.name}'s session.json has settings that are not valid: {wrong}"
+        raise ValueError(message) from None
 
 
 def _experiments(session: Session, grounding: dict, sandboxed: bool, sessions_dir: Path):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from clive.agent.approval import ApprovalPolicy
 from clive.agent.loop import AgentSettings
@@ -17,6 +20,7 @@ from clive.config import Config
 from clive.models import Model, ModelChoiceError, open_model
 from clive.sandbox import Choice, Sandbox, SandboxError, choose, shell_sandbox
 from clive.session.events import Event, ModelText, Outcome, TerminalOutput
+from clive.session.redact import REDACTED
 from clive.terminal import TerminalError
 
 # The exit status says how the session ended.
@@ -58,9 +62,8 @@ def run(args: argparse.Namespace, task: str | None = None, model: Model | None =
         return 2
     if not choice.enabled and args.config.sandbox == "auto":
         print(f"clive: {choice.note}", file=sys.stderr)
-    start = task_starter(
-        args, model, task, cwd, sessions_dir, sandbox=sandbox, grounding=_grounding(choice)
-    )
+    recorded = recorded_settings(args.config, choice.enabled)
+    start = task_starter(args, model, task, cwd, sessions_dir, sandbox=sandbox, recorded=recorded)
     return run_and_report(
         args, start, model.name, (args.cols, args.rows), agent_settings(args.config)
     )
@@ -85,8 +88,39 @@ def shell_sandbox_for(
     )
 
 
-def _grounding(choice: Choice) -> dict[str, str]:
-    return {"sandbox": "on" if choice.enabled else "off"}
+# The settings (Config's names) a session keeps for `clive resume`, besides its budgets and
+# limits (AgentSettings), its approval mode and whether its shell was sandboxed.
+RECORDED = ("base_url", "max_output_tokens", "thinking", "prompts", "network")
+# A query parameter of an API's address that holds a credential.
+_CREDENTIAL_PARAMETER = re.compile(r"key|token|secret|password|sig|auth", re.IGNORECASE)
+
+
+def recorded_settings(config: Config, sandboxed: bool) -> dict[str, Any]:
+    """What a session keeps of ``config`` in session.json's settings so that ``clive resume
+    SESSION`` goes on as it ran: the model's address and limits, the prompts, the sandbox.
+    Keys stay in the environment: in an address that carries one it is replaced."""
+    kept = {name: getattr(config, name) for name in RECORDED}
+    kept["base_url"] = without_credentials(config.base_url)
+    kept["prompts"] = str(config.prompts.resolve()) if config.prompts else None
+    return {**kept, "sandbox": "on" if sandboxed else "off"}
+
+
+def without_credentials(url: str | None) -> str | None:
+    """``url`` with a password and the values of query parameters named like a key
+    replaced by ``[REDACTED]``."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username}:{REDACTED}@{netloc.rpartition('@')[2]}"
+    query = "&".join(map(_without_credential, parts.query.split("&"))) if parts.query else ""
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _without_credential(parameter: str) -> str:
+    name, _, value = parameter.partition("=")
+    return f"{name}={REDACTED}" if value and _CREDENTIAL_PARAMETER.search(name) else parameter
 
 
 def task_starter(

@@ -20,12 +20,15 @@ def sessions(args: argparse.Namespace) -> int:
     if not found:
         print(f"no sessions in {root}")
         return 0
-    rows = [("SESSION", "WHEN", "TASK", "MODEL", "OUTCOME", "TIME", "STEPS", "COST")]
+    # The best metric of `clive run` sessions, in a column of its own when there are any.
+    best = any(session.info.best_metric is not None for session in found)
+    rows = [["SESSION", "WHEN", "TASK", "MODEL", "OUTCOME", "TIME", "STEPS", "COST"]]
+    rows[0] += ["BEST"] if best else []
     for session in found:
         info = session.info
         totals = info.totals
         rows.append(
-            (
+            [
                 session.name,
                 _when(info.started_at),
                 _clip(info.task, 40),
@@ -34,8 +37,10 @@ def sessions(args: argparse.Namespace) -> int:
                 format_duration(totals.duration),
                 str(totals.steps),
                 "-" if totals.cost is None else f"${totals.cost:.2f}",
-            )
+            ]
         )
+        if best:
+            rows[-1].append("-" if info.best_metric is None else f"{info.best_metric:.6g}")
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print(

@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING
 
 from clive.models.base import (
+    DEFAULT_OUTPUT_LIMIT,
     Message,
     Model,
     ModelError,
@@ -94,7 +95,7 @@ def open_model(config: Config) -> Model:
         name,
         api_key=key or "none",  # a local Messages API server may not ask for one
         base_url=config.base_url,
-        max_tokens=config.max_output_tokens,
+        max_tokens=config.max_output_tokens or DEFAULT_OUTPUT_LIMIT,
         thinking_budget=config.thinking,
         prices=config.prices,
         retry=config.retry,

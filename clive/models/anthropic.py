@@ -9,11 +9,15 @@ clive retries through ``with_retries`` (the SDK's own retries are off), so that 
 reported and ``retry-after`` honoured the same way in every backend. A retry starts the request
 again from scratch: text already passed to ``on_text`` by the failed attempt has been shown, and
 the retry's text follows it; the reply holds only the attempt that succeeded.
+
+``count_tokens`` asks the API's counting endpoint, once per call and never retried: a server
+without one (a proxy, a compatible server) is not asked again.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +44,9 @@ _EPHEMERAL = {"type": "ephemeral"}
 _ROLLING_BREAKPOINTS = 2  # user messages carrying one; with tools and system, the API's 4
 _MIN_THINKING_BUDGET = 1024  # the API refuses less
 _ANSWER_ROOM = 4096  # output tokens left for the answer when the thinking budget fills max_tokens
+
+# The sizes in the API's overflow message: "prompt is too long: 215000 tokens > 200000 maximum".
+_PROMPT_SIZES = re.compile(r"(\d+) tokens > (\d+)")
 
 # The HTTP status an error type stands for, for errors that arrive inside a 200 stream.
 _STATUS_OF_ERROR_TYPE = {
@@ -96,12 +103,21 @@ class AnthropicModel:
         self.prices = prices or {}
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
+        self._counts = True  # False once the API has no counting endpoint, or refuses it
         try:
             self._client = anthropic.Anthropic(
                 api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
             )
         except anthropic.AnthropicError as error:  # e.g. a broken credentials profile
             raise ModelError(f"cannot set up the Anthropic API client: {error}") from error
+
+    @property
+    def output_limit(self) -> int:
+        """The ``max_tokens`` a reply is asked with: with thinking, room for an answer beyond
+        the thinking budget."""
+        if self.thinking_budget is not None and self.max_tokens <= self.thinking_budget:
+            return self.thinking_budget + _ANSWER_ROOM
+        return self.max_tokens
 
     def reply(
         self,
@@ -118,38 +134,64 @@ class AnthropicModel:
         Raises ``ModelUnavailable`` when a transient failure outlasts the retries, and
         ``ModelError`` when the API refuses the request.
         """
-        client = self._client
-        if client.api_key is None and client.auth_token is None and client.credentials is None:
+        if not self._has_key():
             raise ModelError("no Anthropic API key: set ANTHROPIC_API_KEY")
-        request = self._request(system, messages, tools)
+        request = {**self._prompt(system, messages, tools), "max_tokens": self.output_limit}
         try:
             return with_retries(
                 lambda: self._stream(request, on_text), self._classify, self.retry, on_retry
             )
         except anthropic.APIStatusError as error:
-            if _status(error) in (400, 413) and CONTEXT_OVERFLOW_WORDS.search(_describe(error)):
-                raise ContextOverflow(self._explain(error)) from error
+            if (overflow := _overflow(error)) is not None:
+                window, prompt_tokens = overflow
+                raise ContextOverflow(
+                    self._explain(error), window=window, prompt_tokens=prompt_tokens
+                ) from error
             raise ModelError(self._explain(error)) from error
         except anthropic.AnthropicError as error:
             raise ModelError(f"the Anthropic API client failed: {error}") from error
 
-    def _request(
+    def count_tokens(
+        self, system: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
+    ) -> int | None:
+        """The input tokens of this request, from the API's counting endpoint; None when it
+        cannot say. Never raises and never retries: a transient failure gives None for this
+        call, and an API without the endpoint (or refusing it) is not asked again."""
+        if not self._counts or not self._has_key():
+            return None
+        try:
+            counted = self._client.messages.count_tokens(**self._prompt(system, messages, tools))
+        except anthropic.APIStatusError as error:
+            if (overflow := _overflow(error)) is not None:
+                return overflow[1]  # the size it refuses is the count
+            if self._classify(error) is None:
+                self._counts = False
+            return None
+        except (anthropic.AnthropicError, httpx2.HTTPError):
+            return None  # cannot reach the API: perhaps next time
+        tokens = getattr(counted, "input_tokens", None)
+        if not isinstance(tokens, int):
+            self._counts = False  # an answer that is not a count: no endpoint worth asking
+            return None
+        return tokens
+
+    def _has_key(self) -> bool:
+        client = self._client
+        return not (
+            client.api_key is None and client.auth_token is None and client.credentials is None
+        )
+
+    def _prompt(
         self, system: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
     ) -> dict[str, Any]:
-        """The Messages API parameters for this conversation (without ``stream``)."""
-        params: dict[str, Any] = {
-            "model": self.name,
-            "max_tokens": self.max_tokens,
-            "messages": _messages_param(messages),
-        }
+        """What the model reads, as the Messages API and its counting endpoint take it."""
+        params: dict[str, Any] = {"model": self.name, "messages": _messages_param(messages)}
         if system:
             params["system"] = [{"type": "text", "text": system, "cache_control": _EPHEMERAL}]
         if tools:
             params["tools"] = _tools_param(tools)
         if self.thinking_budget is not None:
             params["thinking"] = {"type": "enabled", "budget_tokens": self.thinking_budget}
-            if self.max_tokens <= self.thinking_budget:
-                params["max_tokens"] = self.thinking_budget + _ANSWER_ROOM
         return params
 
     def _stream(self, request: dict[str, Any], on_text: TextListener | None) -> ModelReply:
@@ -317,6 +359,17 @@ def _usage(usage: Usage, reported: Any) -> Usage:
         "cache_write_tokens": reported.cache_creation_input_tokens,
     }
     return usage.model_copy(update={k: v for k, v in counts.items() if v is not None})
+
+
+def _overflow(error: anthropic.APIStatusError) -> tuple[int | None, int | None] | None:
+    """When ``error`` says the prompt does not fit the context window: the window and the
+    prompt's size in tokens, each None when the message does not say it. None otherwise."""
+    if _status(error) not in (400, 413) or not CONTEXT_OVERFLOW_WORDS.search(_describe(error)):
+        return None
+    sizes = _PROMPT_SIZES.search(error.api_message or "")
+    if sizes is None:
+        return None, None
+    return int(sizes[2]), int(sizes[1])
 
 
 def _status(error: anthropic.APIStatusError) -> int:

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from clive.session.events import ToolCall, Usage
 
+DEFAULT_OUTPUT_LIMIT = 8192  # tokens a reply may write, unless the settings say
+
 
 @dataclass(frozen=True)
 class ToolSpec:
@@ -142,6 +144,7 @@ class Model(Protocol):
     name: str
     scripted: bool  # replies come from a script, not from a language model
     context_limit: int | None  # tokens the model reads at most; None when unknown
+    output_limit: int | None  # tokens a reply may write at most; None when unlimited
 
     def reply(
         self,

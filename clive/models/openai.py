@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,9 @@ import httpx2
 from clive.models._retry import RetryPolicy, Transient, parse_retry_after, with_retries
 from clive.models.base import (
     CONTEXT_OVERFLOW_WORDS,
+    DEFAULT_OUTPUT_LIMIT,
     ContextOverflow,
+    InvalidOutput,
     Message,
     ModelError,
     ModelReply,
@@ -36,6 +39,20 @@ from clive.session.events import ToolCall, Usage
 
 # Statuses worth another try besides every 5xx: timeout, conflict, too early, rate limit.
 _TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
+# What servers answer when they cannot make a turn of what the model wrote (a tool call that
+# does not parse): llama.cpp's "The model produced output that does not match the expected
+# ... format", vLLM's and others' "Failed to parse" / "could not parse" tool calls.
+_UNPARSEABLE_OUTPUT_WORDS = re.compile(
+    r"output that does not match the expected|fail(ed)? to parse|could not parse"
+    r"|unable to parse",
+    re.IGNORECASE,
+)
+# llama.cpp's overflow message, when the body does not carry n_ctx and n_prompt_tokens.
+_OVERFLOW_FIGURES = re.compile(
+    r"\((\d+) tokens\) (?:exceeds the available|is larger than the max) context size \((\d+)"
+)
+_WINDOW_SHARE_FOR_OUTPUT = 4  # else at most a quarter of the window: the rest is for reading
+_DISCOVERY_TIMEOUT = 10.0  # seconds to ask the server about its model (its window)
 
 
 class OpenAIModel:
@@ -43,6 +60,11 @@ class OpenAIModel:
 
     ``base_url`` is the API root, such as ``http://localhost:8000/v1`` (vLLM) or
     ``http://localhost:11434/v1`` (Ollama); the key is sent only when there is one.
+
+    The context window, unless given, is asked of the server once (``GET /models``: llama.cpp
+    says ``meta.n_ctx``, vLLM ``max_model_len``). A reply may write ``max_tokens`` tokens, by
+    default 8,192 but never more than a quarter of a known window: a small model on a small
+    server otherwise writes until its window is full.
     """
 
     scripted = False
@@ -67,8 +89,83 @@ class OpenAIModel:
         self.prices = prices or {}
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
-        self.context_limit = context_limit
+        self._context_limit = context_limit
+        self._asked_for_window = context_limit is not None
+        self._can_count = True  # until the server shows it has no counting endpoints
         self._call_numbers = itertools.count(1)  # for calls the server sent without an id
+
+    @property
+    def context_limit(self) -> int | None:
+        """The model's context window in tokens: as given, else as the server says it (asked
+        once), else None."""
+        if not self._asked_for_window:
+            self._asked_for_window = True
+            self._context_limit = self._served_window()
+        return self._context_limit
+
+    @property
+    def output_limit(self) -> int:
+        """Tokens a reply may write: as given, else 8,192 or a quarter of a known window."""
+        if self.max_tokens is not None:
+            return self.max_tokens
+        window = self.context_limit
+        if window is None:
+            return DEFAULT_OUTPUT_LIMIT
+        return max(1, min(DEFAULT_OUTPUT_LIMIT, window // _WINDOW_SHARE_FOR_OUTPUT))
+
+    def _served_window(self) -> int | None:
+        """The window the server says its model has, or None when it does not say."""
+        try:
+            with httpx2.Client(timeout=_DISCOVERY_TIMEOUT, headers=self._headers()) as client:
+                response = client.get(f"{self.base_url}/models")
+            listed = response.json().get("data") if response.is_success else None
+        except (httpx2.HTTPError, httpx2.InvalidURL, ValueError, AttributeError):
+            return None
+        entries = [entry for entry in listed or () if isinstance(entry, dict)]
+        named = [
+            entry
+            for entry in entries
+            if self.model == entry.get("id") or self.model in (entry.get("aliases") or ())
+        ]
+        for entry in named or (entries if len(entries) == 1 else ()):
+            meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+            for window in (
+                meta.get("n_ctx"),
+                entry.get("max_model_len"),
+                entry.get("context_length"),
+            ):
+                if isinstance(window, int) and window > 0:
+                    return window
+        return None
+
+    def count_tokens(
+        self, system: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
+    ) -> int | None:
+        """The request's prompt tokens as llama.cpp counts them (its ``/apply-template`` and
+        ``/tokenize``); None from servers without them (asked once) or on any failure."""
+        if not self._can_count:
+            return None
+        root = self.base_url.removesuffix("/v1")
+        body = self._request_body(system, messages, tools)
+        try:
+            with httpx2.Client(timeout=_DISCOVERY_TIMEOUT, headers=self._headers()) as client:
+                rendered = client.post(f"{root}/apply-template", json=body)
+                if rendered.status_code in (404, 405, 501):
+                    self._can_count = False
+                    return None
+                prompt = rendered.json().get("prompt") if rendered.is_success else None
+                if not isinstance(prompt, str):
+                    return None
+                counted = client.post(
+                    f"{root}/tokenize", json={"content": prompt, "add_special": True}
+                )
+                tokens = counted.json().get("tokens") if counted.is_success else None
+        except (httpx2.HTTPError, httpx2.InvalidURL, ValueError, AttributeError):
+            return None
+        return len(tokens) if isinstance(tokens, list) else None
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def reply(
         self,
@@ -85,9 +182,7 @@ class OpenAIModel:
         broke off comes again from the next one.
         """
         body = self._request_body(system, messages, tools)
-        headers = {"Accept": "text/event-stream"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
+        headers = {"Accept": "text/event-stream", **self._headers()}
         with httpx2.Client(timeout=self.timeout, headers=headers) as client:
             return with_retries(
                 lambda: self._attempt(client, body, on_text),
@@ -117,8 +212,7 @@ class OpenAIModel:
                 }
                 for tool in tools
             ]
-        if self.max_tokens is not None:
-            body["max_tokens"] = self.max_tokens
+        body["max_tokens"] = self.output_limit
         return body
 
     def _attempt(
@@ -173,6 +267,10 @@ class OpenAIModel:
         """What an error status means: a ``_Retryable`` or a ``ModelError`` saying what to do."""
         status = response.status_code
         problem = f"{status} {_error_description(response)}"
+        if status in (400, 413) or status >= 500:
+            failure = _model_failure(problem, _error_payload(response), self.base_url)
+            if failure is not None:
+                return failure
         if status in _TRANSIENT_STATUSES or status >= 500:
             return _Retryable(problem, parse_retry_after(response.headers.get("retry-after")))
         if status == 401 and self.api_key:
@@ -186,11 +284,6 @@ class OpenAIModel:
                 f"check --base-url ({self.base_url}; it usually ends in /v1) "
                 f"and the model name ({self.model})"
             )
-        elif CONTEXT_OVERFLOW_WORDS.search(problem):
-            return ContextOverflow(
-                f"{self.base_url} answered {problem}: the conversation is longer than the "
-                "model's context window"
-            )
         elif "tool" in problem.lower():
             advice = (
                 "the model, or the server as it was started, cannot call tools "
@@ -199,6 +292,27 @@ class OpenAIModel:
         else:
             advice = "the server refused the request"
         return ModelError(f"{self.base_url} answered {problem}: {advice}")
+
+
+def _model_failure(problem: str, payload: Any, base_url: str) -> ModelError | None:
+    """The failure an error stands for when it is about the request's size or the model's
+    output, not the server: a ``ContextOverflow`` (with the figures the server gave) or an
+    ``InvalidOutput``; None for any other error."""
+    if CONTEXT_OVERFLOW_WORDS.search(problem):
+        error = payload.get("error") if isinstance(payload, dict) else None
+        error = error if isinstance(error, dict) else {}
+        window, prompt_tokens = error.get("n_ctx"), error.get("n_prompt_tokens")
+        if not isinstance(window, int) and (figures := _OVERFLOW_FIGURES.search(problem)):
+            prompt_tokens, window = int(figures[1]), int(figures[2])
+        return ContextOverflow(
+            f"{base_url} answered {problem}: the conversation is longer than the model's "
+            "context window",
+            window=window if isinstance(window, int) else None,
+            prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
+        )
+    if _UNPARSEABLE_OUTPUT_WORDS.search(problem):
+        return InvalidOutput(f"the server could not read the model's reply: {problem}")
+    return None
 
 
 def _chat_messages(system: str, messages: Sequence[Message]) -> list[dict[str, Any]]:
@@ -351,16 +465,24 @@ def _parse_chunk(data: str) -> dict[str, Any]:
     if not isinstance(chunk, dict):
         raise _Retryable(f"the server sent a chunk that is not an object: {data[:200]!r}")
     if chunk.get("error") or chunk.get("object") == "error":
-        raise _Retryable(f"the server reported an error mid-stream: {_describe_error(chunk)}")
+        problem = f"an error mid-stream: {_describe_error(chunk)}"
+        if (failure := _model_failure(problem, chunk, "the server")) is not None:
+            raise failure
+        raise _Retryable(f"the server reported {problem}")
     return chunk
+
+
+def _error_payload(response: httpx2.Response) -> Any:
+    """The JSON body of an error response, or None."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _error_description(response: httpx2.Response) -> str:
     """The error an HTTP error response carries, as ``type: message`` when it says."""
-    try:
-        described = _describe_error(response.json())
-    except ValueError:
-        described = None
+    described = _describe_error(_error_payload(response))
     return described or response.text.strip()[:300] or response.reason_phrase
 
 

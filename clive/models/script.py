@@ -52,6 +52,7 @@ class ScriptModel:
 
     scripted = True
     context_limit = None
+    output_limit = None
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

@@ -110,6 +110,16 @@ class ModelTurn(_Event):
     stop_reason: str | None = None  # as the API said it ("length", "max_tokens", "tool_calls")
     cut_off: bool = False  # stopped at the output limit: the model was told its reply was cut
 
+    @property
+    def cut_off_by(self) -> str | None:
+        """What cut the reply off, as a reader is told ("the output limit", "the context
+        window filling up"), or None when it ended where the model ended it."""
+        if not self.cut_off:
+            return None
+        if self.stop_reason == "model_context_window_exceeded":
+            return "the context window filling up"
+        return "the output limit"
+
 
 class ModelText(_Event):
     """A piece of the model's text as it streams (published live, never written: the whole

@@ -100,8 +100,7 @@ class Session:
             (e for e in reversed(events[resumed + 1 :]) if isinstance(e, SessionEnded)), None
         )
         if ended is not None:
-            outcome, totals = ended.outcome, ended.totals
-            return info.model_copy(update={"outcome": outcome, "totals": totals})
+            return info.with_end(ended)
         outcome = Outcome.RUNNING if _still_running(info) else Outcome.INTERRUPTED
         totals = totals_from_events(events, info.totals)
         return info.model_copy(update={"outcome": outcome, "totals": totals})

@@ -50,6 +50,11 @@ CREDENTIAL_VARIABLES = (
 _NO_WORD_BEFORE = r"(?<![A-Za-z0-9_-])"
 # Names whose value is a secret, as AWS's files, variables and `aws sts` JSON spell them.
 _SECRET_NAMES = r"aws_secret_access_key|aws_session_token|SecretAccessKey|SessionToken"
+# Names whose value, assigned with "=" (PASSWORD=..., DB_PASSWORD=..., --token=...,
+# CLIENT_SECRET=...), is a secret, whatever its shape. "secret" alone has none of the
+# anchors' characters (_ANCHOR_CHARS): only "_secret" counts.
+_ASSIGNED_NAMES = ("password", "passwd", "passphrase", "token", "_secret", "api_key", "apikey")
+_ASSIGNED_VALUE = r"[^\s\"'`;&|]"
 _KEY_SHAPES = (
     rf"{_NO_WORD_BEFORE}(?:"
     r"sk-ant-[A-Za-z0-9_-]{20,}"  # Anthropic
@@ -61,12 +66,17 @@ _KEY_SHAPES = (
     r")"
     r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key id
     rf"|(?P<name>(?:{_SECRET_NAMES})[\"']?\s*[=:]\s*[\"']?)[A-Za-z0-9/+=]{{16,}}"  # AWS
+    rf"|(?P<assigned>(?:{'|'.join(_ASSIGNED_NAMES)})[\"']?=[\"']?)"
+    rf"(?!\[REDACTED\]){_ASSIGNED_VALUE}+"
 )
 # Where a match of _KEY_SHAPES can start, in text folded to lower case (_fold): keep the two
 # in step. Each anchor has one of _ANCHOR_CHARS (with the characters that fold to them).
 _KEY_ANCHORS = re.compile(
     rf"sk-|gh[pousr]_|github_pat_|hf_|xox[abprs]-|akia|asia|{_SECRET_NAMES.lower()}"
 )
+# Where a secret assigned to a name starts (folded text): looked for only in text with "="
+# and a word each name holds (_assigns_maybe).
+_ASSIGNMENT_ANCHORS = re.compile(rf"(?:{'|'.join(_ASSIGNED_NAMES)})[\"']?=")
 _ANCHOR_CHARS = "_-aAkK\u212a"
 # The characters re.IGNORECASE takes for an ASCII letter, besides its two cases; str.lower
 # turns the first into two characters.
@@ -104,13 +114,23 @@ _MAY_BEGIN = re.compile(
     )
     + r")\Z"
 )
+# An end of output (folded) that could begin a name a secret is assigned to, up to the quote
+# after "=" (once a character of the value is there, the whole pattern matches): short, so
+# only the last _ASSIGNED_TAIL characters are searched.
+_MAY_BEGIN_ASSIGNED = re.compile(
+    "(?:"
+    + "|".join(_beginnings(list(name), r"[\"']?(?:=[\"']?)?") for name in _ASSIGNED_NAMES)
+    + r")\Z"
+)
+_ASSIGNED_TAIL = max(map(len, _ASSIGNED_NAMES)) + len("'='")
 # The characters of a key or a secret's value (folded).
 _KEY_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_/+=-"
 _ONLY_ESCAPES = re.compile(f"(?:{ESCAPE_SEQUENCE.pattern})*")
 # An end of output that surely begins a key, or names a secret whose value is to come.
 _KEY_START = re.compile(
     rf"(?:{_NO_WORD_BEFORE}(?:sk-|gh[pousr]_|github_pat_|hf_|xox[abprs]-|AKIA|ASIA)"
-    rf"|(?:{_SECRET_NAMES})[\"']?\s*[=:]?\s*[\"']?)[A-Za-z0-9_/+=-]*\Z",
+    rf"|(?:{_SECRET_NAMES})[\"']?\s*[=:]?\s*[\"']?)[A-Za-z0-9_/+=-]*\Z"
+    rf"|(?:{'|'.join(_ASSIGNED_NAMES)})[\"']?=[\"']?{_ASSIGNED_VALUE}*\Z",
     re.IGNORECASE,
 )
 _TAIL_WINDOW = 512  # characters at the end of a piece looked at for a beginning of a secret
@@ -209,6 +229,8 @@ class Redactor:
             while anchor is not None:
                 positions.append(anchor.start())
                 anchor = search(folded, anchor.start() + 1)
+            if _assigns_maybe(folded):
+                positions += [m.start() for m in _ASSIGNMENT_ANCHORS.finditer(folded)]
         return sorted(positions)
 
     def redact_rows(self, text: str, cols: int) -> str:
@@ -374,6 +396,8 @@ def _could_begin(text: str, known: int = 0) -> int:
     # Each of those begins with one of these letters (a flood of numbers has none).
     could = _MAY_BEGIN.search(folded) if any(c in folded for c in "aghsx") else None
     size = max(known, len(folded) - could.start() if could else 0)
+    if assigned := _MAY_BEGIN_ASSIGNED.search(folded, max(0, len(folded) - _ASSIGNED_TAIL)):
+        size = max(size, len(folded) - assigned.start())
     if not size:
         return 0
     return len(folded) - len(folded[: len(folded) - size].rstrip(_KEY_CHARACTERS))
@@ -409,6 +433,14 @@ def _composed(first: list[Span], middle: str, then: list[Span]) -> list[Span]:
     return spans
 
 
+def _assigns_maybe(folded: str) -> bool:
+    """False when ``folded`` surely assigns nothing to a name of _ASSIGNED_NAMES (at C
+    speed: most text has no "=", or none of these words)."""
+    return "=" in folded and (
+        "pass" in folded or "token" in folded or "_secret" in folded or "api" in folded
+    )
+
+
 def _fold(text: str) -> str:
     """``text`` in lower case as ``re.IGNORECASE`` sees it, one character for one."""
     if not text.isascii() and any(chr(c) in text for c in _NON_ASCII_FOLDS):
@@ -417,7 +449,7 @@ def _fold(text: str) -> str:
 
 
 def _replacement(match: re.Match[str]) -> str:
-    return (match.group("name") or "") + REDACTED
+    return (match.group("name") or match.group("assigned") or "") + REDACTED
 
 
 def _fills(row: str, cols: int) -> bool:

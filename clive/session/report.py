@@ -7,6 +7,7 @@ import json
 
 from clive.session.events import (
     BudgetWarning,
+    ContextCompacted,
     Control,
     Error,
     InputSent,
@@ -79,12 +80,18 @@ def _section(event, full: bool) -> list[str]:
             lines += [_fence(rest), ""]
         return lines
     if isinstance(event, ModelTurn):
-        lines = []
-        if event.text.strip():
-            lines += [f"**Model:** {event.text.strip()}", ""]
-        for call in event.tool_calls:
-            lines += [f"**Tool call** `{call.name}` `{_inline(call.input)}`", ""]
-        return lines
+        return _turn(event)
+    if isinstance(event, ContextCompacted):
+        dropped = (
+            f" Left out of the notes request to fit the window: {event.dropped}."
+            if event.dropped
+            else ""
+        )
+        return [
+            f"**Context compacted:** ~{event.tokens_before} -> ~{event.tokens_after} tokens; "
+            f"the notes are in notes.md.{dropped}",
+            "",
+        ]
     if isinstance(event, ToolResult):
         mark = "Result" if event.ok else "Failed"
         return [f"**{mark}** ({event.name}, {event.duration:.1f}s): {event.content}", ""]
@@ -109,6 +116,34 @@ def _section(event, full: bool) -> list[str]:
             lines += ["", event.summary]
         return [*lines, ""]
     return []
+
+
+def _turn(event: ModelTurn) -> list[str]:
+    """What the model said and called, whether its reply was cut off or called no tool, and
+    the tokens of the turn."""
+    said = event.text.strip()
+    lines = []
+    if event.purpose == "compact":
+        lines += [f"**Notes for the compaction:** {said}", ""]
+    elif said:
+        lines += [f"**Model:** {said}", ""]
+    for call in event.tool_calls:
+        lines += [f"**Tool call** `{call.name}` `{_inline(call.input)}`", ""]
+    if event.purpose == "act" and not event.tool_calls:
+        lines += ["**No tool call** (an invalid turn: the model was told to call one)", ""]
+    if event.cut_off:
+        stop = f" (stop reason `{event.stop_reason}`)" if event.stop_reason else ""
+        lines += [f"**Cut off** by {event.cut_off_by}{stop}: the model was told so", ""]
+    usage = event.usage
+    reported = usage.input_tokens or usage.output_tokens or usage.cache_read_tokens
+    tokens = [
+        *([f"{usage.input_tokens} in", f"{usage.output_tokens} out"] if reported else []),
+        *([f"{usage.cache_read_tokens} cache read"] if usage.cache_read_tokens else []),
+        *([f"{usage.cache_write_tokens} cache write"] if usage.cache_write_tokens else []),
+        f"context {event.context_tokens}",
+        *([f"${event.cost:.4f}"] if reported and event.cost is not None else []),
+    ]
+    return [*lines, f"*Tokens: {', '.join(tokens)}*", ""]
 
 
 def _fence(text: str) -> str:

@@ -109,14 +109,22 @@ class SessionWriter:
 
     @classmethod
     def reopen(
-        cls, directory: Path, resume_at: float, message: str = "", **options
+        cls,
+        directory: Path,
+        resume_at: float,
+        message: str = "",
+        *,
+        info: SessionInfo | None = None,
+        **options,
     ) -> SessionWriter:
         """A writer that goes on recording the existing session in ``directory``, its clock
         starting at ``resume_at`` seconds (where the session stopped). Its first event is a
-        ``resume`` control: readers take no end before it as the session's end."""
+        ``resume`` control: readers take no end before it as the session's end. ``info``:
+        the session's summary as it goes on (the model and settings now in use), by default
+        the one on disk."""
         for name in (EVENTS_FILE, CAST_FILE):
             _drop_torn_line(directory / name)
-        info = SessionInfo.read(directory)
+        info = info or SessionInfo.read(directory)
         writer = cls(directory, info, resume_at=resume_at, **options)
         writer.resumed = writer.append(Control(action="resume", source="user", message=message))
         return writer
@@ -261,15 +269,8 @@ class SessionWriter:
             self._write_output(self._output.take_all())
             if ended is not None:
                 ended = self.append(ended)
-                self.info = self.info.model_copy(
-                    update={
-                        "ended_at": datetime.datetime.now().astimezone().isoformat(),
-                        "outcome": ended.outcome,
-                        "summary": ended.summary,
-                        "reason": ended.reason,
-                        "totals": ended.totals,
-                    }
-                )
+                now = datetime.datetime.now().astimezone().isoformat()
+                self.info = self.info.with_end(ended, now)
                 self.info.write(self.directory)
             self._closed = True
             self._events.close()

@@ -193,41 +193,65 @@ def test_a_token_budget_stops_the_session(tmp_path, server):
     assert ended.outcome is Outcome.TOKEN_LIMIT and ended.totals.steps == 2
 
 
-def test_near_the_context_limit_the_model_writes_notes_and_starts_afresh(tmp_path, server):
-    server.enqueue(
-        # The model reports reading 9,000 tokens: 90% of a 10,000-token context.
-        reply(tool_use("type", {"text": "echo working"}), input_tokens=9000),
-        reply(text("NOTES: echoed 'working'; next, finish."), input_tokens=9100),
-        _finish("compacted and done", input_tokens=2500),
-    )
-    session, ended, _ = _run(tmp_path, _anthropic(server), context_limit=10_000)
-    assert ended.outcome is Outcome.FINISHED
+def test_near_the_context_limit_the_model_writes_notes_and_starts_afresh(tmp_path):
+    # The server counts as the API would (tests/token_count.py) and refuses what its window
+    # cannot hold; clive is told the same window, so it compacts before anything is refused.
+    with MessagesServer(window=1700) as server:
+        server.enqueue(
+            reply(text("Counting."), tool_use("type", {"text": "seq 1 300"})),
+            reply(text("NOTES: printed 1 to 300; next, finish.")),
+            _finish("compacted and done"),
+        )
+        session, ended, _ = _run(tmp_path, _anthropic(server), context_limit=1700)
+    assert ended.outcome is Outcome.FINISHED, ended.reason
     (compacted,) = [e for e in session.log().events if isinstance(e, ContextCompacted)]
-    assert "NOTES: echoed" in compacted.notes
+    assert "NOTES: printed" in compacted.notes
+    assert server.refusals == 0 and len(server.requests) == 3
     request = server.requests[1].body["messages"][-1]["content"]
     assert request[0]["type"] == "tool_result", "the pending tool call is answered first"
     assert "about to be cleared" in str(request)
     fresh = server.requests[2].body["messages"]
-    assert len(fresh) == 1 and "NOTES: echoed" in str(fresh[0]["content"])
+    assert len(fresh) == 1 and "NOTES: printed" in str(fresh[0]["content"])
     assert "say hello" in str(fresh[0]["content"]), "the task opens the fresh context"
-    assert "NOTES: echoed" in (session.directory / "notes.md").read_text()
+    assert "NOTES: printed" in (session.directory / "notes.md").read_text()
 
 
-def test_a_request_too_long_for_the_model_compacts_and_asks_again(tmp_path, server):
+def test_a_request_too_long_for_the_model_compacts_and_asks_again(tmp_path):
+    # clive believes the model's 200,000 tokens; the server holds 2,000. The refusal names
+    # the window, and clive keeps to it from then on.
+    turn = reply(text("NOTES: printing numbers."), tool_use("type", {"text": "seq 1 300"}))
+    with MessagesServer(window=2000) as server:
+        # A request for notes may take the finish (as notes it says nothing): two of them.
+        server.enqueue(*[turn] * 8, _finish("fitted"), _finish("fitted"))
+        session, ended, _ = _run(tmp_path, _anthropic(server))
+    assert ended.outcome is Outcome.FINISHED and ended.summary == "fitted", ended.reason
+    events = session.log().events
+    compactions = [e for e in events if isinstance(e, ContextCompacted)]
+    assert server.refusals == 1, "the window is learnt from the one refusal"
+    assert compactions and "NOTES" in compactions[0].notes
+    asked = [r for r in server.requests if "about to be cleared" in str(r.body["messages"][-1])]
+    assert asked and all(
+        m["content"][0]["type"] == "tool_result" for m in (r.body["messages"][-1] for r in asked)
+    ), "the pending tool call is answered"
+
+
+def test_a_reply_stopped_by_a_full_window_compacts_next_and_says_why(tmp_path, server):
     server.enqueue(
-        reply(tool_use("type", {"text": "echo working"})),
-        http_error(400, "invalid_request_error", "prompt is too long: 210000 tokens > 200000"),
-        reply(text("NOTES: echoed; now finish.")),
-        _finish("fitted"),
+        reply(text("I was writing a long"), stop_reason="model_context_window_exceeded"),
+        reply(text("NOTES: nothing done yet.")),
+        _finish("done after compacting"),
     )
-    session, ended, _ = _run(tmp_path, _anthropic(server))  # no context limit given
-    assert ended.outcome is Outcome.FINISHED and ended.summary == "fitted"
-    (compacted,) = [e for e in session.log().events if isinstance(e, ContextCompacted)]
-    assert compacted.step == 2 and "NOTES: echoed" in compacted.notes
-    compaction = server.requests[2].body["messages"]
-    assert compaction[-1]["content"][0]["type"] == "tool_result", "the tool call is answered"
-    assert "about to be cleared" in str(compaction[-1]["content"])
-    assert len(server.requests[3].body["messages"]) == 1
+    session, ended, _ = _run(tmp_path, _anthropic(server))
+    assert ended.outcome is Outcome.FINISHED, ended.reason
+    events = session.log().events
+    first = next(e for e in events if isinstance(e, ModelTurn))
+    assert first.cut_off and first.stop_reason == "model_context_window_exceeded"
+    (compacted,) = [e for e in events if isinstance(e, ContextCompacted)]
+    assert compacted.step == 2  # the context was small, yet the window said it was full
+    fresh = str(server.requests[2].body["messages"])
+    assert "NOTES: nothing done yet." in fresh
+    assert "the context window filled up while you wrote" in fresh
+    assert "You did not call a tool" in fresh
 
 
 def test_a_conversation_that_never_fits_ends_with_a_clear_reason(tmp_path, server):

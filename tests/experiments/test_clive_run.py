@@ -96,6 +96,12 @@ def test_the_example_runs_end_to_end_with_a_scripted_model(tmp_path, git_env):
     ended = session.log().events[-1]
     assert ended.best_metric == 0.014419
     assert ended.best_commit == git(harness, "rev-parse", "refs/clive/best").strip()
+    assert (info.best_metric, info.best_commit) == (ended.best_metric, ended.best_commit)
+    listing = subprocess.run(
+        [sys.executable, "-m", "clive", "sessions", "--sessions-dir", str(tmp_path / "sessions")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "BEST" in listing.stdout and "0.014419" in listing.stdout
 
     shown = subprocess.run(
         [sys.executable, "-m", "clive", "show", str(directory)],

@@ -15,6 +15,7 @@ from messages_server import (
     ended_early,
     error_mid_stream,
     http_error,
+    prompt_too_long,
     redacted_thinking,
     reply,
     stall,
@@ -22,10 +23,12 @@ from messages_server import (
     thinking,
     tool_use,
 )
+from token_count import request_tokens
 
 from clive.models._retry import RetryPolicy
 from clive.models.anthropic import AnthropicModel
 from clive.models.base import (
+    ContextOverflow,
     Message,
     ModelError,
     ModelReply,
@@ -38,6 +41,7 @@ from clive.models.base import (
 from clive.session.events import ToolCall, Usage
 
 API_KEY = "sk-ant-test-key"
+SYSTEM = "You drive a terminal."
 TOOLS = [
     ToolSpec("type", "Type text into the terminal.", {"type": "object"}),
     ToolSpec("finish", "End the task.", {"type": "object"}),
@@ -49,6 +53,14 @@ TASK = [Message("user", text="list the files", transient="$ ")]
 def server() -> Iterator[MessagesServer]:
     with MessagesServer() as running:
         yield running
+
+
+@pytest.fixture
+def no_credentials(monkeypatch, tmp_path) -> None:
+    """No Anthropic key in the environment, nor a credentials profile on disk."""
+    for name in [name for name in os.environ if name.startswith("ANTHROPIC_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
 
 
 def make_model(server: MessagesServer, **options: Any) -> AnthropicModel:
@@ -65,7 +77,7 @@ def ask(
 ) -> ModelReply:
     """One reply to ``messages``, collecting streamed text and retries in the lists given."""
     return model.reply(
-        "You drive a terminal.",
+        SYSTEM,
         messages,
         TOOLS,
         on_text=None if pieces is None else pieces.append,
@@ -101,6 +113,7 @@ def test_text_streams_in_pieces_and_the_reply_text_is_whole(server):
     assert pieces == ["Let me ", "look at ", "the files."]
     assert answer.text == "Let me look at the files."
     assert answer.tool_calls == [] and answer.stop_reason == "end_turn"
+    assert not answer.cut_off
 
 
 def test_tool_input_split_across_deltas_is_parsed(server):
@@ -200,6 +213,29 @@ def test_without_a_budget_no_thinking_is_asked_for(server):
 def test_a_thinking_budget_below_the_api_minimum_is_refused(server):
     with pytest.raises(ValueError, match="at least 1024"):
         make_model(server, thinking_budget=500)
+
+
+# --- Replies cut short -----------------------------------------------------------------------
+
+CUT_OFF_STOP_REASONS = ["max_tokens", "model_context_window_exceeded"]
+
+
+@pytest.mark.parametrize("stop_reason", CUT_OFF_STOP_REASONS)
+def test_a_reply_cut_short_keeps_its_partial_text_and_is_cut_off(server, stop_reason):
+    server.enqueue(reply(text("The files are ", "a.txt, b.txt and"), stop_reason=stop_reason))
+    answer = ask(make_model(server))
+    assert answer.text == "The files are a.txt, b.txt and"
+    assert answer.stop_reason == stop_reason and answer.cut_off
+
+
+@pytest.mark.parametrize("stop_reason", CUT_OFF_STOP_REASONS)
+def test_a_tool_call_cut_short_comes_back_as_its_raw_partial_json(server, stop_reason):
+    partial = '{"text": "ls -la /t'
+    server.enqueue(reply(text("Listing."), tool_use("type", partial), stop_reason=stop_reason))
+    answer = ask(make_model(server))
+    assert answer.text == "Listing."
+    assert [call.input for call in answer.tool_calls] == [partial]
+    assert answer.stop_reason == stop_reason and answer.cut_off
 
 
 # --- Requests --------------------------------------------------------------------------------
@@ -418,6 +454,27 @@ def test_failures_outlasting_the_retries_raise_model_unavailable_naming_them(ser
     assert len(server.requests) == 3 and len(retries) == 2
 
 
+def test_an_overload_mid_stream_outlasting_the_retries_is_unavailable(server):
+    server.enqueue(*[error_mid_stream(reply(text("Hel", "lo")))] * 3)
+    pieces: list[str] = []
+    retries: list[Retry] = []
+    with pytest.raises(ModelUnavailable, match="overloaded_error mid-stream: Overloaded") as raised:
+        ask(make_model(server), pieces=pieces, retries=retries)
+    assert "tried 3 times" in str(raised.value)
+    assert pieces == ["Hel"] * 3, "each attempt streamed its start before the error"
+    assert [r.reason for r in retries] == ["overloaded_error mid-stream: Overloaded"] * 2
+
+
+def test_an_error_mid_stream_that_retrying_cannot_fix_is_not_retried(server):
+    refused = error_mid_stream(GOOD, error_type="invalid_request_error", message="bad block")
+    server.enqueue(refused, GOOD)
+    retries: list[Retry] = []
+    with pytest.raises(ModelError, match="invalid_request_error mid-stream: bad block") as raised:
+        ask(make_model(server), retries=retries)
+    assert not isinstance(raised.value, ModelUnavailable)
+    assert len(server.requests) == 1 and retries == []
+
+
 def test_an_unreachable_api_is_retried_then_unavailable():
     with MessagesServer() as gone:
         model = make_model(gone)
@@ -446,16 +503,32 @@ def test_an_unknown_model_is_a_model_error_naming_it(server):
 
 
 def test_a_refused_request_says_what_the_api_said(server):
-    server.enqueue(http_error(400, "invalid_request_error", "prompt is too long"))
-    with pytest.raises(ModelError, match="400 invalid_request_error: prompt is too long"):
+    server.enqueue(http_error(400, "invalid_request_error", "messages: roles must alternate"))
+    with pytest.raises(ModelError, match="400 invalid_request_error: messages: roles") as raised:
         ask(make_model(server))
+    assert not isinstance(raised.value, ContextOverflow)
     assert len(server.requests) == 1
 
 
-def test_no_api_key_is_a_model_error_before_any_request(server, monkeypatch, tmp_path):
-    for name in [name for name in os.environ if name.startswith("ANTHROPIC_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no credentials profile on disk either
+def test_a_prompt_too_long_is_an_overflow_that_says_the_window_and_the_prompt_size(server):
+    server.enqueue(prompt_too_long(215_000, 200_000), GOOD)
+    retries: list[Retry] = []
+    with pytest.raises(ContextOverflow, match="prompt is too long") as raised:
+        ask(make_model(server), retries=retries)
+    assert (raised.value.window, raised.value.prompt_tokens) == (200_000, 215_000)
+    # The SDK read the API's error, request id included.
+    assert raised.value.__cause__.request_id == "req_msg_0001"
+    assert len(server.requests) == 1 and retries == [] and server.pending == 1
+
+
+def test_an_overflow_that_does_not_say_its_sizes_is_an_overflow_of_unknown_sizes(server):
+    server.enqueue(http_error(400, "invalid_request_error", "prompt is too long"))
+    with pytest.raises(ContextOverflow) as raised:
+        ask(make_model(server))
+    assert (raised.value.window, raised.value.prompt_tokens) == (None, None)
+
+
+def test_no_api_key_is_a_model_error_before_any_request(server, no_credentials):
     model = AnthropicModel("claude-test", base_url=server.url)
     with pytest.raises(ModelError, match="set ANTHROPIC_API_KEY"):
         ask(model)
@@ -468,6 +541,164 @@ def test_broken_credentials_settings_are_a_model_error(server, monkeypatch, tmp_
     monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", str(tmp_path))  # names no profile there
     with pytest.raises(ModelError, match="cannot set up the Anthropic API client"):
         AnthropicModel("claude-test", base_url=server.url)
+
+
+# --- Counting tokens -------------------------------------------------------------------------
+
+
+def test_counting_sends_what_a_reply_would_read_and_gives_the_api_s_count(server):
+    model = make_model(server, thinking_budget=2048)
+    counted = model.count_tokens(SYSTEM, CONVERSATION, TOOLS)
+    server.enqueue(reply(text("ok")))
+    ask(model, CONVERSATION)
+    [count], [create] = server.count_requests, server.requests
+    assert count.path == "/v1/messages/count_tokens"
+    # The same system prompt, messages, tools and thinking; no output limit, no stream.
+    read = {k: v for k, v in create.body.items() if k not in ("max_tokens", "stream")}
+    assert count.body == read and "thinking" in read
+    assert counted == request_tokens(count.body) > 0
+
+
+COUNTING_REFUSED = {
+    "no_endpoint_404": http_error(404, "not_found_error", "Not Found"),
+    "not_permitted_403": http_error(403, "permission_error", "counting is not allowed"),
+    "refused_400": http_error(400, "invalid_request_error", "thinking: unknown parameter"),
+}
+
+
+@pytest.mark.parametrize("refusal", COUNTING_REFUSED.values(), ids=COUNTING_REFUSED.keys())
+def test_an_api_that_will_not_count_gives_none_and_is_not_asked_again(server, refusal):
+    server.enqueue_count(refusal)
+    model = make_model(server)
+    assert model.count_tokens(SYSTEM, TASK, TOOLS) is None
+    assert model.count_tokens(SYSTEM, TASK, TOOLS) is None, "the server would count now"
+    assert len(server.count_requests) == 1
+
+
+COUNTING_FAILED = {
+    "overloaded_529": http_error(529, "overloaded_error", "Overloaded"),
+    "server_error_500": http_error(500, "api_error", "Internal error"),
+    "rate_limited_429": http_error(429, "rate_limit_error", "Slow down", retry_after="600"),
+    "connection_closed": stall(0),
+}
+
+
+@pytest.mark.parametrize("failure", COUNTING_FAILED.values(), ids=COUNTING_FAILED.keys())
+def test_a_count_that_fails_transiently_is_none_this_once_and_never_retried(server, failure):
+    server.enqueue_count(failure)
+    model = make_model(server)
+    assert model.count_tokens(SYSTEM, TASK, TOOLS) is None
+    assert len(server.count_requests) == 1, "not retried"
+    assert model.count_tokens(SYSTEM, TASK, TOOLS) == request_tokens(server.count_requests[1].body)
+
+
+def test_a_count_of_an_unreachable_api_is_none():
+    with MessagesServer() as gone:
+        model = make_model(gone)
+    assert model.count_tokens(SYSTEM, TASK, TOOLS) is None
+
+
+def test_a_count_refused_as_too_long_is_the_size_the_api_names(server):
+    server.enqueue_count(prompt_too_long(215_000, 200_000))
+    assert make_model(server).count_tokens(SYSTEM, TASK, TOOLS) == 215_000
+
+
+def test_a_count_without_an_api_key_is_none_and_asks_nothing(server, no_credentials):
+    model = AnthropicModel("claude-test", base_url=server.url)
+    assert model.count_tokens(SYSTEM, TASK, TOOLS) is None
+    assert server.count_requests == []
+
+
+# --- A server with a context window -----------------------------------------------------------
+
+
+def test_a_prompt_over_the_window_is_refused_and_the_queued_reply_waits(server):
+    model = make_model(server)
+    server.enqueue(reply(text("Hello")))
+    server.window = 10
+    with pytest.raises(ContextOverflow) as raised:
+        ask(model)
+    prompt = request_tokens(server.requests[0].body)
+    assert (raised.value.window, raised.value.prompt_tokens) == (10, prompt)
+    assert server.pending == 1
+    server.window = prompt  # the prompt fits, with no room left to write
+    answer = ask(model)
+    assert answer.usage.input_tokens == prompt and server.pending == 0
+    assert answer.text == "" and answer.stop_reason == "model_context_window_exceeded"
+
+
+def test_every_request_of_a_growing_conversation_is_checked_against_the_window(server):
+    server.window = 300
+    model = make_model(server)
+    conversation = list(TASK)
+    answered: list[int] = []
+    with pytest.raises(ContextOverflow) as raised:
+        for step in range(100):
+            server.enqueue(reply(text(f"Step {step} done.")))
+            answered.append(ask(model, conversation).usage.input_tokens)
+            conversation += [
+                Message("assistant", text=f"Step {step} done."),
+                Message("user", text="the output of the command " * 3),
+            ]
+    sizes = [request_tokens(request.body) for request in server.requests]
+    assert answered == sizes[:-1], "each reply reports the prompt the server counted"
+    assert len(answered) > 2 and answered == sorted(answered) and max(answered) <= 300
+    assert raised.value.prompt_tokens == sizes[-1] > 300
+    assert server.pending == 1, "the refused request left its reply queued"
+
+
+def test_a_reply_longer_than_max_tokens_stops_there(server):
+    server.window = 100_000
+    server.enqueue(reply(text("one two ", "three four five six seven")))
+    pieces: list[str] = []
+    answer = ask(make_model(server, max_tokens=5), pieces=pieces)
+    assert pieces == ["one two ", "three four five "]
+    assert answer.text == "one two three four five "
+    assert answer.stop_reason == "max_tokens" and answer.cut_off
+    assert answer.usage.output_tokens == 5
+
+
+def test_a_tool_call_longer_than_max_tokens_is_cut_in_its_json(server):
+    server.window = 100_000
+    server.enqueue(reply(text("Listing."), tool_use("type", {"text": "ls -la /tmp"})))
+    answer = ask(make_model(server, max_tokens=9))  # "Listing." is 2 of them
+    assert answer.text == "Listing."
+    assert [call.input for call in answer.tool_calls] == ['{"text": "ls ']
+    assert answer.stop_reason == "max_tokens" and answer.cut_off
+
+
+def test_a_reply_that_would_overflow_the_window_stops_as_it_fills(server):
+    model = make_model(server, max_tokens=1000)
+    prompt = model.count_tokens(SYSTEM, TASK, TOOLS)
+    server.window = prompt + 3
+    server.enqueue(reply(tool_use("type", {"text": "ls\n"})))
+    answer = ask(model)
+    assert [call.input for call in answer.tool_calls] == ['{"text']
+    assert answer.stop_reason == "model_context_window_exceeded" and answer.cut_off
+    assert answer.usage.input_tokens == prompt and answer.usage.output_tokens == 3
+
+
+def test_a_reply_that_fits_is_whole_and_reports_the_tokens_the_server_counted(server):
+    server.window = 100_000
+    model = make_model(server)
+    server.enqueue(
+        reply(
+            thinking("Plain."),
+            text("Listing the files."),
+            tool_use("type", {"text": "ls"}),
+            cache_read_input_tokens=20,
+            output_tokens=999,
+        )
+    )
+    answer = ask(model, pieces=[])
+    assert answer.text == "Listing the files." and answer.stop_reason == "tool_use"
+    assert answer.tool_calls[0].input == {"text": "ls"} and not answer.cut_off
+    # The cache reads and the input make the prompt the counting endpoint gives.
+    counted = model.count_tokens(SYSTEM, TASK, TOOLS)
+    assert answer.usage.cache_read_tokens == 20
+    assert answer.usage.input_tokens + 20 == counted == request_tokens(server.requests[0].body)
+    # "Plain." 2, "Listing the files." 4, '{"text": "ls"}' 9.
+    assert answer.usage.output_tokens == 15
 
 
 # --- The test server itself ------------------------------------------------------------------

@@ -16,11 +16,14 @@ from chat_server import (
     stall,
     streamed_turn,
     tool_call,
+    unparseable_output,
     unreachable_base_url,
 )
 
 from clive.models._retry import RetryPolicy
 from clive.models.base import (
+    ContextOverflow,
+    InvalidOutput,
     Message,
     ModelError,
     ModelUnavailable,
@@ -362,7 +365,7 @@ def test_wrong_path_names_the_base_url_and_the_model(chat_server: ChatServer) ->
         model.reply("sys", ASK, [TYPE])
     assert base_url in str(raised.value)
     assert "qwen3-coder" in str(raised.value)
-    assert len(chat_server.requests) == 1
+    assert [r.path for r in chat_server.side_requests] == ["/models", "/chat/completions"]
 
 
 def test_server_without_tool_calling_is_a_model_error_saying_so(chat_server: ChatServer) -> None:
@@ -388,3 +391,117 @@ def test_unreachable_server_makes_the_model_unavailable_naming_the_url() -> None
 def test_empty_queue_answers_500_saying_nothing_was_queued(chat_server: ChatServer) -> None:
     with pytest.raises(ModelUnavailable, match="no reply queued"):
         model_for(chat_server).reply("sys", ASK, [TYPE])
+
+
+# -- a server that behaves as llama.cpp's llama-server did when clive met it -------------------
+# (tests/chat_server.py with ``window=``): its window read from ``/v1/models``, replies kept
+# below it, an overflow that names its figures, a reply cut at ``max_tokens``, output the server
+# could not parse, and the server's own token count.
+
+
+def test_the_window_is_asked_of_the_server_once_and_replies_keep_to_a_quarter_of_it():
+    with ChatServer(window=4096) as server:
+        server.enqueue(streamed_turn("one"), streamed_turn("two"))
+        model = model_for(server)
+        assert model.context_limit == 4096
+        assert model.output_limit == 1024
+        model.reply("system", ASK, [TYPE])
+        model.reply("system", ASK, [TYPE])
+        assert [r.body["max_tokens"] for r in server.requests] == [1024, 1024]
+        assert [r.path for r in server.side_requests] == ["/v1/models"]
+
+
+def test_a_limit_given_wins_over_what_the_server_says():
+    with ChatServer(window=4096) as server:
+        server.enqueue(streamed_turn("one"))
+        model = model_for(server, max_tokens=300, context_limit=2000)
+        model.reply("system", ASK, [TYPE])
+        assert model.context_limit == 2000 and model.output_limit == 300
+        assert server.requests[0].body["max_tokens"] == 300
+        assert server.side_requests == []  # nothing to ask
+
+
+def test_a_server_that_does_not_say_its_window_gets_the_default_limit():
+    with ChatServer() as server:
+        server.enqueue(streamed_turn("one"))
+        model = model_for(server)
+        model.reply("system", ASK, [TYPE])
+        assert model.context_limit is None and model.output_limit == 8192
+        assert server.requests[0].body["max_tokens"] == 8192
+
+
+def test_a_prompt_longer_than_the_window_is_an_overflow_with_the_server_s_figures():
+    with ChatServer(window=200) as server:
+        server.enqueue(streamed_turn("never sent"))
+        model = model_for(server, max_tokens=50)
+        with pytest.raises(ContextOverflow, match="exceeds the available context size") as raised:
+            model.reply("system", [Message("user", "word " * 300)], [TYPE])
+        assert raised.value.window == 200
+        assert raised.value.prompt_tokens == server.requests[0].prompt_tokens
+        assert raised.value.prompt_tokens > 300
+        assert server.overflows == 1 and len(server.requests) == 1  # not retried
+        # The queued reply is still there for the next request that fits.
+        assert model.reply("system", ASK, [TYPE]).text == "never sent"
+
+
+def test_a_reply_longer_than_max_tokens_is_cut_and_says_so():
+    long_text = " ".join(f"word{n}" for n in range(100))
+    with ChatServer(window=4096) as server:
+        server.enqueue(streamed_turn(long_text, [tool_call("type", {"text": "ls"})]))
+        reply = model_for(server, max_tokens=20).reply("system", ASK, [TYPE])
+    assert reply.stop_reason == "length" and reply.cut_off
+    assert reply.text.split() == [f"word{n}" for n in range(20)]
+    assert reply.tool_calls == []  # the call never came: it was after the cut
+    assert reply.usage.output_tokens == 20
+
+
+def test_a_reply_that_fits_is_not_cut():
+    with ChatServer(window=4096) as server:
+        server.enqueue(streamed_turn("short", [tool_call("type", {"text": "ls"})]))
+        reply = model_for(server).reply("system", ASK, [TYPE])
+    assert reply.stop_reason == "tool_calls" and not reply.cut_off
+    assert [call.input for call in reply.tool_calls] == [{"text": "ls"}]
+
+
+def test_output_the_server_could_not_parse_is_the_model_s_not_a_retry():
+    with ChatServer(window=4096) as server:
+        server.enqueue(unparseable_output(), streamed_turn("not asked for"))
+        retries = []
+        with pytest.raises(InvalidOutput, match="does not match the expected"):
+            model_for(server).reply("system", ASK, [TYPE], on_retry=retries.append)
+        assert retries == [] and len(server.requests) == 1
+
+
+def test_unparseable_output_reported_mid_stream_is_the_model_s_too():
+    message = "The model produced output that does not match the expected Hermes 2 Pro format"
+    with ChatServer() as server:
+        server.enqueue(error_mid_stream(message, text="<tool_call> {"))
+        with pytest.raises(InvalidOutput, match="Hermes 2 Pro"):
+            model_for(server).reply("system", ASK, [TYPE])
+        assert len(server.requests) == 1
+
+
+def test_an_overflow_reported_mid_stream_is_an_overflow():
+    with ChatServer() as server:
+        server.enqueue(error_mid_stream("the request exceeds the available context size"))
+        with pytest.raises(ContextOverflow):
+            model_for(server).reply("system", ASK, [TYPE])
+
+
+def test_counting_asks_the_server_and_agrees_with_the_usage_it_reports():
+    with ChatServer(window=4096) as server:
+        server.enqueue(streamed_turn("ok"))
+        model = model_for(server)
+        counted = model.count_tokens("system prompt", ASK, [TYPE])
+        reply = model.reply("system prompt", ASK, [TYPE])
+    assert counted is not None and counted == reply.usage.input_tokens
+    assert [r.path for r in server.side_requests][-2:] == ["/apply-template", "/tokenize"]
+
+
+def test_a_server_without_counting_is_asked_once():
+    with ChatServer() as server:
+        model = model_for(server)
+        assert model.count_tokens("system", ASK, [TYPE]) is None
+        assert model.count_tokens("system", ASK, [TYPE]) is None
+        paths = [r.path for r in server.side_requests]
+        assert paths.count("/apply-template") == 1 and "/tokenize" not in paths

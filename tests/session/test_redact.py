@@ -89,13 +89,22 @@ def test_an_aws_secret_whose_name_and_value_arrive_apart_is_redacted():
     assert AWS_SECRET not in out
 
 
+# What the streamed text is made of: keys, a known secret, a name a secret is assigned to.
+_PIECES = [
+    "plain text ",
+    "\r\n",
+    f" {ANTHROPIC}",
+    f" {GITHUB}",
+    "hunter2!pw",
+    " x=",
+    "é",
+    " DB_PASSWORD=",
+]
+
+
 @settings(max_examples=examples(300), deadline=None)
 @given(
-    st.lists(
-        st.sampled_from(
-            ["plain text ", "\r\n", f" {ANTHROPIC}", f" {GITHUB}", "hunter2!pw", " x=", "é"]
-        )
-    ),
+    st.lists(st.sampled_from(_PIECES)),
     st.lists(st.integers(min_value=0, max_value=400), max_size=8),
 )
 def test_streamed_redaction_equals_redacting_the_whole(parts, cuts):
@@ -262,3 +271,39 @@ def test_what_may_begin_a_secret_is_held_only_up_to_a_limit():
     output.add(0.0, "\x1b]0;" + "t" * HOLD_LIMIT)  # a title that never ends
     assert _written(output.take_paused()).startswith("\x1b]0;ttt")
     assert not output.holding
+
+
+# -- secrets assigned to names such as PASSWORD ---------------------------------------------------
+
+
+def test_a_value_assigned_to_a_secret_s_name_is_redacted_and_the_name_kept():
+    redactor = Redactor(from_environment=False)
+    text = (
+        "PASSWORD=hunter2 mysql; export DB_PASSWORD='s3cr!t'; ./cli --token=abc "
+        "CLIENT_SECRET=x9 OPENAI_API_KEY=local"
+    )
+    assert redactor.redact(text) == (
+        f"PASSWORD={REDACTED} mysql; export DB_PASSWORD='{REDACTED}'; ./cli --token={REDACTED} "
+        f"CLIENT_SECRET={REDACTED} OPENAI_API_KEY={REDACTED}"
+    )
+    assert redactor.redact(redactor.redact(text)) == redactor.redact(text)
+
+
+def test_names_that_only_look_like_a_secret_s_are_left_alone():
+    redactor = Redactor(from_environment=False)
+    text = "max_tokens=4096 token = next(stream) password: PASSWORD= tokens=5"
+    assert redactor.redact(text) == text
+
+
+def test_a_password_assigned_across_pieces_is_redacted_as_a_whole():
+    redactor = Redactor(from_environment=False)
+    text = "$ export DB_PASSWORD=hunter2!x && ./migrate\n"
+    for cut in range(1, len(text)):
+        out = _through_stream(redactor, [text[:cut], text[cut:]])
+        assert out == redactor.redact(text), cut
+    output = PendingOutput(redactor, cols=200)
+    output.add(0.0, "$ export DB_PASSWORD=hun")
+    paused = _written(output.take_paused())
+    assert paused == "$ export DB_", "the name and what came of the value wait for the rest"
+    output.add(2.0, "ter2!x\n")
+    assert paused + _written(output.take_all()) == f"$ export DB_PASSWORD={REDACTED}\n"

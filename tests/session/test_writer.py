@@ -371,3 +371,62 @@ def test_a_resumed_session_is_not_ended_by_its_earlier_run(clocked):
     assert info.outcome is Outcome.FINISHED and info.summary == "done"
     times = [e.time for e in iter_events(writer.directory / "terminal.cast")]
     assert times == sorted(times) and times[-1] >= 5.0
+
+
+ANTHROPIC_KEY = "sk-ant-api03-" + "Qx7_-p" * 12
+GITHUB_TOKEN = "ghp_" + "Zr4k" * 9
+PASSWORD = "hunter2pw"
+# The keys first: the directory's name is made of the task's first words.
+TASK_WITH_KEYS = f"{GITHUB_TOKEN} PASSWORD={PASSWORD} {ANTHROPIC_KEY}: deploy the db"
+
+
+def test_keys_in_the_task_reach_neither_session_json_nor_the_directory_name(tmp_path):
+    writer = SessionWriter.create(
+        tmp_path,
+        _info(task=TASK_WITH_KEYS),
+        redactor=Redactor(from_environment=False),
+        background_flush=False,
+    )
+    writer.close(SessionEnded(outcome=Outcome.FINISHED))
+    name = writer.directory.name
+    raw = (writer.directory / "session.json").read_bytes()
+    for secret in (ANTHROPIC_KEY, GITHUB_TOKEN, PASSWORD):
+        assert secret.encode() not in raw
+    assert name.endswith("-redacted-password-redacted-redac")
+    assert Session(writer.directory).info.task == (
+        "[REDACTED] PASSWORD=[REDACTED] [REDACTED]: deploy the db"
+    )
+    assert PASSWORD not in read_header(writer.directory / "terminal.cast").title
+
+
+def test_session_json_keeps_the_best_metric_and_commit_of_the_end(clocked):
+    writer, _ = clocked
+    writer.close(
+        SessionEnded(outcome=Outcome.EXPERIMENT_LIMIT, best_metric=0.0125, best_commit="c0ffee1")
+    )
+    saved = json.loads((writer.directory / "session.json").read_text())
+    assert saved["best_metric"] == 0.0125 and saved["best_commit"] == "c0ffee1"
+    info = Session(writer.directory).info
+    assert (info.best_metric, info.best_commit) == (0.0125, "c0ffee1")
+
+
+def test_a_killed_writer_s_end_event_still_gives_the_best_metric(tmp_path):
+    writer = SessionWriter(tmp_path / "s", _info(), background_flush=False)
+    writer.append(SessionEnded(outcome=Outcome.FINISHED, best_metric=3.5, best_commit="abc"))
+    writer.close()  # killed before session.json was rewritten: it still says running
+    info = Session(writer.directory).info
+    assert info.outcome is Outcome.FINISHED
+    assert (info.best_metric, info.best_commit) == (3.5, "abc")
+
+
+def test_a_reopened_session_json_names_the_model_and_settings_now_in_use(clocked):
+    writer, _ = clocked
+    writer.close(SessionEnded(outcome=Outcome.PAUSED))
+    going_on = Session(writer.directory).info.model_copy(
+        update={"model": "openai:other", "settings": {"max_output_tokens": 77}}
+    )
+    again = SessionWriter.reopen(writer.directory, 1.0, info=going_on, background_flush=False)
+    saved = json.loads((writer.directory / "session.json").read_text())
+    assert saved["model"] == "openai:other" and saved["settings"] == {"max_output_tokens": 77}
+    assert saved["outcome"] == "running"
+    again.close()

@@ -1,0 +1,76 @@
+"""Headless lines: one per event, the tool calls and tokens of a turn always whole."""
+
+from __future__ import annotations
+
+from clive.commands._print import event_line
+from clive.session.events import ContextCompacted, ModelTurn, ToolCall, Usage
+
+WIDTH = 160  # characters after the time
+USAGE = Usage(input_tokens=1234, output_tokens=56, cache_read_tokens=7)
+TOKENS = "[1234 in, 56 out, 7 cache read, $0.0042]"
+
+
+def _turn(text: str, *calls: ToolCall, **extra) -> ModelTurn:
+    return ModelTurn(
+        step=3, model="m", text=text, tool_calls=list(calls), usage=USAGE, cost=0.0042, **extra
+    )
+
+
+def _text(line: str) -> str:
+    """The line without its time."""
+    return line.split("] ", 1)[1]
+
+
+def test_a_long_reply_gives_way_to_the_tool_call_and_the_tokens():
+    said = "I will look at the test output first, then decide what to change. " * 10
+    call = ToolCall(id="1", name="type", input={"text": "pytest -x -q tests/test_parser.py"})
+    line = event_line(_turn(said, call))
+    assert line.endswith('-> type {"text": "pytest -x -q tests/test_parser.py"} ' + TOKENS)
+    assert _text(line).startswith("step 3 model: I will look at the test")
+    assert "... ->" in line and len(_text(line)) == WIDTH
+
+
+def test_a_short_reply_is_printed_whole():
+    call = ToolCall(id="1", name="wait", input={"seconds": 5})
+    line = event_line(_turn("Waiting.", call))
+    assert _text(line) == f'step 3 model: Waiting. -> wait {{"seconds": 5}} {TOKENS}'
+
+
+def test_tool_calls_too_long_for_the_line_are_shortened_but_the_tokens_stay():
+    heredoc = {"text": "cat > notes.txt <<'EOF'\n" + "a line of the notes\n" * 40 + "EOF"}
+    line = event_line(_turn("Writing the notes.", ToolCall(id="1", name="type", input=heredoc)))
+    assert _text(line).startswith("step 3 model: Writing the notes. -> type {")
+    assert line.endswith("... " + TOKENS) and len(_text(line)) == WIDTH
+    said = "I will write everything I learnt so far into the notes file now. " * 3
+    line = event_line(_turn(said, ToolCall(id="1", name="type", input=heredoc)))
+    assert _text(line).startswith("step 3 model: I will write every... -> type {")
+    assert line.endswith("... " + TOKENS) and len(_text(line)) == WIDTH
+
+
+def test_a_reply_cut_off_at_the_output_limit_says_so():
+    cut = _turn("Let me explain at length " * 30, stop_reason="length", cut_off=True)
+    line = event_line(cut)
+    assert line.endswith(f"-> no tool call; CUT OFF by the output limit {TOKENS}")
+    whole = event_line(_turn("Done?", stop_reason="stop"))
+    assert "CUT OFF" not in whole and whole.endswith(f"-> no tool call {TOKENS}")
+    window = _turn("x", stop_reason="model_context_window_exceeded", cut_off=True)
+    assert "CUT OFF by the context window filling up" in event_line(window)
+
+
+def test_notes_cut_off_for_a_compaction_say_so():
+    notes = _turn("NOTES: ...", purpose="compact", stop_reason="max_tokens", cut_off=True)
+    assert _text(event_line(notes)) == (
+        f"step 3 model wrote its notes for compaction; CUT OFF by the output limit {TOKENS}"
+    )
+
+
+def test_a_compaction_says_what_its_notes_request_left_out():
+    compacted = ContextCompacted(
+        step=9, tokens_before=1900, tokens_after=700, notes="n", dropped="3 screens, 2 outputs"
+    )
+    assert _text(event_line(compacted)) == (
+        "step 9 context compacted: ~1900 -> ~700 tokens; notes kept in notes.md; "
+        "left out of the notes request: 3 screens, 2 outputs"
+    )
+    whole = compacted.model_copy(update={"dropped": ""})
+    assert _text(event_line(whole)).endswith("notes kept in notes.md")

@@ -1,0 +1,32 @@
+"""``clive sessions``: one line a session, the best metric where a session has one."""
+
+from __future__ import annotations
+
+from clive.cli import main
+from clive.session import SessionInfo, SessionWriter
+from clive.session.events import Outcome, SessionEnded
+
+
+def _session(root, task: str, model: str, **ended) -> None:
+    info = SessionInfo(
+        id="", task=task, model=model, cwd="/", cols=80, rows=24, started_at="2026-01-01T10:00"
+    )
+    writer = SessionWriter.create(root, info, background_flush=False)
+    writer.close(SessionEnded(outcome=Outcome.FINISHED, **ended))
+
+
+def _listing(root, capsys) -> list[str]:
+    assert main(["sessions", "--sessions-dir", str(root)]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_the_best_metric_has_a_column_only_when_a_session_has_one(tmp_path, capsys):
+    _session(tmp_path, "say hello", "openai:small")
+    header, row = _listing(tmp_path, capsys)
+    assert "BEST" not in header and "openai:small" in row
+
+    _session(tmp_path, "train faster", "claude-sonnet-4-5", best_metric=0.0144191, best_commit="c")
+    header, *rows = _listing(tmp_path, capsys)
+    assert header.split()[-1] == "BEST"
+    best = {row.split()[-1] for row in rows}
+    assert best == {"-", "0.0144191"}
