@@ -378,7 +378,17 @@ class Agent:
             self._overflow = error
             return None
         except InvalidOutput as error:
+            # A turn the server could not read: recorded as a turn without a tool call.
             self.writer.append(Error(message=str(error), fatal=False, step=step))
+            self.writer.append(
+                ModelTurn(
+                    step=step,
+                    model=self.model.name,
+                    duration=round(time.monotonic() - started, 3),
+                    purpose=purpose,
+                    stop_reason="invalid_output",
+                )
+            )
             self._invalid_output = str(error)
             return None
         except ModelUnavailable as error:

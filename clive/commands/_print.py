@@ -53,7 +53,7 @@ def _turn(event: ModelTurn) -> str:
     room = _WIDTH - len(head) - len("-> ") - len(tail)
     # Long calls leave the text its first words, or "..." at least: the model said something.
     calls_room = max(room - min(len(said), _SAID_WIDTH) - 1, _CALLS_WIDTH)
-    calls = _clip(_one_line(calls or "no tool call"), calls_room)
+    calls = _clip(_one_line(calls or event.missing_call), calls_room)
     if said:
         said = _clip(said, max(room - len(calls) - 1, len("..."))) + " "
     return f"{head}{said}-> {calls}{tail}"

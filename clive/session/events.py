@@ -107,7 +107,9 @@ class ModelTurn(_Event):
     thinking: str = ""  # extended thinking, when it was switched on
     context_tokens: int = 0  # the conversation the model read (reported, else estimated)
     purpose: Literal["act", "compact"] = "act"
-    stop_reason: str | None = None  # as the API said it ("length", "max_tokens", "tool_calls")
+    # As the API said it ("length", "max_tokens", "tool_calls"), or "invalid_output" for a reply
+    # the server could not read (an invalid turn; the error event says what the server said).
+    stop_reason: str | None = None
     cut_off: bool = False  # stopped at the output limit: the model was told its reply was cut
 
     @property
@@ -119,6 +121,13 @@ class ModelTurn(_Event):
         if self.stop_reason == "model_context_window_exceeded":
             return "the context window filling up"
         return "the output limit"
+
+    @property
+    def missing_call(self) -> str:
+        """What stands for the tool call of an acting turn without one."""
+        if self.stop_reason == "invalid_output":
+            return "a reply the server could not read"
+        return "no tool call"
 
 
 class ModelText(_Event):

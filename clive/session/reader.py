@@ -132,7 +132,10 @@ def totals_from_events(events: list[Event], recorded: Totals) -> Totals:
     """A session's totals from its events (session.json's are stale after a kill)."""
     turns = [e for e in events if isinstance(e, ModelTurn)]
     costs = [t.cost for t in turns if t.cost is not None]
-    invalid = sum(isinstance(e, ToolResult) and e.invalid for e in events)
+    # Invalid calls, and turns without a tool call (the loop counts both).
+    invalid = sum(isinstance(e, ToolResult) and e.invalid for e in events) + sum(
+        1 for t in turns if t.purpose == "act" and not t.tool_calls
+    )
     return Totals(
         steps=max((t.step for t in turns), default=0),
         usage=sum((t.usage for t in turns), Usage()),

@@ -130,7 +130,8 @@ def _turn(event: ModelTurn) -> list[str]:
     for call in event.tool_calls:
         lines += [f"**Tool call** `{call.name}` `{_inline(call.input)}`", ""]
     if event.purpose == "act" and not event.tool_calls:
-        lines += ["**No tool call** (an invalid turn: the model was told to call one)", ""]
+        missing = event.missing_call[0].upper() + event.missing_call[1:]
+        lines += [f"**{missing}** (an invalid turn: the model was told to call one)", ""]
     if event.cut_off:
         stop = f" (stop reason `{event.stop_reason}`)" if event.stop_reason else ""
         lines += [f"**Cut off** by {event.cut_off_by}{stop}: the model was told so", ""]

@@ -16,7 +16,8 @@ from clive.agent.task import run_task
 from clive.models._retry import RetryPolicy
 from clive.models.openai import OpenAIModel
 from clive.session import Session
-from clive.session.events import ContextCompacted, Error, ModelTurn, Outcome
+from clive.session.events import ContextCompacted, Error, ModelTurn, Outcome, Totals
+from clive.session.reader import totals_from_events
 
 FAST = RetryPolicy(attempts=2, initial=0.01, maximum=0.02)
 COMPACT = load_prompts().compact.splitlines()[0]
@@ -134,8 +135,13 @@ def test_unparseable_output_is_an_invalid_turn_the_model_is_told_of(tmp_path):
     assert ended.outcome is Outcome.FINISHED, ended.reason
     assert ended.totals.invalid_tool_calls == 2
     assert "could not be read" in script.told[0] and "does not match" in script.told[0]
-    errors = [e for e in session.log().events if isinstance(e, Error)]
+    events = session.log().events
+    errors = [e for e in events if isinstance(e, Error)]
     assert len(errors) == 2 and not any(e.fatal for e in errors)
+    unread = [e for e in events if isinstance(e, ModelTurn) and e.stop_reason == "invalid_output"]
+    assert [e.step for e in unread] == [1, 2]
+    # Resume counts from the events as the loop counted.
+    assert totals_from_events(events, Totals()).invalid_tool_calls == 2
 
 
 def test_unparseable_output_every_time_ends_as_invalid_calls_not_a_pause(tmp_path):
@@ -166,6 +172,11 @@ def test_a_reply_cut_at_the_output_limit_is_recorded_and_told(tmp_path):
 
 def test_turns_without_a_tool_call_count_as_invalid_calls(tmp_path):
     with ChatServer(respond=lambda request: streamed_turn("I think, therefore I am.")) as server:
-        _, ended = run(tmp_path, OpenAIModel("m", base_url=server.base_url), max_invalid_calls=3)
+        session, ended = run(
+            tmp_path, OpenAIModel("m", base_url=server.base_url), max_invalid_calls=3
+        )
     assert ended.outcome is Outcome.INVALID_TOOL_CALLS
     assert ended.totals.invalid_tool_calls == 3
+    assert session.info.totals.invalid_tool_calls == 3
+    # Resume counts from the events as the loop counted.
+    assert totals_from_events(session.log().events, Totals()).invalid_tool_calls == 3

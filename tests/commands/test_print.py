@@ -74,3 +74,11 @@ def test_a_compaction_says_what_its_notes_request_left_out():
     )
     whole = compacted.model_copy(update={"dropped": ""})
     assert _text(event_line(whole)).endswith("notes kept in notes.md")
+
+
+def test_a_turn_without_a_tool_call_says_so_and_one_the_server_could_not_read_says_that():
+    assert _text(event_line(_turn("Thinking aloud."))).startswith(
+        "step 3 model: Thinking aloud. -> no tool call ["
+    )
+    unread = ModelTurn(step=4, model="m", stop_reason="invalid_output")
+    assert _text(event_line(unread)) == "step 4 model: -> a reply the server could not read"
