@@ -588,6 +588,10 @@ class Agent:
             dropped = fitted.dropped
             if reply is not None or self._overflow is None:
                 break
+        if reply is None and self._invalid_output:
+            # Notes the server could not read: none are kept, and the session goes on.
+            self._invalid_output = ""
+            reply = ModelReply()
         if reply is None:
             if self._overflow is not None:
                 self._failure = (

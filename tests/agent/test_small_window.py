@@ -144,6 +144,25 @@ def test_unparseable_output_is_an_invalid_turn_the_model_is_told_of(tmp_path):
     assert totals_from_events(events, Totals()).invalid_tool_calls == 2
 
 
+@pytest.mark.slow
+def test_notes_the_server_could_not_read_are_none_and_the_session_goes_on(tmp_path):
+    script = EchoScript(steps=8)
+    spoilt = []
+
+    def respond(request):
+        if COMPACT in str(request.body["messages"][-1]) and not spoilt:
+            spoilt.append(request)
+            return unparseable_output()
+        return script(request)
+
+    with ChatServer(window=WINDOW, respond=respond) as server:
+        session, ended = run(tmp_path, OpenAIModel("smollm2", base_url=server.base_url))
+    assert ended.outcome is Outcome.FINISHED, ended.reason
+    compactions = [e for e in session.log().events if isinstance(e, ContextCompacted)]
+    assert spoilt and compactions[0].notes == "(the model wrote no notes)"
+    assert "NOTES" in compactions[-1].notes
+
+
 def test_unparseable_output_every_time_ends_as_invalid_calls_not_a_pause(tmp_path):
     with ChatServer(window=8192, respond=lambda request: unparseable_output()) as server:
         model = OpenAIModel("smollm2", base_url=server.base_url, retry=FAST)
