@@ -13,6 +13,9 @@ from pathlib import Path
 
 from clive import __version__
 
+DEFAULT_SIZE = (120, 40)  # the shell's columns and rows, headless or without a view to fit
+MIN_FOLLOWED_SIZE = (80, 24)  # a shell fitted to a small view is never smaller: it scrolls
+
 _USAGE = """\
 clive [OPTIONS] "TASK"
        clive COMMAND [ARGS]   (clive COMMAND --help for each)"""
@@ -117,6 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"clive: {error}", file=sys.stderr)
             return 2
         args.sessions_dir = str(args.config.sessions_dir)
+    if getattr(args, "cols", 0) is None or getattr(args, "rows", 0) is None:
+        # Neither given: the live view fits the shell to its room; else the size is fixed.
+        args.follow_size = args.cols is None and args.rows is None
+        args.cols = args.cols or DEFAULT_SIZE[0]
+        args.rows = args.rows or DEFAULT_SIZE[1]
     module, _, function = args.handler.partition(":")
     return getattr(importlib.import_module(module), function)(args)
 
@@ -339,10 +347,19 @@ def _session_options(
     terminal = parser.add_argument_group("terminal")
     if with_size:  # a resumed session keeps its size: its recording has one
         terminal.add_argument(
-            "--cols", type=_columns, default=120, help="terminal width, 20 to 1000 (default 120)"
+            "--cols",
+            type=_columns,
+            default=None,
+            help="a fixed terminal width, 20 to 1000 (default: the live view fits the shell to "
+            f"its room, at least {MIN_FOLLOWED_SIZE[0]}x{MIN_FOLLOWED_SIZE[1]}; headless "
+            f"{DEFAULT_SIZE[0]})",
         )
         terminal.add_argument(
-            "--rows", type=_rows, default=40, help="terminal height, 5 to 500 (default 40)"
+            "--rows",
+            type=_rows,
+            default=None,
+            help=f"a fixed terminal height, 5 to 500 (default: as for --cols; headless "
+            f"{DEFAULT_SIZE[1]})",
         )
     terminal.add_argument("--no-user-rc", action="store_true", help="do not source ~/.bashrc")
 

@@ -1,5 +1,5 @@
 """What a person does to a running agent, from another thread: pause, resume, steer, take over
-the terminal, give it back, quit.
+the terminal, give it back, quit, resize the shell.
 
 The UI calls these methods; the agent loop checks in at the start of every step and before
 every action (``checkpoint``), and a wait in progress is cut short when the agent must stop.
@@ -37,6 +37,8 @@ class AgentControl:
         self._take_overs: list[TakeOver] = []
         self._listeners: list[Callable[[Action, str], None]] = []
         self._wakers: list[Callable[[], None]] = []
+        self._resizers: list[Callable[[int, int], None]] = []
+        self._resizes: list[tuple[int, int]] = []
         self.take_over_count = 0  # how many times the person took the terminal
 
     # -- the person's side ------------------------------------------------------------------
@@ -77,6 +79,16 @@ class AgentControl:
         """End the session (recorded as quit by the user) at the agent's next check."""
         self._change("quit", lambda: setattr(self, "_quit", True), lambda: not self._quit)
 
+    def resize(self, cols: int, rows: int) -> None:
+        """Give the shell this size now (a view that follows its room asks for it); the model
+        is told at its next step. Carried out at once by the agent's side, whatever the
+        agent is doing."""
+        with self._cond:
+            self._resizes.append((cols, rows))
+            resizers = list(self._resizers)
+        for resizer in resizers:
+            resizer(cols, rows)
+
     # -- state ------------------------------------------------------------------------------
 
     @property
@@ -100,6 +112,21 @@ class AgentControl:
     def listen(self, listener: Callable[[Action, str], None]) -> None:
         """Call ``listener(action, message)`` on every change (to record it)."""
         self._listeners.append(listener)
+
+    def add_resizer(self, resize: Callable[[int, int], None]) -> None:
+        """Call ``resize(cols, rows)`` when the person's view asks for another size, and now
+        with the last size asked for, if one was asked for before anyone listened."""
+        with self._cond:
+            pending = self._resizes[-1] if self._resizes else None
+            self._resizers.append(resize)
+        if pending is not None:
+            resize(*pending)
+
+    def take_resizes(self) -> list[tuple[int, int]]:
+        """The sizes asked for since the last call."""
+        with self._cond:
+            resizes, self._resizes = self._resizes, []
+            return resizes
 
     def add_waker(self, wake: Callable[[], None]) -> None:
         """Call ``wake()`` on every change, so that a blocked wait checks ``must_stop``."""

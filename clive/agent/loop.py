@@ -63,6 +63,7 @@ from clive.session.events import (
     Note,
     Observation,
     SessionEnded,
+    TerminalResized,
     ToolCall,
     ToolResult,
     Totals,
@@ -135,6 +136,7 @@ class Agent:
         self.control = control or AgentControl()
         self.control.listen(self._record_control)
         self.control.add_waker(terminal.wake)
+        self.control.add_resizer(self._resize)
         self.observer = Observer(terminal, writer.directory / OUTPUTS_DIR, limits)
         self.tools = ToolRunner(
             terminal, lambda: self.observer.last_mark, self._time_left, self.control.must_stop
@@ -332,6 +334,10 @@ class Agent:
             "they typed and what it printed are in the new output below."
             for spell in self.control.take_take_overs()
         ]
+        resizes = self.control.take_resizes()
+        if resizes:
+            cols, rows = resizes[-1]
+            parts.append(f"The terminal was resized to {cols} columns by {rows} rows.")
         parts += [f"Message from the user: {message}" for message in self.control.take_steers()]
         return "\n\n".join([*parts, complaint] if complaint else parts)
 
@@ -712,6 +718,17 @@ class Agent:
             )
         )
         return outcome
+
+    def _resize(self, cols: int, rows: int) -> None:
+        """The person's view asked for another size: the shell gets it now, the recording says
+        so (the cast's resize event, a ``terminal_resized`` event)."""
+        if (cols, rows) == (self.terminal.cols, self.terminal.rows):
+            return
+        with contextlib.suppress(TerminalError):
+            self.terminal.resize(cols, rows)
+            with contextlib.suppress(RuntimeError):  # the session has ended meanwhile
+                self.writer.resize(cols, rows)
+                self.writer.append(TerminalResized(cols=cols, rows=rows))
 
     def _record_control(self, action: str, message: str) -> None:
         if action == "take_over":

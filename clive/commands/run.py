@@ -15,7 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 from clive.agent.approval import ApprovalPolicy
 from clive.agent.loop import AgentSettings
 from clive.agent.task import run_task
-from clive.commands._print import event_line
+from clive.cli import MIN_FOLLOWED_SIZE
+from clive.commands._print import EventLines
 from clive.config import Config
 from clive.models import Model, ModelChoiceError, open_model
 from clive.sandbox import Choice, Sandbox, SandboxError, choose, shell_sandbox
@@ -207,12 +208,14 @@ def run_and_report(
         if use_ui(args):
             from clive.ui.live_app import LiveApp
 
+            follow = getattr(args, "follow_size", False)
             app = LiveApp(
                 lambda **hooks: start(hooks.pop("on_event"), **hooks),
                 model=model_name,
                 cols=size[0],
                 rows=size[1],
                 budgets=budgets,
+                fit_to=MIN_FOLLOWED_SIZE if follow else None,
             )
             # `kill PID` ends the session cleanly: recorded as quit, shell closed.
             signal.signal(signal.SIGTERM, lambda *_: app.request_quit())
@@ -245,16 +248,13 @@ class _Printer:
 
     def __init__(self, *, json_lines: bool) -> None:
         self._json = json_lines
+        self._lines = EventLines()
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
-        if self._json:
-            line = event.model_dump_json()
-        elif isinstance(event, TerminalOutput | ModelText):
+        if not self._json and isinstance(event, TerminalOutput | ModelText):
             return
-        else:
-            line = event_line(event)
-            if line is None:
-                return
-        with self._lock:
-            print(line, flush=True)
+        with self._lock:  # the lines of one event together, and events in their order
+            lines = [event.model_dump_json()] if self._json else self._lines.add(event)
+            for line in lines:
+                print(line, flush=True)

@@ -247,6 +247,7 @@ class Terminal:
         self._child: pexpect.spawn | None = None
         self._reader: threading.Thread | None = None
         self._started = False
+        self._size_lock = threading.Lock()  # a resize while the terminal starts is not lost
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -266,7 +267,8 @@ class Terminal:
         self._cond = threading.Condition()
         self.waiting = 0  # how many calls of wait() are waiting now
         self._marks = _ShellMarks()
-        self._emulator = Emulator(self._cols, self._rows, respond=self._answer_terminal_query)
+        started_size = (self._cols, self._rows)
+        self._emulator = Emulator(*started_size, respond=self._answer_terminal_query)
         self._transcript = Transcript(
             self._transcript_path, directory=self._output_dir_arg, save_filter=self._save_filter
         )
@@ -308,7 +310,7 @@ class Terminal:
                 launched[1:],
                 env=env,
                 cwd=self._cwd,
-                dimensions=(self._rows, self._cols),
+                dimensions=(started_size[1], started_size[0]),
                 encoding=None,
                 echo=True,
             )
@@ -320,7 +322,11 @@ class Terminal:
         self._namespace_init: tuple[int, int] | None = None  # (pid, start time) outside
         if self._launcher is not None and self._launcher.pid_namespace:
             self._find_namespace(os.path.basename(argv[0]))
-        self._started = True
+        with self._size_lock:
+            self._started = True
+            resized = (self._cols, self._rows) != started_size  # while it started
+        if resized:
+            self.resize(self._cols, self._rows)
         self._stop_pipe = os.pipe()  # written by close(): the reader never wakes up for nothing
         self._reader = threading.Thread(
             target=self._read_loop, name=f"clive-pty-{self._shell_pid}", daemon=True
@@ -775,7 +781,12 @@ class Terminal:
             self.send_text(text)
 
     def resize(self, cols: int, rows: int) -> None:
-        """Change the terminal's size; the program gets SIGWINCH."""
+        """Change the terminal's size; the program gets SIGWINCH. Before ``start``, the size
+        it starts with."""
+        with self._size_lock:
+            if not self._started:
+                self._cols, self._rows = cols, rows
+                return
         with self._cond:
             self._render()
             self._emulator.resize(cols, rows)

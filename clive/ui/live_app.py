@@ -119,6 +119,7 @@ class LiveApp(App):
     CSS = """
     #panes { height: 1fr; }
     #terminal-pane { width: auto; max-width: 70%; border: round $primary; }
+    #terminal-pane.fit { width: 62%; }
     #terminal-pane.user { border: round $warning; }
     #terminal-pane.measuring { border: round $success; }
     #agent-pane { width: 1fr; }
@@ -130,6 +131,8 @@ class LiveApp(App):
         Binding("s", "steer", "Tell the agent"),
         Binding("q", "quit_session", "Quit"),
         Binding("question_mark", "help", "Help"),
+        # Once the session has ended, p, t and s leave the footer and only say so.
+        Binding("p,t,s", "session_over", show=False),
         Binding("ctrl+c", "quit_session", "Quit", show=False),
         Binding("ctrl+q", "quit_session", "Quit", show=False, priority=True),
     ]
@@ -143,8 +146,13 @@ class LiveApp(App):
         rows: int,
         budgets: AgentSettings | None = None,
         clock: Callable[[], float] = time.monotonic,
+        fit_to: tuple[int, int] | None = None,
     ) -> None:
+        """``fit_to``: the shell takes the room the view has, never less than this size
+        (columns, rows); None keeps it at ``cols`` by ``rows``, scrolled when larger."""
         super().__init__()
+        self._fit_to = fit_to
+        self._asked_size: tuple[int, int] | None = None
         self._budgets = budgets
         self._clock = clock  # for the status bar's times (a test freezes it)
         self._start = start
@@ -161,6 +169,8 @@ class LiveApp(App):
         self._started = clock()
         self.status = AgentStatus(state="starting")
         self._quitting = False  # the user confirmed quitting: leave once the session ends
+        self._asking_to_quit = False  # the quit question is open (the agent waits, paused)
+        self._approval: ApprovalRequest | None = None  # what the approval dialog asks
         self._screen: tuple | None = None  # (cells, cursor) fetched and not shown yet
         self._screen_lock = threading.Lock()
         self._output_bytes = 0  # printed since the screen was last fetched
@@ -169,11 +179,11 @@ class LiveApp(App):
 
     def compose(self) -> ComposeResult:
         # Kept at hand: every frame feeds them.
-        self._view = TerminalView(self._cols, self._rows)
+        self._view = TerminalView(self._cols, self._rows, fit=self._fit_to is not None)
         self._timeline = Timeline()
         self._experiments = ExperimentsPanel()
         self._bar = StatusBar()
-        self._pane = Widget(id="terminal-pane")
+        self._pane = Widget(id="terminal-pane", classes="fit" if self._fit_to else "")
         with Horizontal(id="panes"):
             with self._pane:
                 yield self._view
@@ -190,6 +200,15 @@ class LiveApp(App):
         self._timeline.focus()
         self.set_interval(1 / FRAMES_PER_SECOND, self._frame)
         self.run_worker(self._run_session, thread=True, exit_on_error=False)
+
+    def on_terminal_view_room(self, message: TerminalView.Room) -> None:
+        """A fitted view's room changed: the shell takes it (at least ``fit_to``). The agent's
+        side carries the resize out, off this thread."""
+        assert self._fit_to is not None
+        size = (max(self._fit_to[0], message.cols), max(self._fit_to[1], message.rows))
+        if size != self._asked_size:
+            self._asked_size = size
+            self.run_worker(lambda: self.control.resize(*size), thread=True, group="resize")
 
     def on_unmount(self) -> None:
         # However the app ends (a crash included), the agent stops and records why.
@@ -280,13 +299,20 @@ class LiveApp(App):
         answered = threading.Event()
         decision: list[Decision] = []
 
+        def ask() -> None:
+            self._approval = request
+            self._show_status()
+            self.push_screen(screen, done)
+
         def done(approved: bool | None) -> None:
+            self._approval = None
+            self._show_status()
             decision.append(Decision(bool(approved), "user", "" if approved else "refused"))
             answered.set()
 
         screen = ApprovalScreen(request, self._clock)
         try:
-            self.call_from_thread(self.push_screen, screen, done)
+            self.call_from_thread(ask)
         except RuntimeError:  # the app is gone
             return Decision(False, "policy", "the UI closed before anyone answered")
         # Quitting (a key, SIGTERM, the app closing) must not wait for an answer.
@@ -343,19 +369,34 @@ class LiveApp(App):
         self.status = next_status(self.status, event)
         if isinstance(event, SessionEnded):
             self.ended = event
+            self.refresh_bindings()
         return (self.status.state, self.status.detail) != before
+
+    @property
+    def _over(self) -> bool:
+        """The session has ended, or its thread has returned without saying so."""
+        return self.ended is not None or self._gone
+
+    def _shown_state(self) -> tuple[str, str]:
+        """The state the status bar says, and its detail: what the person did, or is asked,
+        before what the agent's events say."""
+        if self.control.user_in_control:
+            return "you have the terminal", "(ctrl+] gives it back)"
+        if self.ended is not None:
+            return f"ended: {self.ended.outcome.value}", self.ended.summary or self.ended.reason
+        if self._quitting:
+            return "quitting", ""
+        if self._approval is not None:
+            return "waiting for your approval", f"({self._approval.rule})"
+        if self.control.paused and not self._gone:
+            return "paused", "(until you answer)" if self._asking_to_quit else "(p resumes)"
+        return self.status.state, self.status.detail
 
     def _show_status(self, changed: bool = True) -> None:
         bar = self._bar
         status = self.status
-        state, detail = status.state, status.detail
-        if self.control.user_in_control:
-            state, detail = "you have the terminal", "(ctrl+] gives it back)"
-        elif self.control.paused and self.ended is None:
-            state, detail = "paused", "(p resumes)"
-        elif self.ended is not None:
-            state = f"ended: {self.ended.outcome.value}"
-            detail = self.ended.summary or self.ended.reason
+        state, detail = self._shown_state()
+        if self.ended is not None:
             bar.elapsed = self.ended.totals.duration
         if changed or (bar.state, bar.detail) != (state, detail):
             self._state_since = self._clock()
@@ -384,6 +425,7 @@ class LiveApp(App):
 
     def _session_gone(self) -> None:
         self._gone = True
+        self.refresh_bindings()
         if self._quitting:
             self.exit(self.result)
             return
@@ -393,9 +435,17 @@ class LiveApp(App):
 
     # -- keys -----------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("pause", "take_over", "steer"):
+            return not self._over
+        if action == "session_over":
+            return self._over
+        return True
+
+    def action_session_over(self) -> None:
+        self.notify("the session has ended: nothing to pause, take over or tell")
+
     def action_pause(self) -> None:
-        if self.ended is not None:
-            return
         if self.control.paused:
             self.control.resume()
         else:
@@ -403,7 +453,7 @@ class LiveApp(App):
         self._show_status()
 
     def action_take_over(self) -> None:
-        if self.ended is not None or self.terminal is None:
+        if self.terminal is None:
             return
         self.control.take_over()
         self._show_status()
@@ -432,9 +482,6 @@ class LiveApp(App):
             self.bell()
 
     def action_steer(self) -> None:
-        if self.ended is not None:
-            return
-
         def sent(message: str | None) -> None:
             if message:
                 self.control.steer(message)
@@ -445,15 +492,24 @@ class LiveApp(App):
         if self.control.user_in_control:
             self._send_key("C-q")  # a priority binding: the key is the shell's now
             return
-        if self.ended is not None or self._gone:
+        if self._over:
             self.exit(self.result)
             return
+        if self._asking_to_quit:
+            return  # ctrl+q (a priority key) again, over the question
+        # The agent waits while the person decides; saying no puts it back as it was.
+        was_paused = self.control.paused
+        self._asking_to_quit = True
+        self.control.pause()
+        self._show_status()
 
         def confirmed(yes: bool | None) -> None:
+            self._asking_to_quit = False
             if yes:
                 self.request_quit()
-                self.status = replace(self.status, state="quitting", detail="")
-                self._show_status()
+            elif not was_paused and not self._over:
+                self.control.resume()
+            self._show_status()
 
         self.push_screen(ConfirmScreen("Quit? The session ends as quit by the user."), confirmed)
 

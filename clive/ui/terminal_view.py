@@ -8,7 +8,9 @@ from rich.cells import cell_len, set_cell_size
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual import events
+from textual.geometry import Region, Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -50,8 +52,17 @@ class TerminalView(ScrollView, can_focus=False):
     ``show(cells, cursor)`` gives it the screen (``Emulator.cells()`` and ``Emulator.cursor``).
     Only rows whose cells changed since the last call are drawn again, so calling it for every
     frame costs a comparison per row when nothing moved. The widget is as large as the
-    terminal (columns by rows) and scrolls when the space given to it is smaller.
+    terminal (columns by rows) and scrolls when the space given to it is smaller, keeping the
+    cursor in sight. With ``fit`` it takes all the space it is given instead, and says how
+    much that is (``Room``): the app then gives the shell that size.
     """
+
+    class Room(Message):
+        """The space the view has, in cells, changed (a fitted view only)."""
+
+        def __init__(self, cols: int, rows: int) -> None:
+            super().__init__()
+            self.cols, self.rows = cols, rows
 
     DEFAULT_CSS = """
     TerminalView {
@@ -70,11 +81,15 @@ class TerminalView(ScrollView, can_focus=False):
         cols: int = 80,
         rows: int = 24,
         *,
+        fit: bool = False,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self.fit = fit
+        if fit:
+            self.styles.width = self.styles.height = "1fr"
         blank = Cell()
         self._cells: list[list[Cell]] = [[blank] * cols for _ in range(rows)]
         self._cursor = Cursor(0, 0, hidden=True)
@@ -108,6 +123,7 @@ class TerminalView(ScrollView, can_focus=False):
             self._strips = [None] * rows
             self.virtual_size = Size(cols, rows)
             self.refresh(layout=True)
+            self.call_after_refresh(self._keep_cursor_in_sight)
             return
         changed = set()
         if cursor != self._cursor:
@@ -123,6 +139,24 @@ class TerminalView(ScrollView, can_focus=False):
             if 0 <= y < rows:
                 self._strips[y] = None
                 self.refresh_line(y)
+        if changed:
+            self._keep_cursor_in_sight()
+
+    def _keep_cursor_in_sight(self) -> None:
+        """Scroll, when the screen is larger than the view, so that the cursor shows (the
+        prompt, at the bottom of a tall shell in a short view)."""
+        if self._cursor.hidden:
+            return
+        region = self.scrollable_content_region
+        x, y = self.scroll_offset
+        cursor_x, cursor_y = self._cursor.x, self._cursor.y
+        if x <= cursor_x < x + region.width and y <= cursor_y < y + region.height:
+            return
+        self.scroll_to_region(Region(cursor_x, cursor_y, 1, 1), animate=False, immediate=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.fit:
+            self.post_message(self.Room(event.size.width, event.size.height))
 
     # -- drawing --------------------------------------------------------------------------
 
