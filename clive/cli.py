@@ -120,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"clive: {error}", file=sys.stderr)
             return 2
         args.sessions_dir = str(args.config.sessions_dir)
+    args.argv = argv  # as given: --detach runs it again in the background
     if getattr(args, "cols", 0) is None or getattr(args, "rows", 0) is None:
         # Neither given: the live view fits the shell to its room; else the size is fixed.
         args.follow_size = args.cols is None and args.rows is None
@@ -268,6 +269,12 @@ def _session_options(
         help="no UI: print a line per event (also when not in a terminal)",
     )
     parser.add_argument("--json", action="store_true", help="print the events as JSON lines")
+    parser.add_argument(
+        "--detach",
+        action="store_true",
+        help="run in the background, without a view, and print the session's directory: it "
+        "goes on when this terminal closes",
+    )
     parser.add_argument(
         "--approve",
         choices=("never", "risky", "always"),

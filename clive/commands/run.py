@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import sys
@@ -16,6 +17,7 @@ from clive.agent.approval import ApprovalPolicy
 from clive.agent.loop import AgentSettings
 from clive.agent.task import run_task
 from clive.cli import MIN_FOLLOWED_SIZE
+from clive.commands._detach import DETACHED, announcer, detach
 from clive.commands._print import EventLines
 from clive.config import Config
 from clive.models import Model, ModelChoiceError, open_model
@@ -203,7 +205,9 @@ def run_and_report(
     budgets: AgentSettings,
 ) -> int:
     """Run a session (``start(on_event, control=, approver=, on_start=)``) in the live UI or
-    headless, printing its events; exit as it ended."""
+    headless, printing its events; exit as it ended. With ``--detach``: in the background."""
+    if getattr(args, "detach", False) and not os.environ.get(DETACHED):
+        return detach(args.argv, Path(args.sessions_dir))
     try:
         if use_ui(args):
             from clive.ui.live_app import LiveApp
@@ -228,7 +232,7 @@ def run_and_report(
             writer, ended = app.result
         else:
             signal.signal(signal.SIGTERM, _stop)
-            writer, ended = start(_Printer(json_lines=args.json))
+            writer, ended = start(_Printer(json_lines=args.json), on_start=announcer())
     except (TerminalError, OSError) as error:
         print(f"clive: {error}", file=sys.stderr)
         return 1

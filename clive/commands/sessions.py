@@ -6,8 +6,8 @@ import argparse
 import datetime
 from pathlib import Path
 
-from clive.commands._print import format_duration
 from clive.session import list_sessions
+from clive.session.present import format_duration
 
 
 def sessions(args: argparse.Namespace) -> int:

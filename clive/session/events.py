@@ -87,6 +87,7 @@ class InputSent(_Event):
     type: Literal["input_sent"] = "input_sent"
     data: str
     source: Literal["agent", "user", "harness"] = "agent"
+    secret: bool = False  # typed while input was not echoed: ``data`` is only a placeholder
 
 
 class TerminalResized(_Event):

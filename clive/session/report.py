@@ -3,21 +3,8 @@ and how it ended. ``clive show`` prints it; ``clive export --format md`` writes 
 
 from __future__ import annotations
 
-import json
-
-from clive.session.events import (
-    BudgetWarning,
-    ContextCompacted,
-    Control,
-    Error,
-    InputSent,
-    ModelTurn,
-    Note,
-    Observation,
-    SessionEnded,
-    ToolResult,
-)
 from clive.session.info import RESULTS_FILE
+from clive.session.present import EXACT, Presented, Presenter, Said, Turn
 from clive.session.reader import Session
 
 
@@ -43,8 +30,14 @@ def markdown_report(session: Session, *, full_observations: bool = False) -> str
         facts.append(("cost", f"${info.totals.cost:.4f}"))
     out += [f"- **{name}:** {value}" for name, value in facts] + [""]
     out += _results_table(session)
-    for event in log.events:
-        out += _section(event, full_observations)
+    presenter = Presenter(EXACT)
+    items = [item for event in log.events for item in presenter.add(event)]
+    headed: set[int] = set()
+    for item in [*items, *presenter.finish()]:
+        if item.step is not None and item.step not in headed:
+            headed.add(item.step)
+            out += [f"## Step {item.step}", ""]
+        out += _paragraphs(item, full_observations)
     if log.torn_tail is not None:
         out += [
             "",
@@ -72,79 +65,60 @@ def _results_table(session: Session) -> list[str]:
     return [*out, ""]
 
 
-def _section(event, full: bool) -> list[str]:
-    if isinstance(event, Observation):
-        header, _, rest = event.text.partition("\n")
-        lines = [f"## Step {event.step}", "", f"**Observed** `{header}`", ""]
-        if full:
-            lines += [_fence(rest), ""]
-        return lines
-    if isinstance(event, ModelTurn):
-        return _turn(event)
-    if isinstance(event, ContextCompacted):
-        dropped = (
-            f" Left out of the notes request to fit the window: {event.dropped}."
-            if event.dropped
-            else ""
-        )
-        return [
-            f"**Context compacted:** ~{event.tokens_before} -> ~{event.tokens_after} tokens; "
-            f"the notes are in notes.md.{dropped}",
-            "",
-        ]
-    if isinstance(event, ToolResult):
-        mark = "Result" if event.ok else "Failed"
-        return [f"**{mark}** ({event.name}, {event.duration:.1f}s): {event.content}", ""]
-    if isinstance(event, Note):
-        return [f"**Note:** {event.text}", ""]
-    if isinstance(event, InputSent) and event.source == "user":
-        return [f"**The user typed** `{event.data!r}`", ""]
-    if isinstance(event, Control):
-        return [
-            f"**{event.source.capitalize()}: {event.action.replace('_', ' ')}** {event.message}",
-            "",
-        ]
-    if isinstance(event, BudgetWarning):
-        return [f"**Budget warning:** {event.used:g} of {event.limit:g} {event.budget}", ""]
-    if isinstance(event, Error):
-        return ["**Error:**", "", _fence(event.message), ""]
-    if isinstance(event, SessionEnded):
-        lines = ["## End", "", f"**Outcome:** {event.outcome.value}"]
-        if event.reason:
-            lines.append(f"({event.reason})")
-        if event.summary:
-            lines += ["", event.summary]
-        return [*lines, ""]
-    return []
-
-
-def _turn(event: ModelTurn) -> list[str]:
-    """What the model said and called, whether its reply was cut off or called no tool, and
-    the tokens of the turn."""
-    said = event.text.strip()
+def _paragraphs(item: Presented, full: bool) -> list[str]:
+    """What ``item`` says as paragraphs, each with its bold label."""
+    if item.turn is not None:
+        return _turn(item.turn)
+    match item.kind:
+        case "start":
+            return []  # the report's head says it
+        case "observation":
+            header, _, screen = item.block.partition("\n")
+            return [f"**Observed** `{header}`", "", *([_fence(screen), ""] if full else [])]
+        case "end":
+            outcome, spent = item.said
+            facts = f" ({', '.join(outcome.facts)})" if outcome.facts else ""
+            lines = ["## End", "", f"**Outcome:** {outcome.name}{facts}", ""]
+            return [*lines, *([outcome.text, ""] if outcome.text else []), spent.text, ""]
     lines = []
-    if event.purpose == "compact":
-        lines += [f"**Notes for the compaction:** {said}", ""]
-    elif said:
-        lines += [f"**Model:** {said}", ""]
-    for call in event.tool_calls:
-        lines += [f"**Tool call** `{call.name}` `{_inline(call.input)}`", ""]
-    if event.purpose == "act" and not event.tool_calls:
-        missing = event.missing_call[0].upper() + event.missing_call[1:]
+    for said in item.said:
+        lines += [_paragraph(said), ""]
+    if item.dropped:
+        lines += [f"Left out of the notes request to fit the window: {item.dropped}.", ""]
+    if item.block:
+        lines += [_fence(item.block), ""]
+    return lines
+
+
+def _paragraph(said: Said) -> str:
+    text = f"`{_code(said.text)}`" if said.verbatim and said.text else said.text
+    title = said.title[:1].upper() + said.title[1:]
+    if not title:
+        return text
+    if said.facts:
+        head = f"**{title}** ({', '.join(said.facts)})"
+        return f"{head}: {text}" if text else head
+    return f"**{title}:** {text}" if text else f"**{title}**"
+
+
+def _turn(turn: Turn) -> list[str]:
+    """What the model said and called, whether its reply was cut off or called no tool, and
+    what the turn spent."""
+    lines = []
+    for said in (turn.said, turn.thinking):
+        if said is not None and said.text:
+            lines += [_paragraph(said), ""]
+    for call in turn.calls:
+        lines += [f"**Tool call** `{call.name}` `{_code(call.arguments)}`", ""]
+    if turn.missing_call:
+        missing = turn.missing_call[:1].upper() + turn.missing_call[1:]
         lines += [f"**{missing}** (an invalid turn: the model was told to call one)", ""]
-    if event.cut_off:
-        stop = f" (stop reason `{event.stop_reason}`)" if event.stop_reason else ""
-        lines += [f"**Cut off** by {event.cut_off_by}{stop}: the model was told so", ""]
-    usage = event.usage
-    reported = usage.input_tokens or usage.output_tokens or usage.cache_read_tokens
-    tokens = [
-        *([f"{usage.input_tokens} in", f"{usage.output_tokens} out"] if reported else []),
-        *([f"{usage.cache_read_tokens} cache read"] if usage.cache_read_tokens else []),
-        *([f"{usage.cache_write_tokens} cache write"] if usage.cache_write_tokens else []),
-        f"context {event.context_tokens}",
-        *([f"${event.cost:.4f}"] if reported and event.cost is not None else []),
-    ]
-    return [*lines, f"*Tokens: {', '.join(tokens)}*", ""]
+    if turn.cut_off_by:
+        stop = f" (stop reason `{turn.stop_reason}`)" if turn.stop_reason else ""
+        lines += [f"**Cut off** by {turn.cut_off_by}{stop}: the model was told so", ""]
+    if turn.spent:
+        lines += [f"*Tokens: {', '.join(turn.spent)}*", ""]
+    return lines
 
 
 def _fence(text: str) -> str:
@@ -154,5 +128,6 @@ def _fence(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
-def _inline(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False).replace("`", "'")
+def _code(text: str) -> str:
+    """``text`` fit to stand between backticks."""
+    return text.replace("`", "'")

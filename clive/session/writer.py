@@ -230,7 +230,7 @@ class SessionWriter:
                 return
             self._write_output(self._output.take())
             self._cast_event(when - self._start, "i", self.redactor.redact(text))
-        self.append(InputSent(data=text, source=source))
+        self.append(InputSent(data=text, source=source, secret=secret))
 
     def _write_output(self, events: list[CastOutput]) -> None:
         for t, text in events:

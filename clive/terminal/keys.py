@@ -1,8 +1,9 @@
-"""tmux key names to the bytes a program reads when that key is pressed.
+"""tmux key names to the bytes a program reads when that key is pressed, and back.
 
     encode_keys("C-c")                          # b"\\x03"
     encode_keys(["Escape", ":", "q", "Enter"])  # b"\\x1b:q\\r"
     encode_keys("Up", app_cursor=True)          # b"\\x1bOA"
+    key_names("ls\\r")                          # [("l", "l"), ("s", "s"), ("\\r", "Enter")]
 
 The bytes are those tmux 3.3a writes to the program in its pane for `tmux send-keys NAME`, with
 tmux's default options; each table below was checked against a real tmux by
@@ -188,6 +189,52 @@ _MODIFIER_PREFIX = re.compile(r"(\^(?=.))?((?:[CMScms]-)*)")
 _OTHER_MODIFIERS = re.compile(r"(?i)\b(ctrl|control|alt|meta|shift)[-+]")
 _OTHER_MODIFIER_NAMES = {"ctrl": "C-", "control": "C-", "alt": "M-", "meta": "M-", "shift": "S-"}
 _OTHER_KEY_NAMES = {"return": "Enter", "ret": "Enter", "backspace": "BSpace", "esc": "Escape"}
+
+
+# One key as a program reads it: an escape sequence (CSI, SS3), Meta (an ESC) before a key, a
+# lone ESC, or one character.
+_ONE_KEY = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|O.|\x1b(?:\[[0-?]*[ -/]*[@-~]|O.)?|.)?|.", re.DOTALL
+)
+
+
+def _sequence_names() -> dict[str, str]:
+    """Every key's characters to its name, for the keys that are not a printable character."""
+    names = {chr(code): f"C-{chr(code + 96)}" for code in range(1, 27)}
+    names |= {"\x00": "C-Space", "\x1c": "C-\\", "\x1d": "C-]", "\x1e": "C-^", "\x1f": "C-_"}
+    names |= {"\r": "Enter", "\t": "Tab", "\x1b": "Escape", "\x7f": "BSpace"}
+    for table in (_PLAIN, _APP_CURSOR, _APP_KEYPAD):
+        # The keypad's digits and operators type characters; KPEnter's LF stays C-j.
+        names |= {sequence: name for name, sequence in table.items() if len(sequence) > 1}
+    for modifiers in map(_Modifier, range(1, 8)):
+        prefix = "".join(
+            f"{letter}-" for letter, flag in _MODIFIER_LETTERS.items() if flag in modifiers
+        )
+        names |= {form.format(1 + modifiers): prefix + key for key, form in _MODIFIED.items()}
+    return names
+
+
+_SEQUENCE_NAMES = _sequence_names()
+
+
+def key_names(text: str) -> list[tuple[str, str]]:
+    """The keys typed as ``text``, in order, each as its characters and its tmux name: the
+    inverse of ``encode_keys`` (``"ls\\x1b[A\\r"`` is l, s, Up, Enter). A printable character
+    names itself; characters no key sends are named as Python writes them (``\\x1b[99~``)."""
+    return [(key, _key_name(key)) for key in _ONE_KEY.findall(text)]
+
+
+def _key_name(key: str) -> str:
+    if key in _SEQUENCE_NAMES:
+        return _SEQUENCE_NAMES[key]
+    if len(key) == 1 and key.isprintable():
+        return key
+    meta = key[1:]
+    if key.startswith("\x1b") and (
+        meta in _SEQUENCE_NAMES or (len(meta) == 1 and meta.isprintable())
+    ):
+        return "M-" + _key_name(meta)
+    return ascii(key)[1:-1]
 
 
 def encode_keys(

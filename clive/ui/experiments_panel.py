@@ -5,15 +5,18 @@ Hidden until the first ``experiment_result`` event; live and replay feed it the 
 
 from __future__ import annotations
 
-from rich.text import Text
+import itertools
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from clive.session.events import Event, ExperimentResult, ExperimentStatus
+from clive.ui._fit import FittedLine, Part
 
 _KEPT = (ExperimentStatus.KEEP, ExperimentStatus.BASELINE)
+_MOST_TICKS = 5  # on the experiment axis: room for their numbers in a narrow pane
 
 
 class ExperimentsPanel(Vertical):
@@ -64,13 +67,20 @@ class ExperimentsPanel(Vertical):
 
     def _draw(self) -> None:
         best = self.results[-1].best_metric
-        counts = self.counts()
-        line = Text()
-        line.append(f"best {best:g}" if best is not None else "no number yet", style="bold")
-        line.append(
-            f"  kept {counts['keep']} · discarded {counts['discard']} · "
-            f"crashed {counts['crash']} · rejected {counts['invalid']}"
+        n = self.counts()
+        kept, tried = n["keep"], sum(n.values())
+        counts = (
+            f"kept {kept} · discarded {n['discard']} · crashed {n['crash']} · "
+            f"rejected {n['invalid']}",
+            f"kept {kept} · disc {n['discard']} · crash {n['crash']} · rej {n['invalid']}",
+            f"kept {kept} of {tried}",
+            f"✓{kept}/{tried}",
+            "",
         )
+        best_text = f"best {best:g}" if best is not None else "no number yet"
+        parts = {"best": Part((best_text,), style="bold"), "counts": Part(counts)}
+        # The best so far always shows; the counts shorten to fit the pane.
+        line = FittedLine(parts, shorten=["counts"] * len(counts), separator="  ")
         self.query_one("#experiment-counts", Static).update(line)
 
         plot = self.query_one(PlotextPlot)
@@ -94,5 +104,17 @@ class ExperimentsPanel(Vertical):
             )
             steps = [r for r in self.results if r.best_metric is not None]
             plt.plot([r.experiment for r in steps], [r.best_metric for r in steps], label="best")
+            numbers = [r.experiment for r in measured]
+            ticks = _whole_ticks(min(numbers), max(numbers))
+            plt.xticks(ticks, [str(tick) for tick in ticks])  # experiments have no halves
         plt.xlabel("experiment")
         plot.refresh()
+
+
+def _whole_ticks(low: int, high: int, most: int = _MOST_TICKS) -> list[int]:
+    """Whole numbers from ``low`` to ``high``, at most ``most``, a round step apart."""
+    step, factors = 1, itertools.cycle((2, 2.5, 2))  # 1, 2, 5, 10, 20, 50...
+    while (high - low) // step >= most:
+        step = round(step * next(factors))
+    first = -(-low // step) * step  # the first multiple of the step from low
+    return list(range(first, high + 1, step))

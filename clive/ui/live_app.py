@@ -7,7 +7,9 @@ at a time, and a key press is handled between two frames.
 
 Keys: ``p`` pause or resume, ``t`` take the terminal (every key then goes to the shell, C-c
 included, until ``ctrl+]`` gives it back), ``s`` tell the agent something, ``q`` quit (the
-session ends as quit by the user), ``?`` help. A risky command waits for approval in a dialog.
+session ends as quit by the user; the agent is paused while the question is open), ``?`` help.
+Once the session has ended, ``p``, ``t`` and ``s`` leave the footer. A risky command waits for
+approval in a dialog.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ HELP = [
     ("t", "take the terminal: every key goes to the shell, C-c included"),
     ("ctrl+]", "give the terminal back: the agent is told what you did"),
     ("s", "tell the agent something: it reads it at its next step"),
-    ("q", "quit: the session ends as quit by the user (asks first)"),
+    ("q", "quit: the session ends as quit by the user (asks first; the agent waits)"),
     ("?", "this help"),
     ("y / n", "in the approval dialog: run the risky command, or refuse it"),
 ]

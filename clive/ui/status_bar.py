@@ -6,13 +6,21 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from clive.ui._fit import Part, fit, fold
 from clive.ui._format import clock, count, money
 
 _SEPARATOR = " │ "
+_SHORT_DETAIL = 40  # cells of the state and its detail when the line is short of room
+# When the line is too long, which part shortens next: what the agent is doing (or where the
+# replay is), the step and the cost stay.
+_SHORTEN = (
+    "model", "tokens", "elapsed", "state", "left", "position", "left", "state", "state",
+)  # fmt: skip
 
 
 class StatusBar(Widget):
-    """The session at a glance; every part is a reactive attribute, shown when set.
+    """The session at a glance, in one line however narrow; every part is a reactive
+    attribute, shown when set.
 
     Live: ``state`` (thinking, typing, waiting, paused, user in control, finished...) with
     ``detail`` (what it waits for) and ``state_seconds`` (for how long), ``model``, ``step``,
@@ -44,30 +52,32 @@ class StatusBar(Widget):
     playing: reactive[bool] = reactive(False)
 
     def render(self) -> Text:
-        parts: list[Text] = []
+        return fit(self._parts(), _SHORTEN, self.content_size.width, _SEPARATOR)
+
+    def _parts(self) -> dict[str, Part]:
+        parts: dict[str, Part] = {}
         if self.position is not None:
-            mark = "▶" if self.playing else "‖"
-            where = clock(self.position)
-            if self.duration is not None:
-                where += f" / {clock(self.duration)}"
-            parts.append(Text(f"{mark} {self.speed:g}x {where}", style="bold"))
+            mark = f"{'▶' if self.playing else '‖'} {self.speed:g}x {clock(self.position)}"
+            whole = mark if self.duration is None else f"{mark} / {clock(self.duration)}"
+            parts["position"] = Part((whole, mark), style="bold")
         if self.state:
-            state = self.state
+            since = "" if self.state_seconds is None else f" ({clock(self.state_seconds)})"
+            forms = (f"{self.state}{since}", self.state)
             if self.detail:
-                state += f" {self.detail}"
-            if self.state_seconds is not None:
-                state += f" ({clock(self.state_seconds)})"
-            parts.append(Text(state, style="bold"))
+                detail = f"{self.state} {self.detail}"
+                forms = (detail + since, fold(detail, _SHORT_DETAIL) + since, *forms)
+            parts["state"] = Part(forms, style="bold")
         if self.step is not None:
-            parts.append(Text(f"step {self.step}"))
+            parts["step"] = Part((f"step {self.step}",))
         if self.model:
-            parts.append(Text(self.model))
+            parts["model"] = Part((self.model, ""))
         if self.tokens is not None:
-            parts.append(Text(f"{count(self.tokens)} tok"))
+            parts["tokens"] = Part((f"{count(self.tokens)} tok", ""))
         if self.cost is not None:
-            parts.append(Text(money(self.cost)))
+            parts["cost"] = Part((money(self.cost),))
         if self.elapsed is not None:
-            parts.append(Text(f"elapsed {clock(self.elapsed)}"))
+            parts["elapsed"] = Part((f"elapsed {clock(self.elapsed)}", ""))
         if self.budget_left:
-            parts.append(Text(f"left: {self.budget_left}"))
-        return Text(_SEPARATOR).join(parts)
+            first = self.budget_left.split(", ")[0]
+            parts["left"] = Part((f"left: {self.budget_left}", f"left: {first}", ""))
+        return parts

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,28 +19,12 @@ from textual.reactive import reactive, var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from clive.session.events import (
-    Approval,
-    BudgetWarning,
-    ContextCompacted,
-    Control,
-    Error,
-    Event,
-    ExperimentResult,
-    InputSent,
-    ModelRetry,
-    ModelText,
-    ModelTurn,
-    Note,
-    Observation,
-    SessionEnded,
-    SessionStarted,
-    TerminalResized,
-    ToolCall,
-    ToolResult,
-)
+from clive.session.events import Event
+from clive.session.present import Numbers, Presented, Presenter, Turn
+from clive.ui._fit import fold
 from clive.ui._format import clock, count, money
 
+_NUMBERS = Numbers(tokens=count, money=money, elapsed=clock, estimated="", arrow="→")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _INDENT = "  "
 
@@ -60,11 +43,15 @@ class _Entry:
 class Timeline(ScrollView, can_focus=True):
     """The agent's steps as a scrollable list of lines, one block per step.
 
-    ``add_event`` (or ``add_events``) appends what an event says; streamed ``model_text``
-    grows the step's text until its ``model_turn`` replaces it. Lines are kept as text and
-    drawn on demand (the Line API), so five thousand steps cost no more to show than ten.
+    ``add_event`` (or ``add_events``) appends what an event says (``clive.session.present``);
+    streamed ``model_text`` grows the step's text until its ``model_turn`` replaces it; what
+    the user types while they have the terminal comes a line at a time, when it is entered.
+    Lines are kept as text and drawn on demand (the Line API), so five thousand steps cost no
+    more to show than ten.
     ``current_step`` is highlighted; Up and Down move it, Enter or a click on a step posts
-    ``Timeline.StepSelected``.
+    ``Timeline.StepSelected``. The newest line stays in sight as lines come, and when the
+    view changes size, until the user scrolls up or highlights an earlier step; scrolling
+    back to the end, or highlighting the latest step, follows again.
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -121,7 +108,8 @@ class Timeline(ScrollView, can_focus=True):
     """The step highlighted (and kept in sight); None for none."""
 
     auto_scroll: var[bool] = var(True)
-    """Scroll to the end when lines are added while the end is in sight."""
+    """Follow the newest line (see the class); off, only the highlighted step is kept in
+    sight (replay: the position decides)."""
 
     class StepSelected(Message):
         """A step was picked: clicked, or Enter on the highlighted one."""
@@ -142,6 +130,7 @@ class Timeline(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self._strips: LRUCache[tuple[int, bool], Strip] = LRUCache(1024)
         self._width = 0  # the width rows are laid out for (0: not known yet)
+        self._following = True  # at the end, or the user has not moved away from it
         self._reset()
 
     def _reset(self) -> None:
@@ -152,6 +141,7 @@ class Timeline(ScrollView, can_focus=True):
         self._step_entry: dict[int, int] = {}  # step -> its header entry
         self._step_time: dict[int, float] = {}
         self._streaming: dict[int, int] = {}  # step -> entry of its text still streaming
+        self._presenter = Presenter(_NUMBERS)
         self._strips.clear()
 
     # -- what it shows --------------------------------------------------------------------
@@ -179,7 +169,6 @@ class Timeline(ScrollView, can_focus=True):
 
     def add_events(self, events: Iterable[Event]) -> None:
         """Append what each event says, laying the lines out once."""
-        at_end = self.is_vertical_scroll_end
         first_changed = None
         for event in events:
             changed = self._add(event)
@@ -188,51 +177,54 @@ class Timeline(ScrollView, can_focus=True):
         if first_changed is None:
             return
         self._layout_from(first_changed)
-        if self.auto_scroll and at_end:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self._follow()
 
     def clear(self) -> None:
         """Forget every line."""
         self._reset()
         self.current_step = None
         self.virtual_size = Size(self._width, 0)
+        self._following = True
         self.refresh()
 
     # -- events to entries ----------------------------------------------------------------
 
     def _add(self, event: Event) -> int | None:
-        """Add ``event``'s entries; the index of the first entry added or changed, if any."""
+        """Add what ``event`` says; the index of the first entry added or changed, if any."""
+        return min(map(self._add_presented, self._presenter.add(event)), default=None)
+
+    def _add_presented(self, item: Presented) -> int:
+        """Add ``item``'s entries; the index of the first entry added or changed."""
         first = len(self._entries)
-        step = getattr(event, "step", None)
+        step = item.step
         if step is not None and step not in self._step_entry:
-            self._step_time[step] = event.t
+            self._step_time[step] = item.t
             self._step_entry[step] = len(self._entries)
             self._steps.append(step)
-            self._entries.append(_Entry(step, "header", f"step {step} · {clock(event.t)}"))
-        if isinstance(event, ModelText):
-            index = self._streaming.get(event.step)
+            self._entries.append(_Entry(step, "header", f"step {step} · {clock(item.t)}"))
+        if item.streamed and step is not None:
+            text = item.said[0].text
+            index = self._streaming.get(step)
             if index is not None:
-                self._entries[index].text += event.text
+                self._entries[index].text += text
                 return min(index, first)
-            self._streaming[event.step] = self._append("text", event.text, wrap=True)
+            self._streaming[step] = self._append("text", text, wrap=True)
             return first
-        if isinstance(event, ModelTurn):
-            text = event.text.strip()
-            if event.purpose == "compact":
-                text = f"notes for compaction: {text}"
+        if item.turn is not None:
+            text = item.turn.said.line(marked=True)
             changed = first
-            index = self._streaming.pop(event.step, None)
+            index = self._streaming.pop(step, None) if step is not None else None
             if index is not None:
                 self._entries[index].text = text
                 changed = min(index, first)
             elif text:
                 self._append("text", text, wrap=True)
-            for kind, line, wrap in _turn_lines(event):
+            for kind, line, wrap in _turn_lines(item.turn):
                 self._append(kind, line, wrap=wrap)
             return changed
-        for kind, line, wrap in _describe(event):
+        for kind, line, wrap in _describe(item):
             self._append(kind, line, wrap=wrap)
-        return first if len(self._entries) > first else None
+        return first
 
     def _append(self, kind: str, text: str, *, wrap: bool = False) -> int:
         block = self._steps[-1] if self._steps else None
@@ -269,7 +261,7 @@ class Timeline(ScrollView, can_focus=True):
             return [text]
         text = _CONTROL_CHARS.sub("?", entry.text.expandtabs(4))
         if not entry.wrap:
-            return [_fold(_INDENT + " ".join(text.split()), width)]
+            return [fold(_INDENT + " ".join(text.split()), width)]
         if not width:
             return [_INDENT + line for line in text.splitlines()]
         rows = []
@@ -284,8 +276,12 @@ class Timeline(ScrollView, can_focus=True):
             self._strips.clear()
             if self._entries:
                 self._layout_from(0)
-            if self.current_step is not None:
-                self._scroll_to_step(self.current_step)
+        # Rows laid out anew, or a view taller or shorter (the experiments panel appearing):
+        # what was in sight must stay so.
+        if self.auto_scroll and self._following:
+            self._follow()
+        elif self.current_step is not None:
+            self._scroll_to_step(self.current_step)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -317,12 +313,30 @@ class Timeline(ScrollView, can_focus=True):
         text = self._rows[row][1]
         return Strip([Segment(text, style)], cell_len(text)).crop_extend(0, width, fill)
 
+    # -- following the end ----------------------------------------------------------------
+
+    def _follow(self) -> None:
+        if self.auto_scroll and self._following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # However the view moved (wheel, keys, scrollbar, a highlighted step), it follows
+        # the end again exactly when it is at the end.
+        self._following = round(new_value) >= self.max_scroll_y
+
     # -- selection ------------------------------------------------------------------------
 
     def watch_current_step(self, step: int | None) -> None:
         self.refresh()
-        if step is not None:
+        if step is None:
+            return
+        if self.auto_scroll and [step] == self._steps[-1:]:
+            self._following = True  # the latest step: its newest lines, as they come
+            self._follow()
+        else:
             self._scroll_to_step(step)
+            self._following = False
 
     def _scroll_to_step(self, step: int) -> None:
         index = self._step_entry.get(step)
@@ -372,13 +386,6 @@ class Timeline(ScrollView, can_focus=True):
             self.action_select_step()
 
 
-def _fold(text: str, width: int) -> str:
-    """``text`` cut to ``width`` cells, an ellipsis saying it was cut."""
-    if width and cell_len(text) > width:
-        return set_cell_size(text, width - 1) + "…"
-    return text
-
-
 def _wrap(text: str, width: int) -> list[str]:
     """``text`` wrapped at spaces to ``width`` cells (words longer than that are cut)."""
     width = max(width, 1)
@@ -400,144 +407,23 @@ def _wrap(text: str, width: int) -> list[str]:
     return rows
 
 
-def _turn_lines(turn: ModelTurn) -> list[tuple[str, str, bool]]:
-    """What a model turn says besides its text: thinking, usage and cost, tool calls."""
+def _turn_lines(turn: Turn) -> list[tuple[str, str, bool]]:
+    """What a model turn says besides its text: thinking, what it spent, the tool calls,
+    whether the reply was cut off."""
     lines = []
-    if turn.thinking.strip():
-        lines.append(("thinking", f"thinking: {turn.thinking.strip()}", False))
-    usage = turn.usage
-    read = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
-    if read or usage.output_tokens or turn.cost:  # a script's turns cost nothing: no line
-        parts = [f"{count(read)} in", f"{count(usage.output_tokens)} out"]
-        if usage.cache_read_tokens:
-            parts.append(f"{count(usage.cache_read_tokens)} cached")
-        if turn.cost is not None:
-            parts.append(money(turn.cost))
-        parts.append(f"{turn.duration:.1f}s")
-        lines.append(("usage", " · ".join(parts), False))
-    lines.extend(("call", _call_text(call), False) for call in turn.tool_calls)
+    if turn.thinking is not None:
+        lines.append(("thinking", turn.thinking.line(marked=True), False))
+    if turn.spent:
+        lines.append(("usage", " · ".join(turn.spent), False))
+    lines += [("call", f"→ {call.words}", False) for call in turn.calls]
+    if turn.cut_off_by:
+        lines.append(("warning", f"! cut off by {turn.cut_off_by}", False))
     return lines
 
 
-def _call_text(call: ToolCall) -> str:
-    data = call.input if isinstance(call.input, dict) else None
-    if data is None:
-        return f"→ {call.name} {call.input!r}"
-    if call.name == "type" and isinstance(data.get("text"), str):
-        return f"→ type {data['text']!r}" + (" ⏎" if data.get("enter", True) else "")
-    if call.name == "keys" and isinstance(data.get("keys"), list):
-        return "→ keys " + " ".join(str(key) for key in data["keys"])
-    if call.name == "wait":
-        until = data.get("until", "done")
-        text = f"→ wait until {until}"
-        if until == "pattern":
-            text += f" /{data.get('pattern', '')}/"
-        elif until == "quiet" and data.get("seconds"):
-            text += f" for {data['seconds']:g}s"
-        return text + f", up to {data.get('timeout', 600):g}s"
-    if call.name == "note":
-        return "→ note"
-    if call.name == "finish":
-        return f"→ finish: {data.get('summary', '')}"
-    return f"→ {call.name} {json.dumps(data, ensure_ascii=False)}"
-
-
-_CONTROL_TEXT = {
-    "pause": "‖ paused by the {source}",
-    "resume": "▶ resumed by the {source}",
-    "steer": "» the {source} says:",
-    "take_over": "» the {source} took over the terminal",
-    "give_back": "» the {source} gave the terminal back",
-    "quit": "■ quit by the {source}",
-}
-
-
-def _describe(event: Event) -> list[tuple[str, str, bool]]:
-    """The lines an event adds: (kind, text, wrapped)."""
-    if isinstance(event, SessionStarted):
-        scripted = " (scripted)" if event.scripted else ""
-        return [
-            ("start", f"● {event.task}", True),
-            ("dim", f"{event.model}{scripted} · {event.cols}×{event.rows} · {event.cwd}", False),
-        ]
-    if isinstance(event, Observation):
-        parts = [event.state]
-        if event.exit_code is not None:
-            parts.append(f"exit {event.exit_code}")
-        parts.append(f"{event.new_output_lines} new lines")
-        parts.append(f"{count(event.tokens)} tok")
-        return [("observation", "◇ " + " · ".join(parts), False)]
-    if isinstance(event, ToolResult):
-        if event.name == "note" and event.ok:
-            return []  # the note event says it
-        mark = "✓" if event.ok else "✗"
-        invalid = " (invalid call)" if event.invalid else ""
-        took = f" {event.duration:.1f}s" if event.duration else ""
-        text = f"{mark} {event.name}{invalid}{took}: {event.content}"
-        return [("result" if event.ok else "failed", text, False)]
-    if isinstance(event, Note):
-        return [("note", f"✎ {event.text}", True)]
-    if isinstance(event, Approval):
-        verdict = "approved" if event.approved else "refused"
-        why = f": {event.reason}" if event.reason else ""
-        text = f"! {verdict} by {event.by} ({event.rule}): {event.action!r}{why}"
-        return [("warning" if event.approved else "failed", text, False)]
-    if isinstance(event, ModelRetry):
-        text = (
-            f"↻ model call failed ({event.reason}); "
-            f"try {event.attempt + 1} of {event.attempts} in {event.delay:.1f}s"
-        )
-        return [("warning", text, False)]
-    if isinstance(event, ExperimentResult):
-        metric = "no number" if event.metric is None else f"{event.metric:g}"
-        best = "" if event.best_metric is None else f" · best {event.best_metric:g}"
-        kind = {"keep": "result", "baseline": "result", "discard": "dim"}.get(
-            event.status.value, "failed"
-        )
-        text = f"⚗ experiment {event.experiment} {event.status.value}: {metric}{best}"
-        lines = [(kind, text, False), ("dim", f"  {event.description}", True)]
-        if event.reason and event.status.value not in ("keep", "baseline"):
-            lines.append(("dim", f"  {event.reason}", True))
-        return lines
-    if isinstance(event, ContextCompacted):
-        text = (
-            f"✎ context compacted: {count(event.tokens_before)} → "
-            f"{count(event.tokens_after)} tokens"
-        )
-        return [("note", text, False)]
-    if isinstance(event, BudgetWarning):
-        return [("warning", f"! budget {event.budget}: {event.used:g} of {event.limit:g}", False)]
-    if isinstance(event, Error):
-        lines = event.message.strip().splitlines() or [""]
-        fatal = "fatal " if event.fatal else ""
-        return [("error", f"✗ {fatal}error: {lines[-1]}", True)]
-    if isinstance(event, Control):
-        text = _CONTROL_TEXT[event.action].format(source=event.source)
-        if event.message:
-            text += f" {event.message}"
-        return [("control", text, True)]
-    if isinstance(event, InputSent):
-        if event.source == "agent":
-            return []  # the tool call says it
-        return [
-            (
-                "control" if event.source == "user" else "dim",
-                f"» {event.source} typed {event.data!r}",
-                False,
-            )
-        ]
-    if isinstance(event, TerminalResized):
-        return [("dim", f"terminal resized to {event.cols}×{event.rows}", False)]
-    if isinstance(event, SessionEnded):
-        totals = event.totals
-        why = event.summary or event.reason
-        lines = [("end", f"■ {event.outcome.value}" + (f": {why}" if why else ""), True)]
-        usage = totals.usage
-        read = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
-        parts = [f"{totals.steps} steps", clock(totals.duration)]
-        parts.append(f"{count(read)} in · {count(usage.output_tokens)} out")
-        if totals.cost is not None:
-            parts.append(money(totals.cost))
-        lines.append(("usage", " · ".join(parts), False))
-        return lines
-    return []
+def _describe(item: Presented) -> list[tuple[str, str, bool]]:
+    """The lines an item adds: (kind, text, wrapped)."""
+    lines = [(said.kind, said.line(marked=True), said.wrap) for said in item.said]
+    if item.dropped:
+        lines.append(("dim", f"left out of the notes request: {item.dropped}", False))
+    return lines

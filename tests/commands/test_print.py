@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from clive.commands._print import event_line
-from clive.session.events import ContextCompacted, ModelTurn, ToolCall, Usage
+from clive.commands._print import EventLines
+from clive.session.events import (
+    ContextCompacted,
+    Control,
+    Event,
+    InputSent,
+    ModelTurn,
+    Outcome,
+    SessionEnded,
+    ToolCall,
+    Totals,
+    Usage,
+)
 
 WIDTH = 160  # characters after the time
 USAGE = Usage(input_tokens=1234, output_tokens=56, cache_read_tokens=7)
@@ -14,6 +25,12 @@ def _turn(text: str, *calls: ToolCall, **extra) -> ModelTurn:
     return ModelTurn(
         step=3, model="m", text=text, tool_calls=list(calls), usage=USAGE, cost=0.0042, **extra
     )
+
+
+def event_line(event: Event) -> str:
+    """The line ``event`` prints, on its own."""
+    [line] = EventLines().add(event)
+    return line
 
 
 def _text(line: str) -> str:
@@ -82,3 +99,33 @@ def test_a_turn_without_a_tool_call_says_so_and_one_the_server_could_not_read_sa
     )
     unread = ModelTurn(step=4, model="m", stop_reason="invalid_output")
     assert _text(event_line(unread)) == "step 4 model: -> a reply the server could not read"
+
+
+def test_a_take_over_prints_the_lines_the_user_entered_and_the_keys_by_name():
+    keys = [InputSent(t=2.0, data=key, source="user") for key in [*"ls -l", "\x7f", "a", "\r"]]
+    events = [
+        Control(t=1.0, action="take_over"),
+        *keys,
+        InputSent(t=3.0, data="\x03", source="user"),
+        Control(t=4.0, action="give_back"),
+    ]
+    lines = EventLines()
+    assert [line for event in events for line in lines.add(event)] == [
+        "[    1.0s] the user took over the terminal",
+        "[    2.0s] the user entered: ls -a",
+        "[    3.0s] the user pressed: C-c",
+        "[    4.0s] the user gave the terminal back",
+    ]
+
+
+def test_the_end_says_the_outcome_after_what_the_session_spent():
+    ended = SessionEnded(
+        t=75.0,
+        outcome=Outcome.FINISHED,
+        summary="Done.",
+        totals=Totals(steps=4, usage=USAGE, cost=0.0042, duration=75.0),
+    )
+    assert _text(event_line(ended)) == (
+        "session ended: finished after 4 steps · 1m15s · 1234 in · 56 out · 7 cache read · "
+        "$0.0042: Done."
+    )

@@ -239,5 +239,5 @@ def test_the_clive_command_headless_refuses_a_command_pressed_key_by_key(tmp_pat
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"REFUSED by policy: {CANARY_RULE}: 'touch pwned'" in done.stdout
+    assert f"REFUSED by policy ({CANARY_RULE}): 'touch pwned'" in done.stdout
     assert not (work / "pwned").exists()

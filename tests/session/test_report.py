@@ -5,6 +5,8 @@ from __future__ import annotations
 from clive.session import Session, SessionInfo, SessionWriter
 from clive.session.events import (
     ContextCompacted,
+    Control,
+    InputSent,
     ModelTurn,
     Observation,
     Outcome,
@@ -14,6 +16,7 @@ from clive.session.events import (
 )
 from clive.session.redact import Redactor
 from clive.session.report import markdown_report
+from clive.session.writer import SECRET_INPUT
 
 
 def _report(tmp_path, *events) -> str:
@@ -84,3 +87,28 @@ def test_a_reply_cut_off_and_a_compaction_s_leftovers_are_shown(tmp_path):
     assert "**No tool call**" not in second, "a notes request asks for no tool"
     assert "Left out of the notes request to fit the window: 3 screens." in second
     assert "~1900 -> ~600 tokens" in second
+
+
+def test_a_take_over_shows_the_lines_the_user_entered_and_never_secret_input(tmp_path):
+    typed = [*"cat notes", *"\x7f" * 5, *"notes.txt\r"]
+    report = _report(
+        tmp_path,
+        _observed(1),
+        Control(action="take_over"),
+        *(InputSent(data=key, source="user") for key in typed),
+        InputSent(data=SECRET_INPUT, source="user", secret=True),
+        InputSent(data="\x1b[A", source="user"),
+        Control(action="give_back"),
+        Control(action="take_over"),
+        Control(action="give_back"),
+    )
+    assert _step(report, 1).split("\n\n")[1:] == [
+        "**The user took over the terminal**",
+        "**The user entered:** `cat notes.txt`",
+        "**The user typed:** `[secret input]`",
+        "**The user pressed:** `Up`",
+        "**The user gave the terminal back**",
+        "**The user took over the terminal**",
+        "**The user gave the terminal back, having only watched**",
+        "",
+    ]

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tmux_reference import TmuxPane
 
-from clive.terminal.keys import UnknownKeyError, encode_keys
+from clive.terminal.keys import UnknownKeyError, encode_keys, key_names
 
 TABLE = [
     ("Enter", b"\r"),
@@ -141,6 +141,16 @@ def test_a_single_character_is_sent_as_itself(character: str) -> None:
 @given(st.lists(st.sampled_from([name for name, _ in TABLE])))
 def test_a_list_encodes_as_its_names_one_after_another(names: list[str]) -> None:
     assert encode_keys(names) == b"".join(encode_keys(name) for name in names)
+
+
+def test_key_names_reads_the_bytes_back_as_the_keys_that_sent_them() -> None:
+    names = ["l", "s", "Enter", "C-c", "Tab", "BSpace", "Up", "C-Up", "S-F5", "C-M-S-Left", "M-x"]
+    names += ["M-Up", "BTab", "PPage", "DC", "C-Space", "C-\\", "é", " ", "Escape"]
+    typed = encode_keys(names).decode()
+    assert [name for _, name in key_names(typed)] == names
+    assert "".join(key for key, _ in key_names(typed)) == typed
+    assert [name for _, name in key_names(encode_keys("Up", app_cursor=True).decode())] == ["Up"]
+    assert key_names("\x1b[99~") == [("\x1b[99~", "\\x1b[99~")]  # no key sends it
 
 
 def test_a_string_with_spaces_is_one_name_not_split() -> None:

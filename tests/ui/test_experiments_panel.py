@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import pytest
 from textual.app import App
+from textual_plotext import PlotextPlot
 
 from clive.session.events import ExperimentResult, ExperimentStatus, Note
 from clive.ui.experiments_panel import ExperimentsPanel
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # Textual's loop
 
 
 class _PanelApp(App[None]):
@@ -46,8 +42,30 @@ async def test_the_panel_shows_the_best_and_how_each_experiment_ended():
         await pilot.pause()
         assert panel.display
         assert panel.counts() == {"keep": 1, "discard": 1, "crash": 1, "invalid": 1}
-        counts = str(app.query_one("#experiment-counts").render())
-        assert "best 0.014419" in counts and "kept 1" in counts and "rejected 1" in counts
+        counts = app.query_one("#experiment-counts").render_line(0).text
+        assert counts.rstrip() == "best 0.014419  kept 1 · discarded 1 · crashed 1 · rejected 1"
         panel.clear()
         await pilot.pause()
         assert not panel.display
+
+
+def _axis_numbers(plot: PlotextPlot) -> list[str]:
+    """The labels under the plot's x axis (the line below its bottom border)."""
+    lines = plot.render().plain.splitlines()
+    bottom = next(i for i, line in enumerate(lines) if "└" in line)
+    return lines[bottom + 1].split()
+
+
+@pytest.mark.parametrize("experiments", [1, 3, 6, 40])
+async def test_the_experiment_axis_shows_whole_numbers_only(experiments):
+    app = _PanelApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(ExperimentsPanel)
+        panel.add_event(_result(0, ExperimentStatus.BASELINE, 1.0, 1.0))
+        for n in range(1, experiments):
+            panel.add_event(_result(n, ExperimentStatus.KEEP, 1 - n / 100, 1 - n / 100))
+        await pilot.pause()
+        numbers = _axis_numbers(app.query_one(PlotextPlot))
+        assert numbers, "the axis is labelled"
+        assert all(label.isdigit() for label in numbers), numbers
+        assert int(numbers[0]) >= 0 and int(numbers[-1]) < experiments

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+from pilot_polling import until
 from scripted import finish, type_, wait, write_script
 
 from clive.agent.approval import ApprovalPolicy
@@ -22,11 +23,6 @@ from clive.ui.status_bar import StatusBar
 from clive.ui.terminal_view import TerminalView
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"  # Textual's loop
 
 
 SLOW = [
@@ -60,14 +56,6 @@ def _app(tmp_path, turns, approve="never", clock=time.monotonic) -> LiveApp:
     )
 
 
-async def _until(pilot, predicate, timeout=30.0):
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the condition never held")
-
-
 def _session(tmp_path) -> Session:
     (directory,) = (tmp_path / "sessions").iterdir()
     return Session(directory)
@@ -77,22 +65,26 @@ def _session(tmp_path) -> Session:
 async def test_pause_take_over_give_back_steer_help_and_quit(tmp_path):
     app = _app(tmp_path, SLOW)
     async with app.run_test(size=(160, 40)) as pilot:
-        await _until(pilot, lambda: app.terminal is not None and app.terminal.waiting)
+        await until(pilot, lambda: app.terminal is not None and app.terminal.waiting, "a wait")
         view = app.query_one(TerminalView)
-        await _until(pilot, lambda: any("tick-" in "".join(c.data for c in r) for r in view.cells))
+        await until(
+            pilot,
+            lambda: any("tick-" in "".join(c.data for c in r) for r in view.cells),
+            "the count on the screen",
+        )
         status = app.query_one(StatusBar)
-        await _until(pilot, lambda: status.budget_left == "48 steps")  # step 2 of 50
+        await until(pilot, lambda: status.budget_left == "48 steps", "step 2 of 50")
 
         await pilot.press("p")
         assert app.control.paused
-        await _until(pilot, lambda: status.state == "paused")
+        await until(pilot, lambda: status.state == "paused", "paused shown")
         await pilot.press("p")
         assert not app.control.paused
 
         await pilot.press("t")
         assert app.control.user_in_control and status.state == "you have the terminal"
         await pilot.press("ctrl+c")  # to the shell, not to the app
-        await _until(pilot, lambda: app.terminal.snapshot().state.value == "prompt")
+        await until(pilot, lambda: app.terminal.snapshot().state.value == "prompt", "a prompt")
         for key in "echo mine":
             await pilot.press(key if key != " " else "space")
         await pilot.press("enter")
@@ -116,7 +108,7 @@ async def test_pause_take_over_give_back_steer_help_and_quit(tmp_path):
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await _until(pilot, lambda: not app.is_running, timeout=30)
+        await until(pilot, lambda: not app.is_running, "the app closed")
 
     _, ended = app.result
     assert ended.outcome is Outcome.QUIT
@@ -140,13 +132,13 @@ async def test_a_risky_command_waits_for_the_user_in_a_dialog(tmp_path, answer, 
         tmp_path, [type_("sudo true"), finish("asked")], approve="risky", clock=lambda: now[0]
     )
     async with app.run_test(size=(160, 40)) as pilot:
-        await _until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the approval dialog")
         assert "sudo true" in str(app.screen.request.action)
         await pilot.press(answer)  # too soon: meant for something else, it does nothing
         assert isinstance(app.screen, ApprovalScreen)
         now[0] += ApprovalScreen.ARMING
         await pilot.press(answer)
-        await _until(pilot, lambda: app.ended is not None)
+        await until(pilot, lambda: app.ended is not None, "the end")
         await pilot.press("q")
         await asyncio.sleep(0)
     (decision,) = [e for e in _session(tmp_path).log().events if isinstance(e, Approval)]
@@ -156,9 +148,9 @@ async def test_a_risky_command_waits_for_the_user_in_a_dialog(tmp_path, answer, 
 async def test_quitting_while_an_approval_waits_refuses_it_and_ends_the_app(tmp_path):
     app = _app(tmp_path, [type_("sudo true"), finish("never")], approve="risky")
     async with app.run_test(size=(160, 40)) as pilot:
-        await _until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the approval dialog")
         app.request_quit()  # what SIGTERM does
-        await _until(pilot, lambda: not app.is_running)
+        await until(pilot, lambda: not app.is_running, "the app closed")
     _, ended = app.result
     assert ended.outcome is Outcome.QUIT
     events = _session(tmp_path).log().events

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from pilot_polling import until
 from scripted import finish, write_script
 
 from clive.agent.loop import AgentSettings
@@ -20,19 +21,6 @@ from clive.ui.live_app import LiveApp
 from clive.ui.terminal_view import TerminalView
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"  # Textual's loop
-
-
-async def _until(pilot, predicate, timeout=60.0):
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the condition never held")
 
 
 def _screen_text(view: TerminalView) -> str:
@@ -83,12 +71,12 @@ async def test_the_pane_shows_the_measurement_while_it_runs_then_the_shell(tmp_p
     async with app.run_test(size=(160, 40)) as pilot:
         view = app.query_one(TerminalView)
         pane = app.query_one("#terminal-pane")
-        await _until(pilot, lambda: app.measurement is not None)
-        await _until(pilot, lambda: "measuring-now" in _screen_text(view))
+        await until(pilot, lambda: app.measurement is not None, "a measurement", 60)
+        await until(pilot, lambda: "measuring-now" in _screen_text(view), "its output", 60)
         assert pane.has_class("measuring") and "measurement" in str(pane.border_title)
         (flags / "go").touch()
-        await _until(pilot, lambda: app.ended is not None)
-        await _until(pilot, lambda: not pane.has_class("measuring"))
+        await until(pilot, lambda: app.ended is not None, "the end", 60)
+        await until(pilot, lambda: not pane.has_class("measuring"), "the shell back", 60)
         assert "measuring-now" not in _screen_text(view)  # the shell again
         await pilot.press("q")
     (directory,) = (tmp_path / "sessions").iterdir()

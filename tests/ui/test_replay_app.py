@@ -24,11 +24,6 @@ pytestmark = pytest.mark.anyio
 SIZE = (140, 45)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # Textual's loop
-
-
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     return record_session(tmp_path_factory.mktemp("replay") / "session")

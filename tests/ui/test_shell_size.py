@@ -21,11 +21,6 @@ pytestmark = pytest.mark.anyio
 WAIT = wait(until="pattern", pattern="never-printed", timeout=600)
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"  # Textual's loop
-
-
 def _app(tmp_path, turns, *, cols=120, rows=40, fit_to=None) -> LiveApp:
     script = write_script(tmp_path / "turns.jsonl", turns)
     (tmp_path / "work").mkdir(exist_ok=True)
@@ -81,15 +76,18 @@ async def _quit(pilot, app: LiveApp) -> None:
 
 @pytest.mark.slow
 async def test_a_fitted_shell_takes_the_view_s_room_and_follows_the_window(tmp_path):
-    app = _app(tmp_path, [type_("stty size"), WAIT, WAIT], fit_to=(80, 24))
+    app = _app(tmp_path, [WAIT, WAIT, WAIT], fit_to=(80, 24))
     async with app.run_test(size=(200, 50)) as pilot:
         view = app.query_one(TerminalView)
         room = lambda: (view.size.width, view.size.height)  # noqa: E731
         await _until(pilot, lambda: _size(app) == room(), "the shell took the view's room")
         assert room()[0] > 100 and room()[1] > 30  # 62% of 200 columns, the rows less bars
-        await _until(pilot, lambda: app.terminal.waiting, "the model waits")
-        printed = app.terminal.transcript.read()
-        assert f"{room()[1]} {room()[0]}" in printed, "the shell itself has that size"
+        # The shell itself has that size: the person takes over and asks it.
+        app.control.take_over()
+        app.terminal.send_text("stty size\n")
+        expected = f"{room()[1]} {room()[0]}"
+        await _until(pilot, lambda: expected in app.terminal.transcript.read(), "stty says so")
+        app.control.give_back()
 
         await pilot.resize_terminal(240, 60)
         await _until(pilot, lambda: _size(app) == room() and room()[0] > 140, "it followed")

@@ -13,11 +13,6 @@ from clive.ui.terminal_view import TerminalView, rich_color
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # Textual's loop
-
-
 class _ViewApp(App[None]):
     def __init__(self, cols: int = 20, rows: int = 4) -> None:
         super().__init__()

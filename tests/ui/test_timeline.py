@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from textual.app import App, ComposeResult
+from textual.widgets import Static
 
 from clive.session.events import (
     Approval,
@@ -30,11 +31,6 @@ from clive.session.events import (
 from clive.ui.timeline import Timeline
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # Textual's loop
 
 
 class _TimelineApp(App[None]):
@@ -146,21 +142,46 @@ async def test_every_kind_of_event_says_something():
         "● speed up training",
         "↻ model call failed (overloaded); try 2 of 5",
         "context compacted: 90.0k → 4.0k tokens",
-        "! refused by user (rm): 'rm -rf build'",
+        "! REFUSED by user (rm): 'rm -rf build'",
         "✎ baseline is 41 s",
         "! budget cost: 4.1 of 5",
         "✗ error: ValueError: bad",
         "paused by the user",
         "the user says: try a smaller batch",
         "the user took over the terminal",
-        "» user typed 'ls\\r'",
+        "» the user entered: ls",
         "the user gave the terminal back",
         "⚗ experiment 2 discard: 0.25 · best 0.125",
         "learning rate 0.01",
         "■ quit: quit by the user",
     ):
         assert expected in text, expected
-    assert text.count("typed") == 1, "the agent's own input is its tool call, not said twice"
+    assert text.count("entered") == 1, "the agent's own input is its tool call, not said twice"
+
+
+async def test_a_take_over_shows_each_line_the_user_entered_when_it_is_entered():
+    app = _TimelineApp()
+    async with app.run_test(size=(80, 30)) as pilot:
+        timeline = app.query_one(Timeline)
+        timeline.add_events(_step(1, 1.0))
+        timeline.add_event(Control(t=5, action="take_over"))
+        for key in [*"ls -lx", "\x7f", "a"]:
+            timeline.add_event(InputSent(t=6, data=key, source="user"))
+        await pilot.pause()
+        assert _lines(timeline)[-1] == "  » the user took over the terminal"  # not entered yet
+        for key in ["\r", "\x1b[A", "\t"]:
+            timeline.add_event(InputSent(t=7, data=key, source="user"))
+        timeline.add_events([Control(t=8, action="give_back"), Control(t=9, action="take_over")])
+        timeline.add_event(Control(t=10, action="give_back"))
+        await pilot.pause()
+        assert _lines(timeline)[6:] == [
+            "  » the user took over the terminal",
+            "  » the user entered: ls -la",
+            "  » the user pressed: Up Tab",
+            "  » the user gave the terminal back",
+            "  » the user took over the terminal",
+            "  » the user gave the terminal back, having only watched",
+        ]
 
 
 async def test_up_down_enter_and_a_click_select_a_step():
@@ -219,3 +240,93 @@ async def test_clear_forgets_every_line():
         timeline.clear()
         await pilot.pause()
         assert timeline.line_count == 0 and timeline.steps == [] and timeline.current_step is None
+
+
+def _shown(timeline: Timeline) -> list[str]:
+    """The lines in sight."""
+    return [timeline.render_line(y).text.rstrip() for y in range(timeline.size.height)]
+
+
+def _newest_in_sight(timeline: Timeline) -> bool:
+    shown = timeline.scrollable_content_region.height
+    return timeline.scroll_offset.y + shown >= timeline.line_count > shown
+
+
+_LONG_TASK = SessionStarted(
+    session_id="s", task="make training faster " * 200, model="m", cwd="/w", cols=80, rows=24,
+    started_at="2026-11-23T10:00:00+00:00",
+)  # fmt: skip
+
+
+async def test_the_newest_line_stays_in_sight_until_the_user_scrolls_up():
+    app = _TimelineApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        timeline = app.query_one(Timeline)
+        timeline.focus()
+        timeline.add_event(_LONG_TASK)  # taller than the view
+        for step in range(1, 6):
+            timeline.add_events(_step(step, step * 10.0))
+            await pilot.pause()
+            assert _newest_in_sight(timeline), f"step {step}"
+
+        await pilot.press("pageup")  # the user looks back: the view stays there
+        await pilot.pause()
+        before = _shown(timeline)
+        timeline.add_events(_step(6, 60.0))
+        await pilot.pause()
+        assert _shown(timeline) == before
+
+        await pilot.press("end")  # back at the end: following again
+        await pilot.pause()
+        timeline.add_events(_step(7, 70.0))
+        await pilot.pause()
+        assert _newest_in_sight(timeline)
+
+
+async def test_an_earlier_step_highlighted_stays_in_sight_and_the_latest_follows_again():
+    app = _TimelineApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        timeline = app.query_one(Timeline)
+        timeline.focus()
+        timeline.add_events(e for step in range(1, 6) for e in _step(step, step * 10.0))
+        await pilot.press("up", "up")  # the latest step, then the one before
+        assert timeline.current_step == 4
+        timeline.add_events(_step(6, 60.0))
+        await pilot.pause()
+        assert any(line.startswith("step 4 ·") for line in _shown(timeline))
+        assert not _newest_in_sight(timeline)
+
+        await pilot.press("down", "down")  # the latest step (6): its newest lines, as they come
+        assert timeline.current_step == 6
+        timeline.add_events(_step(7, 70.0))
+        await pilot.pause()
+        assert _newest_in_sight(timeline)
+
+
+class _ShrinkingApp(App[None]):
+    """A timeline above a panel that appears, as the experiments panel does."""
+
+    CSS = "Timeline { height: 1fr; } #panel { height: 8; display: none; }"
+
+    def compose(self) -> ComposeResult:
+        yield Timeline()
+        yield Static("a panel", id="panel")
+
+
+async def test_the_newest_line_stays_in_sight_when_the_view_gets_shorter_or_narrower():
+    app = _ShrinkingApp()
+    async with app.run_test(size=(60, 24)) as pilot:
+        timeline = app.query_one(Timeline)
+        timeline.add_events([_LONG_TASK, *_step(1, 10.0), *_step(2, 20.0)])
+        await pilot.pause()
+        assert _newest_in_sight(timeline)
+        app.query_one("#panel").display = True
+        await pilot.pause()
+        assert timeline.size.height == 24 - 8
+        assert _newest_in_sight(timeline)
+        await pilot.resize_terminal(40, 24)  # rows laid out anew, more of them
+        await pilot.pause()
+        assert _newest_in_sight(timeline)
+        timeline.add_events(_step(3, 30.0))
+        await pilot.pause()
+        assert _newest_in_sight(timeline)

@@ -1,0 +1,124 @@
+"""``--detach``: the session runs in a process of its own, without a view, and goes on when the
+terminal that started it closes (or the ssh connection drops).
+
+The command runs again as a child in a new session (no controlling terminal: no SIGHUP), with
+``--headless`` and ``CLIVE_DETACHED`` set. The child says which session directory it made on a
+pipe (``CLIVE_ANNOUNCE_FD``) as soon as the directory exists; the parent prints it and exits.
+If the child ends before saying it, the parent prints what the child printed and fails.
+What the child prints goes to ``detached.log`` beside the session directories.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DETACHED = "CLIVE_DETACHED"  # set in the child: it must not detach again
+ANNOUNCE_FD = "CLIVE_ANNOUNCE_FD"  # the pipe the child writes its session directory to
+LOG_NAME = "detached.log"
+_ANNOUNCE_TIMEOUT = 120.0  # seconds for the child to make its session: a sandbox, a baseline
+
+
+def detach(argv: list[str], sessions_dir: Path) -> int:
+    """Run ``clive argv`` (without ``--detach``) in the background; print its session."""
+    sessions_dir.mkdir(parents=True, exist_ok=True)
+    log_path = sessions_dir / LOG_NAME
+    read_end, write_end = os.pipe()
+    env = {**os.environ, DETACHED: "1", ANNOUNCE_FD: str(write_end)}
+    command = [sys.executable, "-m", "clive", *_without_detach(argv), "--headless"]
+    with open(log_path, "ab") as log:
+        try:
+            child = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                pass_fds=(write_end,),
+                start_new_session=True,
+            )
+        except OSError as error:
+            os.close(read_end)
+            os.close(write_end)
+            print(f"clive: cannot start the session in the background: {error}", file=sys.stderr)
+            return 1
+    os.close(write_end)  # the child holds the only writer: end of file when it is gone
+    directory = _announced(read_end, _ANNOUNCE_TIMEOUT)
+    if directory is None:
+        print(
+            f"clive: the session has not started after {_ANNOUNCE_TIMEOUT:g}s; it may still "
+            f"(pid {child.pid}): what it printed is in {log_path}",
+            file=sys.stderr,
+        )
+        return 1
+    if not directory:
+        try:
+            status = f"exit status {child.wait(timeout=_ANNOUNCE_TIMEOUT)}"
+        except subprocess.TimeoutExpired:
+            status = f"pid {child.pid}"
+        print(
+            f"clive: the session did not start ({status}); what it printed is in {log_path}:",
+            file=sys.stderr,
+        )
+        print(_tail(log_path), file=sys.stderr)
+        return 1
+    print(directory)
+    print(
+        f"clive: running in the background (pid {child.pid}): watch it with "
+        f"clive show {directory}; stop it with kill {child.pid}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def announcer():
+    """In a detached child: an ``on_start`` hook that says the session's directory to the
+    parent once; None elsewhere."""
+    fd = os.environ.get(ANNOUNCE_FD)
+    if fd is None or not os.environ.get(DETACHED):
+        return None
+    os.environ.pop(ANNOUNCE_FD)  # a session started from this one does not inherit it
+
+    def announce(writer, _terminal) -> None:
+        try:
+            os.write(int(fd), f"{writer.directory}\n".encode())
+            os.close(int(fd))
+        except (OSError, ValueError):
+            pass  # the parent is gone: nobody to tell
+
+    return announce
+
+
+def _announced(fd: int, timeout: float) -> str | None:
+    """The line the child writes on ``fd``: its session directory, "" if it closed the pipe
+    without one (it ended), None if nothing came within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    try:
+        while b"\n" not in data:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            piece = os.read(fd, 4096)
+            if not piece:
+                break
+            data += piece
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", "replace").strip()
+
+
+def _without_detach(argv: list[str]) -> list[str]:
+    return [word for word in argv if word != "--detach"]
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
