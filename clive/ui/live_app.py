@@ -51,6 +51,7 @@ from clive.ui.terminal_view import TerminalView
 from clive.ui.timeline import Timeline
 
 FRAMES_PER_SECOND = 30
+_ROOM_WAIT = 1.0  # seconds a fitted view may take to know its room before the session starts
 FLOOD_SCREENS_PER_SECOND = 2  # screens a second while more than FLOOD_BYTES_PER_SECOND arrive
 FLOOD_BYTES_PER_SECOND = 1 << 20
 GIVE_BACK_KEY = "ctrl+right_square_bracket"
@@ -155,6 +156,7 @@ class LiveApp(App):
         super().__init__()
         self._fit_to = fit_to
         self._asked_size: tuple[int, int] | None = None
+        self._session_started = False
         self._budgets = budgets
         self._clock = clock  # for the status bar's times (a test freezes it)
         self._start = start
@@ -201,16 +203,30 @@ class LiveApp(App):
         self._show_status()
         self._timeline.focus()
         self.set_interval(1 / FRAMES_PER_SECOND, self._frame)
-        self.run_worker(self._run_session, thread=True, exit_on_error=False)
+        if self._fit_to is None:
+            self._start_session()
+        else:  # once the view knows its room, so that the shell starts at that size
+            self.set_timer(_ROOM_WAIT, self._start_session)
+
+    def _start_session(self) -> None:
+        if not self._session_started:
+            self._session_started = True
+            self.run_worker(self._run_session, thread=True, exit_on_error=False)
 
     def on_terminal_view_room(self, message: TerminalView.Room) -> None:
         """A fitted view's room changed: the shell takes it (at least ``fit_to``). The agent's
-        side carries the resize out, off this thread."""
+        side carries the resize out, off this thread; before the session starts, it is the
+        size the shell starts with."""
         assert self._fit_to is not None
         size = (max(self._fit_to[0], message.cols), max(self._fit_to[1], message.rows))
-        if size != self._asked_size:
-            self._asked_size = size
+        if size == self._asked_size:
+            return
+        self._asked_size = size
+        if self._session_started:
             self.run_worker(lambda: self.control.resize(*size), thread=True, group="resize")
+        else:
+            self.control.resize(*size)  # nobody listens yet: kept for the agent to apply
+            self._start_session()
 
     def on_unmount(self) -> None:
         # However the app ends (a crash included), the agent stops and records why.
