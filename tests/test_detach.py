@@ -3,14 +3,18 @@ command that started it has returned (as it would after its terminal closed)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 
 import pytest
 from polling import wait_until
 from scripted import finish, type_, wait, write_script
+
+from clive.commands._detach import _without_detach
 
 pytestmark = pytest.mark.slow
 
@@ -51,21 +55,27 @@ def test_a_detached_session_goes_on_after_the_command_returns(tmp_path):
     info = json.loads((tmp_path / directory / "session.json").read_text())
     assert info["outcome"] == "running"
     pid = info["pid"]
-    assert os.getsid(pid) != os.getsid(0)
+    try:
+        assert os.getsid(pid) != os.getsid(0)
+        _let_it_finish(tmp_path / directory, work)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # never left running, whatever failed
+    info = json.loads((tmp_path / directory / "session.json").read_text())
+    assert info["summary"] == "went"
 
-    # Once the model waits for it, the shell is let go on.
-    events = tmp_path / directory / "events.jsonl"
+
+def _let_it_finish(directory, work) -> None:
+    """Once the model waits for it, the shell is let go on; the session then finishes."""
+    events = directory / "events.jsonl"
     wait_until(lambda: '"GO-SEEN"' in events.read_text(), "the model waits for GO-SEEN")
     (work / "go").touch()
+    session_json = directory / "session.json"
     wait_until(
-        lambda: (
-            json.loads((tmp_path / directory / "session.json").read_text())["outcome"] == "finished"
-        ),
+        lambda: json.loads(session_json.read_text())["outcome"] == "finished",
         "the detached session finished",
         timeout=60,
     )
-    info = json.loads((tmp_path / directory / "session.json").read_text())
-    assert info["summary"] == "went"
 
 
 def test_a_detached_session_that_cannot_start_says_why_in_the_foreground(tmp_path):
@@ -75,3 +85,9 @@ def test_a_detached_session_that_cannot_start_says_why_in_the_foreground(tmp_pat
     )
     assert failed.returncode == 2 and "not a directory" in failed.stderr
     assert failed.stdout == ""
+
+
+def test_only_the_detach_option_is_taken_out_of_the_command():
+    assert _without_detach(["--detach", "--model", "m", "task"]) == ["--model", "m", "task"]
+    assert _without_detach(["run", "t.md", "--detach"]) == ["run", "t.md"]
+    assert _without_detach(["--", "--detach"]) == ["--", "--detach"]  # a task, not the option

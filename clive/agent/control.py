@@ -83,11 +83,10 @@ class AgentControl:
         """Give the shell this size now (a view that follows its room asks for it); the model
         is told at its next step. Carried out at once by the agent's side, whatever the
         agent is doing."""
-        with self._cond:
+        with self._cond:  # held while resizing: sizes are applied in the order asked
             self._resizes.append((cols, rows))
-            resizers = list(self._resizers)
-        for resizer in resizers:
-            resizer(cols, rows)
+            for resizer in self._resizers:
+                resizer(cols, rows)
 
     # -- state ------------------------------------------------------------------------------
 
@@ -115,12 +114,15 @@ class AgentControl:
 
     def add_resizer(self, resize: Callable[[int, int], None]) -> None:
         """Call ``resize(cols, rows)`` when the person's view asks for another size, and now
-        with the last size asked for, if one was asked for before anyone listened."""
+        with the last size asked for, if one was asked for before anyone listened. Called
+        under the control's lock: one at a time, in order."""
         with self._cond:
-            pending = self._resizes[-1] if self._resizes else None
             self._resizers.append(resize)
-        if pending is not None:
-            resize(*pending)
+            if self._resizes:
+                # The size the view asked for before the session started: the size it starts
+                # with, not a resize to tell the model of.
+                resize(*self._resizes[-1])
+                self._resizes.clear()
 
     def take_resizes(self) -> list[tuple[int, int]]:
         """The sizes asked for since the last call."""

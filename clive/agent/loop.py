@@ -81,6 +81,7 @@ from clive.terminal import (
 
 _WARN_AT = 0.8  # a budget warning when this share of a budget is spent
 _MAX_NOTES_CHARS = 20_000  # of notes in a fresh context; the rest stays in notes.md
+_MIN_NOTES_CHARS = 400  # however small the window
 _STEPPED_IN = ToolOutcome(False, "not done: the user stepped in while this waited for approval")
 # Before a line clive could not follow is read from the screen: output quiet this long (the
 # program has drawn it), at most this long.
@@ -205,17 +206,17 @@ class Agent:
             step += 1
             self.writer.marker(f"step {step}")
             view = self._observe(step)
+            told = self._from_the_user(complaint)  # said once: a request it was in may fail
             if not self.messages:
                 situation = self.resumption.situation if self.resumption else ""
-                self._start_context(task, view, situation, self._from_the_user(complaint))
+                self._start_context(task, view, situation, told)
                 if not self._opening_fits():
                     return self._model_failed()
             elif self._context_is_full(view):
-                told = self._from_the_user(complaint)
                 if not self._compact(step, task, results, view, told):
                     return self._model_failed()
             else:
-                self._tell(self._from_the_user(complaint), results, view)
+                self._tell(told, results, view)
             if view.state is ScreenState.EXITED:
                 return self._ended(SessionOutcome.SHELL_EXITED, reason="the shell exited")
 
@@ -226,18 +227,20 @@ class Agent:
                 if not self.messages:
                     return self._too_big_to_start(self._overflow)
                 self._overflow = None
-                if not self._compact(step, task, list(unanswered.tool_results), view):
+                if not self._compact(step, task, list(unanswered.tool_results), view, told):
                     return self._model_failed()
                 reply = self._ask(step)
                 if reply is None and self._overflow is not None:
                     return self._too_big_to_start(self._overflow)
             if reply is None and self._invalid_output:
                 # What the model wrote could not be read as a turn: an invalid turn, told.
+                # The request goes again next step, with what it told the model.
                 results = list(self.messages.pop().tool_results)
-                complaint = (
+                unread = (
                     f"Your last reply could not be read ({self._invalid_output}). Call one "
                     "tool, its arguments one JSON object as the tool's schema says."
                 )
+                complaint = f"{told}\n\n{unread}" if told else unread
                 self._invalid_output = ""
                 self.totals.steps = step
                 self._count_invalid()
@@ -345,10 +348,19 @@ class Agent:
         """A fresh conversation: the task, the notes kept so far, where things stand, and
         ``told``: what the model is told at this step besides."""
         notes = "\n\n".join(self.notes).strip()
-        # Notes take at most a quarter of the context (about 4 characters a token), so a
-        # fresh context always has room to work before the next compaction.
+        # Notes take at most half of what the window leaves beside the system prompt, tools,
+        # screen and reply (about 4 characters a raw token), so a fresh context has room to
+        # work before the next compaction.
         limit = self._context_limit()
-        room = _MAX_NOTES_CHARS if limit is None else min(_MAX_NOTES_CHARS, limit)
+        room = _MAX_NOTES_CHARS
+        if limit is not None:
+            free = (
+                limit
+                - self._output_room(limit)
+                - self.meter.fixed_tokens()
+                - self.meter.scale(view.tokens)
+            )
+            room = min(room, max(_MIN_NOTES_CHARS, int(free / 2 / self.meter.ratio * 4)))
         if len(notes) > room:
             notes = (
                 f"[... the start is left out: all the notes are in {NOTES_FILE} ...]\n"

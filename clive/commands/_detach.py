@@ -29,7 +29,7 @@ def detach(argv: list[str], sessions_dir: Path) -> int:
     log_path = sessions_dir / LOG_NAME
     read_end, write_end = os.pipe()
     env = {**os.environ, DETACHED: "1", ANNOUNCE_FD: str(write_end)}
-    command = [sys.executable, "-m", "clive", *_without_detach(argv), "--headless"]
+    command = [sys.executable, "-m", "clive", "--headless", *_without_detach(argv)]
     with open(log_path, "ab") as log:
         try:
             child = subprocess.Popen(
@@ -113,7 +113,14 @@ def _announced(fd: int, timeout: float) -> str | None:
 
 
 def _without_detach(argv: list[str]) -> list[str]:
-    return [word for word in argv if word != "--detach"]
+    """``argv`` without its ``--detach`` option (a word after ``--`` is not an option)."""
+    if "--detach" not in argv:
+        return list(argv)
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--detach" not in argv[:end]:
+        return list(argv)
+    at = argv.index("--detach")
+    return argv[:at] + argv[at + 1 :]
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -782,16 +782,18 @@ class Terminal:
 
     def resize(self, cols: int, rows: int) -> None:
         """Change the terminal's size; the program gets SIGWINCH. Before ``start``, the size
-        it starts with."""
+        it starts with; after ``close``, a ``TerminalError``."""
         with self._size_lock:
             if not self._started:
                 self._cols, self._rows = cols, rows
                 return
         with self._cond:
+            if self._closed:
+                raise TerminalError("the terminal is closed: it has no size to change")
             self._render()
             self._emulator.resize(cols, rows)
             self._cols, self._rows = cols, rows
-        self._child.setwinsize(rows, cols)
+            self._child.setwinsize(rows, cols)  # with the screen's, in the same order
 
     # -- looking ------------------------------------------------------------------------------
 

@@ -156,6 +156,7 @@ class LiveApp(App):
         super().__init__()
         self._fit_to = fit_to
         self._asked_size: tuple[int, int] | None = None
+        self._resizing = False  # a thread is giving the shell the size asked for
         self._session_started = False
         self._budgets = budgets
         self._clock = clock  # for the status bar's times (a test freezes it)
@@ -222,11 +223,30 @@ class LiveApp(App):
         if size == self._asked_size:
             return
         self._asked_size = size
-        if self._session_started:
-            self.run_worker(lambda: self.control.resize(*size), thread=True, group="resize")
-        else:
+        if not self._session_started:
             self.control.resize(*size)  # nobody listens yet: kept for the agent to apply
             self._start_session()
+        elif not self._over and not self._resizing:
+            self._resizing = True
+            self.run_worker(self._apply_sizes, thread=True, exit_on_error=False)
+
+    def _apply_sizes(self) -> None:
+        """In a thread: the shell takes the newest size asked for, until it has it (one such
+        thread at a time: a window dragged asks for many)."""
+        applied = None
+        while (wanted := self._asked_size) != applied and not self._over:
+            assert wanted is not None
+            self.control.resize(*wanted)
+            applied = wanted
+        self._resizing = False
+        if self._asked_size != applied and not self._over:  # asked for as this ended
+            with contextlib.suppress(RuntimeError):  # the app has closed meanwhile
+                self.call_from_thread(self._resume_resizing)
+
+    def _resume_resizing(self) -> None:
+        if not self._resizing and not self._over:
+            self._resizing = True
+            self.run_worker(self._apply_sizes, thread=True, exit_on_error=False)
 
     def on_unmount(self) -> None:
         # However the app ends (a crash included), the agent stops and records why.

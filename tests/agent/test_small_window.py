@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from chat_server import ChatServer, RecordedRequest, streamed_turn, tool_call, unparseable_output
 
+from clive.agent.control import AgentControl
 from clive.agent.loop import AgentSettings
 from clive.agent.prompts import load_prompts
 from clive.agent.task import run_task
@@ -199,3 +200,28 @@ def test_turns_without_a_tool_call_count_as_invalid_calls(tmp_path):
     assert session.info.totals.invalid_tool_calls == 3
     # Resume counts from the events as the loop counted.
     assert totals_from_events(session.log().events, Totals()).invalid_tool_calls == 3
+
+
+def test_what_the_user_said_is_not_lost_with_a_reply_that_could_not_be_read(tmp_path):
+    script = EchoScript(steps=1)
+    replies = iter([unparseable_output()])
+    control = AgentControl()
+    control.steer("REMEMBER-PURPLE")
+
+    def respond(request):
+        return next(replies, None) or script(request)
+
+    with ChatServer(window=8192, respond=respond) as server:
+        (tmp_path / "work").mkdir()
+        _, ended = run_task(
+            "echo one line a step, then finish",
+            OpenAIModel("smollm2", base_url=server.base_url),
+            sessions_dir=tmp_path / "sessions",
+            cwd=tmp_path / "work",
+            user_rc=False,
+            control=control,
+        )
+    assert ended.outcome is Outcome.FINISHED, ended.reason
+    first, second = (str(r.body["messages"]) for r in server.requests[:2])
+    assert "REMEMBER-PURPLE" in first and "REMEMBER-PURPLE" in second
+    assert "could not be read" in second

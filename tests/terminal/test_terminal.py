@@ -427,3 +427,16 @@ def test_prompt_redrawn_by_readline_is_not_a_new_prompt(tmp_path):
         t.send_text("anything\r")
         assert t.wait(prompt=True, timeout=10).reason is WaitReason.PROMPT
         assert "ran" in t.transcript.read()
+
+
+def test_a_size_given_before_start_is_the_size_it_starts_with_and_a_closed_one_has_none(
+    tmp_path,
+):
+    terminal = Terminal(cols=80, rows=24, cwd=tmp_path)
+    terminal.resize(100, 30)
+    with terminal:
+        assert "30 100" in terminal.run("stty size").output
+        terminal.resize(90, 20)
+        assert "20 90" in terminal.run("stty size").output
+    with pytest.raises(TerminalError, match="closed"):
+        terminal.resize(70, 20)

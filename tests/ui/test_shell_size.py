@@ -6,7 +6,7 @@ A scripted model in a real shell; Pilot drives the app."""
 from __future__ import annotations
 
 import pytest
-from scripted import type_, wait, write_script
+from scripted import finish, type_, wait, write_script
 
 from clive.agent.loop import AgentSettings
 from clive.agent.task import run_task
@@ -127,3 +127,17 @@ async def test_a_fixed_size_is_kept_and_a_small_view_scrolls_to_the_cursor(tmp_p
         await _quit(pilot, app)
     (directory,) = (tmp_path / "sessions").iterdir()
     assert not [e for e in Session(directory).log().events if isinstance(e, TerminalResized)]
+
+
+@pytest.mark.slow
+async def test_resizing_the_window_after_the_session_ended_changes_nothing(tmp_path):
+    app = _app(tmp_path, [finish("done")], fit_to=(80, 24))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _until(pilot, lambda: app.ended is not None, "the session ended")
+        size = _size(app)
+        await pilot.resize_terminal(240, 60)
+        await pilot.resize_terminal(200, 50)
+        await _until(pilot, lambda: app.query_one(TerminalView).size.width > 110, "laid out")
+        await pilot.pause()
+        assert app.is_running and app.error is None and _size(app) == size
+        app.exit()
