@@ -6,6 +6,7 @@ A scripted model in a real shell; Pilot drives the app."""
 from __future__ import annotations
 
 import pytest
+from pilot_polling import until
 from scripted import finish, type_, wait, write_script
 
 from clive.agent.loop import AgentSettings
@@ -49,14 +50,6 @@ def _app(tmp_path, turns, *, cols=120, rows=40, fit_to=None) -> LiveApp:
     )
 
 
-async def _until(pilot, predicate, what: str, timeout=30.0):
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"never: {what}")
-
-
 def _size(app: LiveApp) -> tuple[int, int] | None:
     terminal = app.terminal
     return None if terminal is None else (terminal.cols, terminal.rows)
@@ -71,7 +64,7 @@ def _cursor_in_sight(view: TerminalView) -> bool:
 
 async def _quit(pilot, app: LiveApp) -> None:
     app.control.quit()
-    await _until(pilot, lambda: app.ended is not None, "the session ended")
+    await until(pilot, lambda: app.ended is not None, "the session ended")
 
 
 @pytest.mark.slow
@@ -80,17 +73,17 @@ async def test_a_fitted_shell_takes_the_view_s_room_and_follows_the_window(tmp_p
     async with app.run_test(size=(200, 50)) as pilot:
         view = app.query_one(TerminalView)
         room = lambda: (view.size.width, view.size.height)  # noqa: E731
-        await _until(pilot, lambda: _size(app) == room(), "the shell took the view's room")
+        await until(pilot, lambda: _size(app) == room(), "the shell took the view's room")
         assert room()[0] > 100 and room()[1] > 30  # 62% of 200 columns, the rows less bars
         # The shell itself has that size: the person takes over and asks it.
         app.control.take_over()
         app.terminal.send_text("stty size\n")
         expected = f"{room()[1]} {room()[0]}"
-        await _until(pilot, lambda: expected in app.terminal.transcript.read(), "stty says so")
+        await until(pilot, lambda: expected in app.terminal.transcript.read(), "stty says so")
         app.control.give_back()
 
         await pilot.resize_terminal(240, 60)
-        await _until(pilot, lambda: _size(app) == room() and room()[0] > 140, "it followed")
+        await until(pilot, lambda: _size(app) == room() and room()[0] > 140, "it followed")
         await _quit(pilot, app)
     (directory,) = (tmp_path / "sessions").iterdir()
     resized = [e for e in Session(directory).log().events if isinstance(e, TerminalResized)]
@@ -105,11 +98,11 @@ async def test_a_fitted_shell_never_gets_smaller_than_its_least_and_keeps_the_pr
     app = _app(tmp_path, turns, fit_to=(80, 24))
     async with app.run_test(size=(90, 20)) as pilot:
         view = app.query_one(TerminalView)
-        await _until(pilot, lambda: _size(app) == (80, 24), "the least size")
-        await _until(pilot, lambda: app.terminal.waiting, "the model waits")
-        await _until(pilot, lambda: view.cursor.y >= 20, "the prompt is at the bottom")
+        await until(pilot, lambda: _size(app) == (80, 24), "the least size")
+        await until(pilot, lambda: app.terminal.waiting, "the model waits")
+        await until(pilot, lambda: view.cursor.y >= 20, "the prompt is at the bottom")
         assert view.size.width < 80 and view.size.height < 24  # the view is smaller...
-        await _until(pilot, lambda: _cursor_in_sight(view), "...and shows the prompt")
+        await until(pilot, lambda: _cursor_in_sight(view), "...and shows the prompt")
         await _quit(pilot, app)
 
 
@@ -118,10 +111,10 @@ async def test_a_fixed_size_is_kept_and_a_small_view_scrolls_to_the_cursor(tmp_p
     app = _app(tmp_path, [type_("seq 1 80"), WAIT], cols=100, rows=60)
     async with app.run_test(size=(160, 40)) as pilot:
         view = app.query_one(TerminalView)
-        await _until(pilot, lambda: app.terminal is not None, "the session started")
-        await _until(pilot, lambda: app.terminal.waiting, "the model waits")
-        await _until(pilot, lambda: view.cursor.y >= 50, "the prompt is low in the screen")
-        await _until(pilot, lambda: _cursor_in_sight(view), "the view scrolled to it")
+        await until(pilot, lambda: app.terminal is not None, "the session started")
+        await until(pilot, lambda: app.terminal.waiting, "the model waits")
+        await until(pilot, lambda: view.cursor.y >= 50, "the prompt is low in the screen")
+        await until(pilot, lambda: _cursor_in_sight(view), "the view scrolled to it")
         assert view.scroll_offset.y > 0
         assert _size(app) == (100, 60)
         await _quit(pilot, app)
@@ -133,11 +126,11 @@ async def test_a_fixed_size_is_kept_and_a_small_view_scrolls_to_the_cursor(tmp_p
 async def test_resizing_the_window_after_the_session_ended_changes_nothing(tmp_path):
     app = _app(tmp_path, [finish("done")], fit_to=(80, 24))
     async with app.run_test(size=(160, 40)) as pilot:
-        await _until(pilot, lambda: app.ended is not None, "the session ended")
+        await until(pilot, lambda: app.ended is not None, "the session ended")
         size = _size(app)
         await pilot.resize_terminal(240, 60)
         await pilot.resize_terminal(200, 50)
-        await _until(pilot, lambda: app.query_one(TerminalView).size.width > 110, "laid out")
+        await until(pilot, lambda: app.query_one(TerminalView).size.width > 110, "laid out")
         await pilot.pause()
         assert app.is_running and app.error is None and _size(app) == size
         app.exit()
