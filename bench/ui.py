@@ -1,8 +1,11 @@
 """Responsiveness of the live UI, each figure beside its reference in the same run.
 
 ``key handled``: the time from a key press (``p``, pause or resume) reaching the app until the
-agent's control has changed, while the shell prints ``seq 1 3000000`` as fast as it can, against
-the same key with the shell idle. ``agent not slowed``: how long that ``seq`` takes in a session
+agent's control has changed, while the shell prints ``seq 1 10000000`` as fast as it can, against
+the same key with the shell idle. ``key to the session's answer shown``: from the key until the
+session's ``control`` event, back through the stream, shows in the status bar, during the same
+flood: a view attached over the socket to a session in a process of its own against a view of
+a session in the same process. ``agent not slowed``: how long that ``seq`` takes in a session
 with the UI watching, against the same session headless. ``5,000 steps``: the same key press
 with a timeline of 5,000 steps, against one of ten.
 
@@ -15,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,8 +28,9 @@ from textual import events
 
 from clive.agent.loop import AgentSettings
 from clive.agent.task import run_task
+from clive.link import LocalLink, SocketLink, socket_path
 from clive.models import ScriptModel
-from clive.session.events import ModelTurn, Observation, ToolCall, ToolResult, Usage
+from clive.session.events import Control, ModelTurn, Observation, ToolCall, ToolResult, Usage
 from clive.ui.live_app import LiveApp
 from clive.ui.timeline import Timeline
 
@@ -58,14 +64,15 @@ def _starter(directory: Path, script: Path, marks: dict | None = None):
     first turn came and the first ``wait`` ended (the command's run, as the agent sees it)."""
     (directory / "work").mkdir(exist_ok=True)
 
-    def start(*, control, approver, on_event, on_start, on_measure):
+    def start(*, control, approver, on_event, on_start, on_measure, on_open):
         return run_task(
             "bench", ScriptModel(script), sessions_dir=directory / "sessions",
             cwd=directory / "work", user_rc=False, control=control,
             on_event=_marking(on_event, marks), on_start=on_start, on_measure=on_measure,
+            on_open=on_open,
         )  # fmt: skip
 
-    return start
+    return LocalLink(start, model="bench", cols=120, rows=40)
 
 
 def _marking(on_event, marks: dict | None):
@@ -84,18 +91,45 @@ async def _key_latency(app: LiveApp, presses: int) -> list[float]:
     """Seconds from a key press (``p``: pause, then resume) reaching the app until the agent's
     control has changed, ``presses`` times."""
     latencies = []
+    control = app.link.control
     for _ in range(presses):
-        paused = app.control.paused
+        paused = control.paused
         key = events.Key("p", "p")
         key.set_sender(app)
         started = time.perf_counter()
         app._driver.send_message(key)
-        while app.control.paused == paused:
+        while control.paused == paused:
             await asyncio.sleep(0.0005)
         latencies.append(time.perf_counter() - started)
         await asyncio.sleep(0.05)
-    if app.control.paused:
-        app.control.resume()
+    if control.paused:
+        control.resume()
+    return latencies
+
+
+async def _shown_latency(app: LiveApp, presses: int) -> list[float]:
+    """Seconds from a key press (``p``) reaching the app until the session's answer (its
+    ``control`` event, back through the stream) is taken by a frame of the app (the status bar
+    shows it then), ``presses`` times."""
+    answers: list[float] = []
+    follow = app._follow
+
+    def noting(event) -> bool:
+        if isinstance(event, Control):
+            answers.append(time.perf_counter())
+        return follow(event)
+
+    app._follow = noting
+    latencies = []
+    for _ in range(presses):
+        before = len(answers)
+        key = events.Key("p", "p")
+        key.set_sender(app)
+        started = time.perf_counter()
+        app._driver.send_message(key)
+        await _until(lambda before=before: len(answers) > before)
+        latencies.append(answers[before] - started)
+        await asyncio.sleep(0.05)
     return latencies
 
 
@@ -108,11 +142,13 @@ async def _until(predicate, timeout: float = 120.0) -> None:
 
 
 def _in_step_wait(app: LiveApp, step: int) -> bool:
-    return (
-        app.terminal is not None
-        and app.terminal.waiting
-        and app.query_one("StatusBar").step == step
-    )
+    terminal = app.link.terminal
+    return terminal is not None and terminal.waiting and app.query_one("StatusBar").step == step
+
+
+def _waiting_in(app: LiveApp, steps: tuple[int, ...]) -> bool:
+    """The session (wherever it runs) is at one of ``steps``, in a wait, as its events say."""
+    return app.status.state == "waiting" and app.status.step in steps
 
 
 async def _flood_run(directory: Path, with_keys: bool) -> tuple[list[float], float]:
@@ -120,26 +156,53 @@ async def _flood_run(directory: Path, with_keys: bool) -> tuple[list[float], flo
     the model's turn that types it to the end of the ``wait`` for it)."""
     marks: dict = {}
     script = _script(directory, FLOOD)
-    app = LiveApp(_starter(directory, script, marks), model="bench", cols=120, rows=40)
+    app = LiveApp(_starter(directory, script, marks))
     async with app.run_test(size=SIZE):
         # Typed, and waiting for seq to end (the type tool waits a while itself).
         await _until(lambda: _in_step_wait(app, 1) or _in_step_wait(app, 2))
         latencies = await _key_latency(app, PRESSES) if with_keys else []
         if not with_keys:
             await _until(lambda: "wait" in marks)
-        app.control.quit()
+        app.link.control.quit()
         await _until(lambda: app.ended is not None)
     return latencies, marks.get("wait", 0.0) - marks.get("turn", 0.0)
 
 
 async def _idle_run(directory: Path) -> list[float]:
-    app = LiveApp(_starter(directory, _script(directory, None)), model="bench", cols=120, rows=40)
+    app = LiveApp(_starter(directory, _script(directory, None)))
     async with app.run_test(size=SIZE):
         await _until(lambda: _in_step_wait(app, 1))
         latencies = await _key_latency(app, PRESSES)
-        app.control.quit()
+        app.link.control.quit()
         await _until(lambda: app.ended is not None)
     return latencies
+
+
+async def _shown_run(app: LiveApp) -> list[float]:
+    async with app.run_test(size=SIZE):
+        await _until(lambda: _waiting_in(app, (1, 2)))
+        latencies = await _shown_latency(app, PRESSES)
+        app.request_quit()
+        await _until(lambda: app.gone)
+    return latencies
+
+
+def _local_view(directory: Path, command: str | None) -> LiveApp:
+    """The view of a session in this process."""
+    return LiveApp(_starter(directory, _script(directory, command)))
+
+
+def _attached_view(directory: Path, command: str | None) -> LiveApp:
+    """The view, over its socket, of a session in a process of its own (``--detach``)."""
+    script = _script(directory, command)
+    started = subprocess.run(
+        [sys.executable, "-m", "clive", "--detach", "--model", f"script:{script}", "--cwd",
+         str(_work(directory)), "--sessions-dir", str(directory / "sessions"), "--no-user-rc",
+         "--cols", "120", "--rows", "40", "bench"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    link = SocketLink(socket_path(Path(started.stdout.strip())))
+    return LiveApp(link, name="bench", detachable=True)
 
 
 def _headless_flood(directory: Path) -> float:
@@ -177,7 +240,7 @@ def _steps(count: int):
 
 
 async def _timeline_run(directory: Path, steps: int) -> tuple[list[float], float]:
-    app = LiveApp(_starter(directory, _script(directory, None)), model="bench", cols=120, rows=40)
+    app = LiveApp(_starter(directory, _script(directory, None)))
     async with app.run_test(size=SIZE) as pilot:
         await _until(lambda: _in_step_wait(app, 1))
         started = time.perf_counter()
@@ -185,7 +248,7 @@ async def _timeline_run(directory: Path, steps: int) -> tuple[list[float], float
         await pilot.pause()
         added = time.perf_counter() - started
         latencies = await _key_latency(app, PRESSES)
-        app.control.quit()
+        app.link.control.quit()
         await _until(lambda: app.ended is not None)
     return latencies, added
 
@@ -229,4 +292,14 @@ def ui_responsiveness(report, quick: bool) -> None:
             "ratio ~1",
         )
         report.add("adding 5,000 steps to the timeline (s, once)", added, None, "s")
+        local = asyncio.run(_shown_run(_local_view(directory / "local", FLOOD)))
+        attached = asyncio.run(_shown_run(_attached_view(directory / "attached", FLOOD)))
+        for name, figure in (("median", statistics.median), ("slowest", max)):
+            report.add(
+                f"key to the session's answer shown, {name}, flooding: attached vs in-process (ms)",
+                figure(attached) * 1e3,
+                figure(local) * 1e3,
+                "ms",
+                "< 100 ms",
+            )
         # fmt: on

@@ -43,6 +43,9 @@ commands:
   verify SESSION    measure a `clive run` session's kept tree again and compare
   demo              run a bundled scripted task: the whole product, no API key
   exec -- COMMAND   run one shell command in clive's terminal, say what it saw
+  attach [SESSION]  watch a running session again, from any terminal (default:
+                    the latest running one); a finished one is replayed
+  web [SESSION]     the same view in a browser (127.0.0.1, a token in the URL)
 
 SESSION is a session directory, its name, a unique part of its name, or "last".
 Options may also come before a command (clive --headless run task.md).
@@ -87,6 +90,7 @@ keys:
 
 _COMMANDS = (
     "run", "sessions", "show", "replay", "export", "resume", "verify", "demo", "exec",
+    "attach", "web",
 )  # fmt: skip
 
 
@@ -207,6 +211,7 @@ def _whole_number_in(low: int, high: int, what: str):
 _columns = _whole_number_in(20, 1000, "columns")
 _rows = _whole_number_in(5, 500, "rows")
 _thinking_tokens = _whole_number_in(1024, 1_000_000, "tokens of thinking")
+_port = _whole_number_in(0, 65535, "as a port")
 
 
 def _positive_int(text: str) -> int:
@@ -535,6 +540,52 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
         parser.add_argument("session", metavar="SESSION", help='a session (or "last")')
         _session_options(parser, with_size=False)
         parser.set_defaults(handler="clive.commands.resume:resume")
+    elif name == "attach":
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description="Watch a running session again, from any terminal: its shell and the "
+            "agent's timeline, with the keys of the live view (p pause, t take the terminal, s "
+            "tell the agent, q quit the session). d detaches: the session goes on. Several "
+            "views may watch one session at once; one at a time may take the terminal. A "
+            "session that has ended is replayed.",
+            formatter_class=formatter,
+        )
+        parser.add_argument(
+            "session",
+            metavar="SESSION",
+            nargs="?",
+            default=None,
+            help="a session (default: the latest running one)",
+        )
+        parser.add_argument(
+            "--name", default=None, help="how the other views name this one (default: user@tty)"
+        )
+        _sessions_dir_option(parser)
+        parser.set_defaults(handler="clive.commands.attach:attach")
+    elif name == "web":
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description="Serve the view of a session in a browser: the same app as in a "
+            "terminal (each browser tab is one more view, as `clive attach`); a session "
+            "that has ended is replayed. It listens on 127.0.0.1 unless --host says "
+            "otherwise, and every URL needs the token it prints.",
+            formatter_class=formatter,
+        )
+        parser.add_argument(
+            "session",
+            metavar="SESSION",
+            nargs="?",
+            default=None,
+            help="a session (default: the latest running one, else the latest)",
+        )
+        parser.add_argument("--port", type=_port, default=8420, help="default 8420 (0: any free)")
+        parser.add_argument(
+            "--host",
+            default="127.0.0.1",
+            help="the address to listen on (default 127.0.0.1: this machine only)",
+        )
+        _sessions_dir_option(parser)
+        parser.set_defaults(handler="clive.commands.web:web")
     else:
         parser = argparse.ArgumentParser(
             prog=prog,

@@ -176,7 +176,9 @@ def test_close_stops_the_server_and_removes_its_socket(tmux_pane):
 @pytest.mark.tmux
 @pytest.mark.usefixtures("tmux_pane")  # for its skip when tmux is missing
 def test_pane_is_a_context_manager():
-    with TmuxPane(command="printf inside") as pane:
+    # The command stays until the pane is closed: a command that exits at once can be gone
+    # before tmux has drawn what it printed (seen once on a loaded machine).
+    with TmuxPane(command="printf inside; cat") as pane:
         pane.wait_for_text("^inside$")
     assert not os.path.exists(pane.socket_path)
 

@@ -56,24 +56,25 @@ class AgentControl:
         if message:
             self._change("steer", lambda: self._steers.append(message), lambda: True, message)
 
-    def take_over(self) -> None:
-        """The person types into the terminal; the agent waits until ``give_back``."""
+    def take_over(self, by: str = "") -> None:
+        """The person types into the terminal; the agent waits until ``give_back``. ``by``
+        names the view they typed in, for the record."""
 
         def take() -> None:
             self._user_in_control = True
             self._taken_at = time.monotonic()
             self.take_over_count += 1
 
-        self._change("take_over", take, lambda: not self._user_in_control)
+        self._change("take_over", take, lambda: not self._user_in_control, by)
 
-    def give_back(self) -> None:
+    def give_back(self, by: str = "") -> None:
         def give() -> None:
             self._user_in_control = False
             if self._taken_at is not None:
                 self._take_overs.append(TakeOver(time.monotonic() - self._taken_at))
             self._taken_at = None
 
-        self._change("give_back", give, lambda: self._user_in_control)
+        self._change("give_back", give, lambda: self._user_in_control, by)
 
     def quit(self) -> None:
         """End the session (recorded as quit by the user) at the agent's next check."""

@@ -53,6 +53,7 @@ from clive.models.base import (
 )
 from clive.session.events import (
     Approval,
+    ApprovalAsked,
     BudgetWarning,
     ContextCompacted,
     Control,
@@ -806,6 +807,8 @@ class Agent:
     def _decided(self, step: int, action: str, rule: str, done: str) -> ToolOutcome | None:
         """Ask whether ``action`` may run: None if so; else the line is cleared, so that
         nothing of it runs, and the refusal the model reads is returned."""
+        if self.approval.approver is not None:  # a person is asked: replay shows the wait
+            self.writer.append(ApprovalAsked(step=step, action=action, rule=rule))
         decision = self.approval.decide(ApprovalRequest(step, action, rule))
         self.writer.append(
             Approval(

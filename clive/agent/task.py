@@ -55,6 +55,7 @@ def run_task(
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[SessionWriter, Terminal], None] | None = None,
     on_measure: Callable[[Terminal | None], None] | None = None,
+    on_open: Callable[[SessionWriter], None] | None = None,
 ) -> tuple[SessionWriter, SessionEnded]:
     """Run ``task`` in a fresh shell in ``cwd`` (in ``sandbox`` if given), recorded under
     ``sessions_dir``. ``experiments(writer, terminal, control, on_measure)`` makes the runner
@@ -95,7 +96,7 @@ def run_task(
     )
     return writer, _drive(
         writer, task, model, prompts, settings, cwd, user_rc, approval, None, control,
-        _Hooks(on_start, on_measure), experiments, sandbox,
+        _Hooks(on_start, on_measure, on_open), experiments, sandbox,
     )  # fmt: skip
 
 
@@ -114,6 +115,7 @@ def resume_task(
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[SessionWriter, Terminal], None] | None = None,
     on_measure: Callable[[Terminal | None], None] | None = None,
+    on_open: Callable[[SessionWriter], None] | None = None,
 ) -> tuple[SessionWriter, SessionEnded]:
     """Go on with ``session`` (interrupted or paused) in its own directory: a fresh shell in
     the directory it was last in (in ``sandbox`` if given), a fresh context from its task,
@@ -163,7 +165,7 @@ def resume_task(
     resumption = Resumption(totals, situation, _notes_of(events))
     return writer, _drive(
         writer, info.task, model, prompts, settings, cwd, user_rc, approval, resumption, control,
-        _Hooks(on_start, on_measure), experiments, sandbox, events,
+        _Hooks(on_start, on_measure, on_open), experiments, sandbox, events,
     )  # fmt: skip
 
 
@@ -176,10 +178,12 @@ ExperimentsFactory = Callable[
 
 @dataclass(frozen=True)
 class _Hooks:
-    """Where a view attaches: the shell once it runs, the measurement while it runs."""
+    """Where a view attaches: the session's directory before the shell starts (a view may
+    still ask for the shell's size), the shell once it runs, the measurement while it runs."""
 
     on_start: Callable[[SessionWriter, Terminal], None] | None = None
     on_measure: Callable[[Terminal | None], None] | None = None
+    on_open: Callable[[SessionWriter], None] | None = None
 
 
 def _listen(writer: SessionWriter, on_event) -> None:
@@ -206,6 +210,12 @@ def _drive(
     """The terminal and the agent, from start to end; everything closed whatever happens.
     ``hooks.on_start(writer, terminal)`` is called once the shell runs (a UI attaches
     there). ``history``: the events of a resumed session."""
+    if hooks.on_open is not None:
+        try:
+            hooks.on_open(writer)
+        except BaseException:
+            writer.close()
+            raise
     info = writer.info
     terminal = Terminal(
         info.cols,

@@ -1,11 +1,14 @@
-"""``--detach``: the session runs in a process of its own, without a view, and goes on when the
-terminal that started it closes (or the ssh connection drops).
+"""A session in a process of its own, which goes on when the terminal that started it closes
+(or the ssh connection drops): ``--detach`` starts one without a view, ``clive "task"`` starts
+one and watches it (``commands/_view.py``).
 
 The command runs again as a child in a new session (no controlling terminal: no SIGHUP), with
-``--headless`` and ``CLIVE_DETACHED`` set. The child says which session directory it made on a
-pipe (``CLIVE_ANNOUNCE_FD``) as soon as the directory exists; the parent prints it and exits.
-If the child ends before saying it, the parent prints what the child printed and fails.
-What the child prints goes to ``detached.log`` beside the session directories.
+``--headless`` and ``CLIVE_DETACHED`` set (and ``CLIVE_VIEWED`` when a view is on its way: it
+waits for the view's room before its shell starts, and asks the views to approve risky
+commands). The child says which session directory it made on a pipe (``CLIVE_ANNOUNCE_FD``) as
+soon as the directory exists and its views' socket listens; the parent prints it and exits, or
+watches it. If the child ends before saying it, the parent prints what the child printed and
+fails. What the child prints goes to ``detached.log`` beside the session directories.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 from pathlib import Path
 
 DETACHED = "CLIVE_DETACHED"  # set in the child: it must not detach again
+VIEWED = "CLIVE_VIEWED"  # set in the child when the parent watches it
 ANNOUNCE_FD = "CLIVE_ANNOUNCE_FD"  # the pipe the child writes its session directory to
 LOG_NAME = "detached.log"
 _ANNOUNCE_TIMEOUT = 120.0  # seconds for the child to make its session: a sandbox, a baseline
@@ -25,10 +29,30 @@ _ANNOUNCE_TIMEOUT = 120.0  # seconds for the child to make its session: a sandbo
 
 def detach(argv: list[str], sessions_dir: Path) -> int:
     """Run ``clive argv`` (without ``--detach``) in the background; print its session."""
+    started = start_in_background(argv, sessions_dir)
+    if isinstance(started, int):
+        return started
+    directory, child = started
+    print(directory)
+    print(
+        f"clive: running in the background (pid {child.pid}): watch it with "
+        f"clive attach {directory}; stop it with kill {child.pid}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def start_in_background(
+    argv: list[str], sessions_dir: Path, *, viewed: bool = False
+) -> tuple[str, subprocess.Popen] | int:
+    """Start ``clive argv`` (without ``--detach``) as a child of its own; its session
+    directory once it exists, or an exit status after saying why there is none."""
     sessions_dir.mkdir(parents=True, exist_ok=True)
     log_path = sessions_dir / LOG_NAME
     read_end, write_end = os.pipe()
     env = {**os.environ, DETACHED: "1", ANNOUNCE_FD: str(write_end)}
+    if viewed:
+        env[VIEWED] = "1"
     command = [sys.executable, "-m", "clive", "--headless", *_without_detach(argv)]
     with open(log_path, "ab") as log:
         try:
@@ -66,24 +90,18 @@ def detach(argv: list[str], sessions_dir: Path) -> int:
         )
         print(_tail(log_path), file=sys.stderr)
         return 1
-    print(directory)
-    print(
-        f"clive: running in the background (pid {child.pid}): watch it with "
-        f"clive show {directory}; stop it with kill {child.pid}",
-        file=sys.stderr,
-    )
-    return 0
+    return directory, child
 
 
 def announcer():
-    """In a detached child: an ``on_start`` hook that says the session's directory to the
-    parent once; None elsewhere."""
+    """In a detached child: a hook ``announce(writer)`` that says the session's directory to
+    the parent once; None elsewhere."""
     fd = os.environ.get(ANNOUNCE_FD)
     if fd is None or not os.environ.get(DETACHED):
         return None
     os.environ.pop(ANNOUNCE_FD)  # a session started from this one does not inherit it
 
-    def announce(writer, _terminal) -> None:
+    def announce(writer) -> None:
         try:
             os.write(int(fd), f"{writer.directory}\n".encode())
             os.close(int(fd))

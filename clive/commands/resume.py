@@ -67,7 +67,9 @@ def resume(args: argparse.Namespace) -> int:
     print(f"clive resume: {session.name}, from step {session.info.totals.steps}", file=sys.stderr)
     settings = agent_settings(config)
 
-    def start(on_event, *, control=None, approver=None, on_start=None, on_measure=None):
+    def start(
+        on_event, *, control=None, approver=None, on_start=None, on_measure=None, on_open=None
+    ):
         return resume_task(
             session,
             model,
@@ -82,11 +84,12 @@ def resume(args: argparse.Namespace) -> int:
             on_event=on_event,
             on_start=on_start,
             on_measure=on_measure,
+            on_open=on_open,
         )
 
     try:
         size = (session.info.cols, session.info.rows)
-        return run_and_report(args, start, model.name, size, settings)
+        return run_and_report(args, start, model.name, size, settings, history=session.log().events)
     except ValueError as error:
         print(f"clive resume: {error}", file=sys.stderr)
         return 2

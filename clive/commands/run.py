@@ -16,15 +16,19 @@ from urllib.parse import urlsplit, urlunsplit
 from clive.agent.approval import ApprovalPolicy
 from clive.agent.loop import AgentSettings
 from clive.agent.task import run_task
-from clive.cli import MIN_FOLLOWED_SIZE
-from clive.commands._detach import DETACHED, announcer, detach
+from clive.commands._detach import DETACHED, VIEWED, announcer, detach, start_in_background
 from clive.commands._print import EventLines
+from clive.commands._view import watch
 from clive.config import Config
+from clive.link import Hub, HubServer
 from clive.models import Model, ModelChoiceError, open_model
 from clive.sandbox import Choice, Sandbox, SandboxError, choose, shell_sandbox
 from clive.session.events import Event, ModelText, Outcome, TerminalOutput
 from clive.session.redact import REDACTED
 from clive.terminal import TerminalError
+
+ROOM_WAIT = 5.0  # seconds a session waits for its view's room before its shell starts
+_VIEWS_CATCH_UP = 5.0  # seconds the views have, at the end, to get what waits for them
 
 # The exit status says how the session ended.
 EXIT_STATUS = {
@@ -134,7 +138,9 @@ def task_starter(
     goes to ``run_task``)."""
     config: Config = args.config
 
-    def start(on_event, *, control=None, approver=None, on_start=None, on_measure=None):
+    def start(
+        on_event, *, control=None, approver=None, on_start=None, on_measure=None, on_open=None
+    ):
         return run_task(
             task,
             model,
@@ -150,6 +156,7 @@ def task_starter(
             on_event=on_event,
             on_start=on_start,
             on_measure=on_measure,
+            on_open=on_open,
             **extra,
         )
 
@@ -159,7 +166,7 @@ def task_starter(
 def prepare(args: argparse.Namespace, model: Model | None) -> Model | int:
     """The model the settings ask for, or an exit status after saying what is wrong."""
     config: Config = args.config
-    if config.approve == "always" and not use_ui(args):
+    if config.approve == "always" and not (use_ui(args) or os.environ.get(VIEWED)):
         print(
             "clive: --approve always needs someone to approve each command, and this run "
             "has no UI (--headless, --json, or no terminal): use --approve risky or never",
@@ -203,39 +210,72 @@ def run_and_report(
     model_name: str,
     size: tuple[int, int],
     budgets: AgentSettings,
+    history: Sequence[Event] = (),
 ) -> int:
-    """Run a session (``start(on_event, control=, approver=, on_start=)``) in the live UI or
-    headless, printing its events; exit as it ended. With ``--detach``: in the background."""
-    if getattr(args, "detach", False) and not os.environ.get(DETACHED):
-        return detach(args.argv, Path(args.sessions_dir))
-    try:
+    """Run a session (``start(on_event, control=, approver=, on_start=, on_measure=,
+    on_open=)``) and exit as it ended. With a terminal, the session runs in a process of its
+    own and this one watches it (the view may detach: the session goes on); with
+    ``--detach``, in the background without a view; headless, here, printing its events.
+    Whichever way, views may attach to it (``clive attach``) while it runs. ``history``: the
+    events of a session resumed, for the views."""
+    if not os.environ.get(DETACHED):
+        if getattr(args, "detach", False):
+            return detach(args.argv, Path(args.sessions_dir))
         if use_ui(args):
-            from clive.ui.live_app import LiveApp
+            started = start_in_background(args.argv, Path(args.sessions_dir), viewed=True)
+            if isinstance(started, int):
+                return started
+            return watch(Path(started[0]))
+    viewed = bool(os.environ.get(VIEWED))
+    hub = Hub(
+        model=model_name,
+        cols=size[0],
+        rows=size[1],
+        budgets=budgets,
+        follow=getattr(args, "follow_size", False),
+        room_wait=ROOM_WAIT if viewed else 0.0,
+        history=history,
+    )
+    printer = _Printer(json_lines=args.json)
+    announce = announcer()
+    servers: list[HubServer] = []
 
-            follow = getattr(args, "follow_size", False)
-            app = LiveApp(
-                lambda **hooks: start(hooks.pop("on_event"), **hooks),
-                model=model_name,
-                cols=size[0],
-                rows=size[1],
-                budgets=budgets,
-                fit_to=MIN_FOLLOWED_SIZE if follow else None,
-            )
-            # `kill PID` ends the session cleanly: recorded as quit, shell closed.
-            signal.signal(signal.SIGTERM, lambda *_: app.request_quit())
-            app.run()
-            if app.error is not None:
-                raise app.error  # the session's own failure, reported as headless
-            if app.result is None:
-                print("clive: the session did not start", file=sys.stderr)
-                return 1
-            writer, ended = app.result
-        else:
-            signal.signal(signal.SIGTERM, _stop)
-            writer, ended = start(_Printer(json_lines=args.json), on_start=announcer())
+    def on_event(event: Event) -> None:
+        printer(event)
+        hub.on_event(event)
+
+    def on_open(writer) -> None:
+        try:
+            servers.append(HubServer(hub, writer.directory))
+        except OSError as error:
+            print(f"clive: no view can attach to this session: {error}", file=sys.stderr)
+        if announce is not None:
+            announce(writer)
+        hub.on_open(writer)  # the view on its way says its room: the shell starts at it
+
+    signal.signal(signal.SIGTERM, _stop)
+    failure = None
+    try:
+        writer, ended = start(
+            on_event,
+            control=hub.control,
+            approver=hub.approver if viewed else None,
+            on_start=hub.on_start,
+            on_measure=hub.on_measure,
+            on_open=on_open,
+        )
     except (TerminalError, OSError) as error:
+        failure = str(error)
         print(f"clive: {error}", file=sys.stderr)
         return 1
+    except BaseException as error:
+        failure = repr(error)
+        raise
+    finally:
+        hub.finished(failure)
+        hub.close(timeout=_VIEWS_CATCH_UP)
+        for server in servers:
+            server.close()
     print(f"session: {writer.directory}", file=sys.stderr)
     if ended.outcome is Outcome.PAUSED:
         print(f"resume it with: clive resume {writer.directory}", file=sys.stderr)

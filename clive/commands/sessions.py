@@ -7,6 +7,7 @@ import datetime
 from pathlib import Path
 
 from clive.session import list_sessions
+from clive.session.events import Outcome
 from clive.session.present import format_duration
 
 
@@ -46,6 +47,9 @@ def sessions(args: argparse.Namespace) -> int:
         print(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+    running = [s.name for s in found if s.info.outcome is Outcome.RUNNING]
+    if running:
+        print(f"\nrunning: {len(running)}; watch one with: clive attach {running[-1]}")
     return 0
 
 

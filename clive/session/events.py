@@ -163,6 +163,15 @@ class ContextCompacted(_Event):
     dropped: str = ""  # what the notes request left out to fit the window, e.g. "4 screens"
 
 
+class ApprovalAsked(_Event):
+    """A risky action waits for a person to approve it (the ``approval`` event follows)."""
+
+    type: Literal["approval_asked"] = "approval_asked"
+    step: int
+    action: str
+    rule: str
+
+
 class Approval(_Event):
     """A risky action and what was decided about it."""
 
@@ -292,6 +301,7 @@ Event = Annotated[
     | ModelText
     | ModelRetry
     | ContextCompacted
+    | ApprovalAsked
     | Approval
     | Observation
     | ToolResult

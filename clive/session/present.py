@@ -23,6 +23,7 @@ from typing import Literal
 from clive.agent.input_line import InputLine
 from clive.session.events import (
     Approval,
+    ApprovalAsked,
     BudgetWarning,
     ContextCompacted,
     Control,
@@ -353,6 +354,9 @@ def _present(event: Event, numbers: Numbers) -> Presented | None:
             return presented(
                 Said("note", text, name="context compacted", mark="✎"), dropped=event.dropped
             )
+        case ApprovalAsked():
+            name = "waiting for a person's approval"
+            return presented(Said("warning", repr(event.action), name=name, mark="?"))
         case Approval():
             verdict = "approved" if event.approved else "REFUSED"  # a refusal stands out
             text = repr(event.action) + (f": {event.reason}" if event.reason else "")

@@ -35,10 +35,14 @@ import pexpect
 
 from clive.terminal import _processes
 from clive.terminal._escapes import split_unfinished_escape
+from clive.terminal._screen_state import save_state
 from clive.terminal.emulator import Cursor, Emulator
 from clive.terminal.keys import encode_keys
 from clive.terminal.shell import bash_command, child_environment
 from clive.terminal.transcript import Mark, Transcript
+
+# listener(data, None) for each chunk printed, listener(None, (cols, rows)) for each resize
+ScreenListener = Callable[[bytes | None, tuple[int, int] | None], None]
 
 _OSC = re.compile(r"\x1b\]([^\x07\x1b]*)(?:\x07|\x1b\\)")
 _TERMINAL_QUERY = re.compile(rb"\x1b\[[?>=]?[0-9;]*[nc]")
@@ -244,6 +248,7 @@ class Terminal:
         self._output_listeners: list[Callable[[bytes, float], None]] = []
         self._input_listeners: list[Callable[[bytes, float], None]] = []
         self._error_listeners: list[Callable[[CallbackError], None]] = []
+        self._screen_listeners: list[ScreenListener] = []
         self._child: pexpect.spawn | None = None
         self._reader: threading.Thread | None = None
         self._started = False
@@ -492,6 +497,29 @@ class Terminal:
         """Call ``listener(data, monotonic_time)`` with every chunk sent to the terminal."""
         self._input_listeners.append(listener)
 
+    def add_screen_listener(self, listener: ScreenListener) -> None:
+        """Call ``listener(data, None)`` with every chunk the terminal prints and
+        ``listener(None, (cols, rows))`` at every resize, in the order the screen takes them,
+        under the screen's lock (see ``screen_state``): it must only hand them on. A view
+        that keeps its own copy of the screen follows it from these."""
+        self._screen_listeners.append(listener)
+
+    def screen_state(self, then: Callable[[str, bytes], None]) -> None:
+        """Call ``then(state, pending)`` with the screen's whole state (``save_state``'s
+        JSON) and the bytes of a character not yet whole, under the lock the screen
+        listeners are called under: what they get next follows exactly from that state."""
+        with self._cond:
+            self._render()
+            pending = self._screen_decoder.getstate()[0]
+            then(save_state(self._emulator), pending)
+
+    def _tell_screen_listeners(self, data: bytes | None, size: tuple[int, int] | None) -> None:
+        for listener in self._screen_listeners:
+            try:
+                listener(data, size)
+            except Exception as error:  # a view that fails must not stop the terminal
+                self._callback_failed(f"the screen listener {listener!r}", error)
+
     def add_error_listener(self, listener: Callable[[CallbackError], None]) -> None:
         """Call ``listener(failure)`` when a callback on the stream fails: an output or input
         listener, the handler of a shell marker, the reader's own handling of a chunk. The
@@ -588,6 +616,8 @@ class Terminal:
                     self._write_transcript()
             self._queued.append(data)
             self._queued_bytes += len(data)
+            if self._screen_listeners:
+                self._tell_screen_listeners(data, None)
             self._last_output = now
             self._chunks += 1
             # A waiter is woken by output only when it asked to be, and once: while output
@@ -794,6 +824,7 @@ class Terminal:
             self._emulator.resize(cols, rows)
             self._cols, self._rows = cols, rows
             self._child.setwinsize(rows, cols)  # with the screen's, in the same order
+            self._tell_screen_listeners(None, (cols, rows))
 
     # -- looking ------------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from clive.session.events import (
+    Approval,
+    ApprovalAsked,
     Control,
     Error,
     Event,
@@ -60,6 +62,10 @@ def next_status(status: AgentStatus, event: Event) -> AgentStatus:
     if isinstance(event, ToolResult):
         calls = tuple(c for c in status.pending_calls if c.id != event.call_id)
         return _acting(status, calls, t)
+    if isinstance(event, ApprovalAsked):
+        return replace(status, state="waiting for approval", detail=f"({event.rule})", since=t)
+    if isinstance(event, Approval):
+        return _acting(status, status.pending_calls, t)
     if isinstance(event, Control) and event.action in _CONTROL_STATES:
         return replace(status, state=_CONTROL_STATES[event.action], detail="", since=t)
     if isinstance(event, Error) and event.fatal:

@@ -30,3 +30,19 @@ def test_the_best_metric_has_a_column_only_when_a_session_has_one(tmp_path, caps
     assert header.split()[-1] == "BEST"
     best = {row.split()[-1] for row in rows}
     assert best == {"-", "0.0144191"}
+
+
+def test_running_sessions_are_marked_and_the_way_to_watch_one_is_said(tmp_path, capsys):
+    _session(tmp_path, "done already", "m")
+    info = SessionInfo(
+        id="", task="still going", model="m", cwd="/", cols=80, rows=24, started_at="2026-01-02"
+    )
+    running = SessionWriter.create(tmp_path, info, background_flush=False)  # this process runs it
+    try:
+        lines = _listing(tmp_path, capsys)
+    finally:
+        running.close(SessionEnded(outcome=Outcome.QUIT))
+    (row,) = [line for line in lines if "still going" in line]
+    assert "running" in row.split()
+    assert lines[-1] == f"running: 1; watch one with: clive attach {running.directory.name}"
+    assert lines[-1] not in _listing(tmp_path, capsys)  # ended now: nothing to watch

@@ -240,13 +240,23 @@ def test_a_transcript_that_fails_once_is_reported_and_the_terminal_goes_on(tmp_p
     append = Transcript.append
     failed = []
 
+    append_plain = Transcript.append_plain_ascii
+
     def fails_once(self, text: str) -> None:
         if "BOOM" in text and not failed:
             failed.append(text)
             raise OSError("No space left on device")
         append(self, text)
 
+    def plain_fails_once(self, data: bytes) -> None:
+        # Plain output takes the fast path: whichever way BOOM comes, it fails once.
+        if b"BOOM" in data and not failed:
+            failed.append(data)
+            raise OSError("No space left on device")
+        append_plain(self, data)
+
     monkeypatch.setattr(Transcript, "append", fails_once)
+    monkeypatch.setattr(Transcript, "append_plain_ascii", plain_fails_once)
     with Terminal(cols=80, rows=24, cwd=tmp_path, user_rc=False) as term:
         term.add_error_listener(failures.append)
         term.run("echo BOOM", timeout=10)

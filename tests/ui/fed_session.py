@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 
 from clive.agent.approval import ApprovalRequest, Decision
+from clive.link import LocalLink
 from clive.session.events import (
     Event,
     ModelTurn,
@@ -33,7 +34,7 @@ class FedSession:
         for item in items:
             self._queue.put(item)
 
-    def start(self, *, control, approver, on_event, on_start, on_measure=None):
+    def start(self, *, control, approver, on_event, on_start, on_measure=None, on_open=None):
         def heard(action: str, _message: str) -> None:
             self.actions.append(action)
             if action == "quit":
@@ -50,10 +51,11 @@ class FedSession:
                 return None, item
         return None, None
 
-    def app(self, **options) -> LiveApp:
-        """The live app of this session (``LiveApp``'s options, a model ``m`` and an 80x24
-        shell unless told)."""
-        return LiveApp(self.start, **{"model": "m", "cols": 80, "rows": 24, **options})
+    def app(self, *, clock=None, **options) -> LiveApp:
+        """The live app of this session (``LocalLink``'s options: a model ``m`` and an 80x24
+        shell unless told; ``clock`` for the app)."""
+        link = LocalLink(self.start, **{"model": "m", "cols": 80, "rows": 24, **options})
+        return LiveApp(link) if clock is None else LiveApp(link, clock=clock)
 
 
 def started(task: str = "count the errors") -> SessionStarted:

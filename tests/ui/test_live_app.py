@@ -13,6 +13,7 @@ from clive.agent.approval import ApprovalPolicy
 from clive.agent.loop import AgentSettings
 from clive.agent.task import run_task
 from clive.config import DEFAULT_RISKY
+from clive.link import LocalLink
 from clive.models import ScriptModel
 from clive.session import Session
 from clive.session.events import Approval, Control, InputSent, Outcome
@@ -38,7 +39,7 @@ def _app(tmp_path, turns, approve="never", clock=time.monotonic) -> LiveApp:
     script = write_script(tmp_path / "turns.jsonl", turns)
     (tmp_path / "work").mkdir(exist_ok=True)
 
-    def start(*, control, approver, on_event, on_start, on_measure=None):
+    def start(*, control, approver, on_event, on_start, on_measure=None, on_open=None):
         return run_task(
             "count",
             ScriptModel(script),
@@ -49,11 +50,11 @@ def _app(tmp_path, turns, approve="never", clock=time.monotonic) -> LiveApp:
             control=control,
             on_event=on_event,
             on_start=on_start,
+            on_open=on_open,
         )
 
-    return LiveApp(
-        start, model="script", cols=80, rows=24, budgets=AgentSettings(max_steps=50), clock=clock
-    )
+    link = LocalLink(start, model="script", cols=80, rows=24, budgets=AgentSettings(max_steps=50))
+    return LiveApp(link, clock=clock)
 
 
 def _session(tmp_path) -> Session:
@@ -65,7 +66,9 @@ def _session(tmp_path) -> Session:
 async def test_pause_take_over_give_back_steer_help_and_quit(tmp_path):
     app = _app(tmp_path, SLOW)
     async with app.run_test(size=(160, 40)) as pilot:
-        await until(pilot, lambda: app.terminal is not None and app.terminal.waiting, "a wait")
+        await until(
+            pilot, lambda: app.link.terminal is not None and app.link.terminal.waiting, "a wait"
+        )
         view = app.query_one(TerminalView)
         await until(
             pilot,
@@ -76,15 +79,15 @@ async def test_pause_take_over_give_back_steer_help_and_quit(tmp_path):
         await until(pilot, lambda: status.budget_left == "48 steps", "step 2 of 50")
 
         await pilot.press("p")
-        assert app.control.paused
+        assert app.link.control.paused
         await until(pilot, lambda: status.state == "paused", "paused shown")
         await pilot.press("p")
-        assert not app.control.paused
+        assert not app.link.control.paused
 
         await pilot.press("t")
-        assert app.control.user_in_control and status.state == "you have the terminal"
+        assert app.link.control.user_in_control and status.state == "you have the terminal"
         await pilot.press("ctrl+c")  # to the shell, not to the app
-        await until(pilot, lambda: app.terminal.snapshot().state.value == "prompt", "a prompt")
+        await until(pilot, lambda: app.link.terminal.snapshot().state.value == "prompt", "a prompt")
         for key in "echo mine":
             await pilot.press(key if key != " " else "space")
         await pilot.press("enter")
@@ -92,7 +95,7 @@ async def test_pause_take_over_give_back_steer_help_and_quit(tmp_path):
         assert not isinstance(app.screen, ConfirmScreen)
         await pilot.press("backspace")
         await pilot.press("ctrl+right_square_bracket")
-        assert not app.control.user_in_control
+        assert not app.link.control.user_in_control
 
         await pilot.press("s")
         assert isinstance(app.screen, SteerScreen)
@@ -110,15 +113,15 @@ async def test_pause_take_over_give_back_steer_help_and_quit(tmp_path):
         await pilot.press("y")
         await until(pilot, lambda: not app.is_running, "the app closed")
 
-    _, ended = app.result
+    _, ended = app.link.result
     assert ended.outcome is Outcome.QUIT
     events = _session(tmp_path).log().events
     actions = [(e.action, e.message) for e in events if isinstance(e, Control)]
     assert actions[:5] == [
         ("pause", ""),
         ("resume", ""),
-        ("take_over", ""),
-        ("give_back", ""),
+        ("take_over", "you"),  # the view's name
+        ("give_back", "you"),
         ("steer", "hi"),
     ]
     typed = "".join(e.data for e in events if isinstance(e, InputSent) and e.source == "user")
@@ -151,7 +154,7 @@ async def test_quitting_while_an_approval_waits_refuses_it_and_ends_the_app(tmp_
         await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the approval dialog")
         app.request_quit()  # what SIGTERM does
         await until(pilot, lambda: not app.is_running, "the app closed")
-    _, ended = app.result
+    _, ended = app.link.result
     assert ended.outcome is Outcome.QUIT
     events = _session(tmp_path).log().events
     (decision,) = [e for e in events if isinstance(e, Approval)]

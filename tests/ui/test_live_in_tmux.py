@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 
 import pytest
+from polling import wait_until
 from scripted import finish, type_, wait, write_script
 
 from clive.session import Session
@@ -59,7 +61,7 @@ def test_watch_pause_take_over_type_give_back_and_quit(tmp_path, tmux_pane):
     pane.send_keys("y")
     pane.wait_for_text(r"CLIVE-EXIT=\d+", timeout=30)
 
-    (directory,) = sessions.iterdir()
+    (directory,) = _session_directories(sessions)
     session = Session(directory)
     events = session.log().events
     actions = [e.action for e in events if isinstance(e, Control)]
@@ -67,6 +69,88 @@ def test_watch_pause_take_over_type_give_back_and_quit(tmp_path, tmux_pane):
     typed = "".join(e.data for e in events if isinstance(e, InputSent) and e.source == "user")
     assert "\x03" in typed and "typed-by-a-person" in typed
     assert session.info.outcome is Outcome.QUIT
+
+
+def test_detach_attach_from_two_terminals_one_takes_over_the_other_sees_it(tmp_path, tmux_pane):
+    """`clive "task"` in one terminal, detached with d; two more terminals attach (`clive
+    attach`: the latest running session); one takes the terminal and types, the other sees who
+    has it and what was typed; closing a terminal does not end the session; q in the other
+    ends it."""
+    count = "for i in $(seq 1 600); do echo tick-$i; sleep 1; done"
+    script = write_script(
+        tmp_path / "turns.jsonl",
+        [type_(count), *[wait(until="pattern", pattern="never-printed", timeout=900)] * 4],
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    sessions = tmp_path / "sessions"
+    clive = [sys.executable, "-m", "clive"]
+    start = [
+        *clive, "--model", f"script:{script}", "--cwd", str(work), "--sessions-dir",
+        str(sessions), "--no-user-rc", "count for two views",
+    ]  # fmt: skip
+    first = tmux_pane(cols=160, rows=40, command=shlex.join(start) + "; echo CLIVE-EXIT=$?")
+    first.wait_for_text(r"tick-2", timeout=30)
+    first.send_keys("d")
+    first.wait_for_text(r"detached; the session goes on", timeout=30)
+    first.wait_for_text(r"CLIVE-EXIT=0")
+    (directory,) = _session_directories(sessions)
+    assert Session(directory).info.outcome is Outcome.RUNNING
+
+    attach = shlex.join([*clive, "attach", "--sessions-dir", str(sessions)])
+    left = tmux_pane(cols=160, rows=40, command=attach + "; echo CLIVE-EXIT=$?")
+    right = tmux_pane(cols=140, rows=40, command=attach + "; echo CLIVE-EXIT=$?")
+    for pane in (left, right):
+        pane.wait_for_text(r"tick-\d+", timeout=30)
+        pane.wait_for_text(r"waiting for /never-printed/", timeout=30)
+        pane.wait_for_text(r"1 other view", timeout=10)
+
+    left.send_keys("t")
+    left.wait_for_text(r"you have the terminal")
+    right.wait_for_text(r"root@\S+ has the terminal|\S+@\S+ has the terminal")
+    left.send_keys("C-c")
+    left.send_text("echo typed-on-the-left")
+    left.send_keys("Enter")
+    right.wait_for_text(r"^.*typed-on-the-left\s*│", timeout=10)  # its output, seen there
+    right.send_keys("t")  # the left has it: the right may not
+    right.wait_for_text(r"has the terminal")
+    left.send_keys("C-]")
+    right.wait_for_text(r"waiting for /never-printed/")
+
+    assert len(_attached(sessions)) == 2
+    left.close()  # the terminal goes away (SIGHUP): the view ends, the session goes on
+    wait_until(lambda: len(_attached(sessions)) == 1, "the left view's process gone")
+    right.wait_for_text(r"waiting for /never-printed/", timeout=20)
+    assert Session(directory).info.outcome is Outcome.RUNNING
+
+    right.send_keys("q")
+    right.wait_for_text(r"Quit\?")
+    right.send_keys("y")
+    right.wait_for_text(r"CLIVE-EXIT=130", timeout=30)
+    session = Session(directory)
+    assert session.info.outcome is Outcome.QUIT
+    events = session.log().events
+    taken = [e for e in events if isinstance(e, Control) and e.action == "take_over"]
+    assert len(taken) == 1 and "@" in taken[0].message  # who took it: user@tty
+    typed = "".join(e.data for e in events if isinstance(e, InputSent) and e.source == "user")
+    assert "typed-on-the-left" in typed
+
+
+def _attached(sessions) -> list[int]:
+    """The processes of `clive attach` watching a session under ``sessions``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"attach" in argv and str(sessions).encode() in argv:
+            found.append(int(proc.name))
+    return found
+
+
+def _session_directories(sessions):
+    return [path for path in sessions.iterdir() if path.is_dir()]
 
 
 @pytest.mark.parametrize(("cols", "rows"), [(160, 48), (80, 24)])

@@ -12,7 +12,9 @@ import threading
 import pytest
 from recorded_session import COLS, ROWS, record_session
 
+from clive.link import LocalLink
 from clive.session.asciicast import iter_events
+from clive.terminal._screen_state import save_state
 from clive.terminal.emulator import Emulator
 from clive.ui.live_app import LiveApp
 
@@ -27,11 +29,11 @@ class RecordedTerminal:
                 self._emulator.feed(event.data)
         self.waiting = 0
 
-    def add_output_listener(self, listener) -> None:
-        listener(b"", 0.0)
+    def add_screen_listener(self, listener) -> None:
+        pass  # the recording is over: nothing more comes
 
-    def screen_view(self):
-        return self._emulator.cells(), self._emulator.cursor
+    def screen_state(self, then) -> None:
+        then(save_state(self._emulator), b"")
 
     def send_keys(self, *keys) -> None:
         raise AssertionError("the snapshot presses no key that goes to the shell")
@@ -45,7 +47,7 @@ def session(tmp_path_factory):
 def _live_app(session) -> LiveApp:
     fed = threading.Event()
 
-    def start(*, control, approver, on_event, on_start, on_measure=None):
+    def start(*, control, approver, on_event, on_start, on_measure=None, on_open=None):
         on_start(None, RecordedTerminal(session.cast_path))
         events = session.log().events
         for event in events:
@@ -53,7 +55,8 @@ def _live_app(session) -> LiveApp:
         fed.set()
         return None, events[-1]
 
-    app = LiveApp(start, model=session.info.model, cols=COLS, rows=ROWS, clock=lambda: 100.0)
+    link = LocalLink(start, model=session.info.model, cols=COLS, rows=ROWS)
+    app = LiveApp(link, clock=lambda: 100.0)
     app.fed = fed
     return app
 

@@ -14,6 +14,7 @@ from clive.agent.loop import AgentSettings
 from clive.agent.task import run_task
 from clive.experiments.runner import ExperimentRunner
 from clive.experiments.task_file import load_task
+from clive.link import LocalLink
 from clive.models import ScriptModel
 from clive.session import Session
 from clive.session.events import ExperimentResult
@@ -60,18 +61,19 @@ async def test_the_pane_shows_the_measurement_while_it_runs_then_the_shell(tmp_p
             stop=lambda: control.quitting, on_measure=on_measure,
         )  # fmt: skip
 
-    def start(*, control, approver, on_event, on_start, on_measure=None):
+    def start(*, control, approver, on_event, on_start, on_measure=None, on_open=None):
         return run_task(
             task.body, ScriptModel(script), sessions_dir=tmp_path / "sessions", cwd=repo,
             user_rc=False, control=control, experiments=experiments, on_event=on_event,
-            on_start=on_start, on_measure=on_measure,
+            on_start=on_start, on_measure=on_measure, on_open=on_open,
         )  # fmt: skip
 
-    app = LiveApp(start, model="script", cols=80, rows=24, budgets=AgentSettings(max_steps=5))
+    link = LocalLink(start, model="script", cols=80, rows=24, budgets=AgentSettings(max_steps=5))
+    app = LiveApp(link)
     async with app.run_test(size=(160, 40)) as pilot:
         view = app.query_one(TerminalView)
         pane = app.query_one("#terminal-pane")
-        await until(pilot, lambda: app.measurement is not None, "a measurement", 60)
+        await until(pilot, lambda: app.screens.measuring, "a measurement", 60)
         await until(pilot, lambda: "measuring-now" in _screen_text(view), "its output", 60)
         assert pane.has_class("measuring") and "measurement" in str(pane.border_title)
         (flags / "go").touch()

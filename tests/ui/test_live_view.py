@@ -98,11 +98,11 @@ async def test_the_agent_waits_while_the_quit_question_is_open_and_no_puts_it_ba
             await pilot.press("p")
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
-        assert app.control.paused
+        assert app.link.control.paused
         assert app.query_one(StatusBar).state == "paused"
         await pilot.press("n")
         assert not isinstance(app.screen, ConfirmScreen)
-        assert app.control.paused is paused_before
+        assert app.link.control.paused is paused_before
     assert session.actions[:2] == (["pause", "quit"] if paused_before else ["pause", "resume"])
 
 
@@ -130,7 +130,7 @@ async def test_after_the_end_pause_take_over_and_steer_leave_the_footer_and_say_
             )
             app.clear_notifications()
             await until(pilot, lambda: not toasts(), "the notification gone")
-        assert not app.control.paused and not app.control.user_in_control
+        assert not app.link.control.paused and not app.link.control.user_in_control
         assert app.screen is app.screen_stack[0], "no dialog opened"
 
 
