@@ -16,7 +16,7 @@ from clive.config import DEFAULT_RISKY
 from clive.link import LocalLink
 from clive.models import ScriptModel
 from clive.session import Session
-from clive.session.events import Approval, Control, InputSent, Outcome
+from clive.session.events import Approval, ApprovalAsked, Control, InputSent, Outcome
 from clive.ui._dialogs import ApprovalScreen, ConfirmScreen, SteerScreen
 from clive.ui.help_screen import HelpScreen
 from clive.ui.live_app import LiveApp
@@ -144,8 +144,11 @@ async def test_a_risky_command_waits_for_the_user_in_a_dialog(tmp_path, answer, 
         await until(pilot, lambda: app.ended is not None, "the end")
         await pilot.press("q")
         await asyncio.sleep(0)
-    (decision,) = [e for e in _session(tmp_path).log().events if isinstance(e, Approval)]
+    events = _session(tmp_path).log().events
+    (decision,) = [e for e in events if isinstance(e, Approval)]
     assert decision.approved is approved and decision.by == "user"
+    (asked,) = [e for e in events if isinstance(e, ApprovalAsked)]  # replay shows the wait
+    assert asked.t <= decision.t and asked.action == decision.action
 
 
 async def test_quitting_while_an_approval_waits_refuses_it_and_ends_the_app(tmp_path):
