@@ -672,7 +672,7 @@ class Agent:
         if isinstance(checked, ToolOutcome):
             outcome = checked
         elif isinstance(checked, ExperimentInput):
-            outcome = self._experiment(checked.description)
+            outcome = self._experiment(checked.description, checked.hypothesis)
         elif isinstance(checked, NoteInput):
             self.writer.append_note(checked.text)
             self.notes.append(checked.text)
@@ -706,13 +706,13 @@ class Agent:
         )
         return outcome
 
-    def _experiment(self, description: str) -> ToolOutcome:
+    def _experiment(self, description: str, hypothesis: str = "") -> ToolOutcome:
         """The harness commits, measures and decides (clive.experiments): the model only
         reads the result."""
         assert self.experiments is not None
         self.input_source = "harness"
         try:
-            ok, text = self.experiments.experiment(description)
+            ok, text = self.experiments.experiment(description, hypothesis)
         finally:
             self.input_source = "agent"
         return ToolOutcome(ok, text)

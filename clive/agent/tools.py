@@ -74,6 +74,7 @@ class FinishInput(_Input):
 
 class ExperimentInput(_Input):
     description: str = Field(min_length=1, description="what this change tries, in a line")
+    hypothesis: str = Field("", description="why you expect it to help, in a line")
 
 
 INPUTS: dict[str, type[_Input]] = {

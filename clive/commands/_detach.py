@@ -13,8 +13,10 @@ fails. What the child prints goes to ``detached.log`` beside the session directo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -49,6 +51,7 @@ def start_in_background(
     directory once it exists, or an exit status after saying why there is none."""
     sessions_dir.mkdir(parents=True, exist_ok=True)
     log_path = sessions_dir / LOG_NAME
+    start = log_path.stat().st_size if log_path.exists() else 0  # the child's lines follow
     read_end, write_end = os.pipe()
     env = {**os.environ, DETACHED: "1", ANNOUNCE_FD: str(write_end)}
     if viewed:
@@ -71,7 +74,14 @@ def start_in_background(
             print(f"clive: cannot start the session in the background: {error}", file=sys.stderr)
             return 1
     os.close(write_end)  # the child holds the only writer: end of file when it is gone
-    directory = _announced(read_end, _ANNOUNCE_TIMEOUT)
+    try:
+        directory = _announced(read_end, _ANNOUNCE_TIMEOUT)
+    except KeyboardInterrupt:
+        # Nobody will watch it, nor approve its commands: it ends as quit.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+        print("clive: interrupted before the session started: it is stopped", file=sys.stderr)
+        return 130
     if directory is None:
         print(
             f"clive: the session has not started after {_ANNOUNCE_TIMEOUT:g}s; it may still "
@@ -88,7 +98,7 @@ def start_in_background(
             f"clive: the session did not start ({status}); what it printed is in {log_path}:",
             file=sys.stderr,
         )
-        print(_tail(log_path), file=sys.stderr)
+        print(_tail(log_path, start), file=sys.stderr)
         return 1
     return directory, child
 
@@ -141,9 +151,13 @@ def _without_detach(argv: list[str]) -> list[str]:
     return argv[:at] + argv[at + 1 :]
 
 
-def _tail(path: Path, lines: int = 20) -> str:
+def _tail(path: Path, start: int, lines: int = 20) -> str:
+    """The last ``lines`` of what was written to ``path`` from offset ``start`` on (the log is
+    shared by every session started in the background)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open(path, "rb") as log:
+            log.seek(start)
+            text = log.read().decode("utf-8", "replace")
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])

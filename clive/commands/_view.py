@@ -53,15 +53,22 @@ def watch(directory: Path, name: str | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: app.detach_soon())
     signal.signal(signal.SIGHUP, lambda *_: os._exit(0))
     app.run()
+    if app.error:  # clive itself failed, in the session's process
+        print(f"clive: {app.error}", file=sys.stderr)
     if app.detached or not app.gone:
         if not sys.stderr.isatty():
             return 0  # a browser's tab closed: nobody reads this
         print(
-            f"clive: detached; the session goes on. Watch it again with: clive attach {directory}",
+            f"clive: detached; the session goes on (a risky command waits for a view to "
+            f"approve it). Watch it again with: clive attach {directory}",
             file=sys.stderr,
         )
         return 0
-    return report_end(directory)
+    try:
+        status = report_end(directory)
+    except KeyboardInterrupt:
+        return 130
+    return 1 if app.error else status
 
 
 def report_end(directory: Path) -> int:

@@ -51,11 +51,28 @@ def run_experiments(args: argparse.Namespace) -> int:
     print(f"clive run: {task.name!r} in {repo.root}; {choice.note}", file=sys.stderr)
     # The model's git is read-only: what it plants there (hooks, config) would run as you
     # later. The harness keeps its own repository and never reads this one again.
+    held_out = [Path(p).resolve() for p in task.holdout.paths] if task.holdout else []
+    inside = [str(p) for p in held_out if p.is_relative_to(repo.root.resolve())]
+    if inside:
+        print(
+            f"clive run: holdout.paths {', '.join(inside)} is inside the repository the model "
+            "works in: a held-out metric must live where the model cannot read it",
+            file=sys.stderr,
+        )
+        return 2
+    if task.holdout and not choice.enabled:
+        print(
+            "clive run: the held-out metric is only held out in the sandbox: without it the "
+            "model's shell can read its files",
+            file=sys.stderr,
+        )
     try:
         sandbox = None
         if choice.enabled:
             git_dir = [repo.root / ".git"]
-            sandbox = shell_sandbox_for(config, repo.root, sessions_dir, readonly=git_dir)
+            sandbox = shell_sandbox_for(
+                config, repo.root, sessions_dir, readonly=git_dir, hidden=held_out
+            )
     except SandboxError as error:
         print(f"clive run: {error}", file=sys.stderr)
         return 2

@@ -87,11 +87,19 @@ def sandbox_choice(args: argparse.Namespace, prog: str) -> Choice | int:
 
 
 def shell_sandbox_for(
-    config: Config, worktree: Path, sessions_dir: Path, readonly: Sequence[Path] = ()
+    config: Config,
+    worktree: Path,
+    sessions_dir: Path,
+    readonly: Sequence[Path] = (),
+    hidden: Sequence[Path] = (),
 ) -> Sandbox:
-    """The model's sandbox: ``worktree`` writable, every session out of sight."""
+    """The model's sandbox: ``worktree`` writable, every session (and ``hidden``) out of
+    sight."""
     return shell_sandbox(
-        worktree, sessions=[sessions_dir], readonly=readonly, network=config.network == "on"
+        worktree,
+        sessions=[sessions_dir, *hidden],
+        readonly=readonly,
+        network=config.network == "on",
     )
 
 

@@ -151,9 +151,18 @@ class TokenServer(Server):
         origin = request.headers.get("Origin")
         if in_url is None and origin is not None and origin != str(request.url.origin()):
             return _forbidden(f"clive web: a request from a page of {origin}")
+        # A page of another port, framing this one, would send the cookie without an Origin.
+        site = request.headers.get("Sec-Fetch-Site")
+        if in_url is None and site in ("cross-site", "same-site"):
+            return _forbidden(f"clive web: a request from another site ({site})")
         response = await handler(request)
-        if in_url is not None and not response.prepared:
-            response.set_cookie(self._cookie, in_url, path="/", httponly=True, samesite="Strict")
+        if not response.prepared:  # never in a frame: a page that framed it could click
+            response.headers["X-Frame-Options"] = "DENY"
+            response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+            if in_url is not None:
+                response.set_cookie(
+                    self._cookie, in_url, path="/", httponly=True, samesite="Strict"
+                )
         return response
 
     @aiohttp_jinja2.template("app_index.html")

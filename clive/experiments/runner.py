@@ -24,6 +24,8 @@ model never reports a number: it only says what it tried.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import re
 import shutil
@@ -41,6 +43,7 @@ from clive.experiments.measure import (
     compile_alerts,
     run_metric,
 )
+from clive.experiments.noise import STATISTIC, margin
 from clive.experiments.results import append_result
 from clive.experiments.task_file import TaskFile
 from clive.experiments.tree import (
@@ -63,6 +66,7 @@ from clive.terminal import Terminal, TerminalError
 
 DEFAULT_STALL = None  # seconds without output before a metric run counts as stalled: off
 _FAILURES = (ExperimentStatus.CRASH, ExperimentStatus.INVALID)
+_MOVED_THE_BEST = (ExperimentStatus.BASELINE, ExperimentStatus.KEEP)
 HARNESS_DIR = "harness"  # in the session directory: the harness's repository and copies
 TASK_COPY = "task.md"  # the task file as it was at the start, for resume and verify
 
@@ -141,7 +145,10 @@ class ExperimentRunner:
         self._stall = stall
         self._stop = stop
         self._on_measure = on_measure
-        self._hidden = tuple(p.resolve() for p in (*hidden, writer.directory))
+        # The held-out metric's files too: the model's code runs in the metric's sandbox.
+        holdout_paths = [Path(p) for p in task.holdout.paths] if task.holdout else []
+        self._holdout_paths = tuple(p.resolve() for p in holdout_paths)
+        self._hidden = tuple(p.resolve() for p in (*hidden, writer.directory, *holdout_paths))
         self._data = _data_paths(task, self.root)
         # Never part of a tree: the sessions and the task's data, where inside the tree.
         inside = [*self._hidden, *(p for p, copied in self._data if copied)]
@@ -150,6 +157,11 @@ class ExperimentRunner:
         )
         self._best_commit: str | None = None
         self._best_values: list[float] = []
+        self._noise_values: list[float] = []  # the baseline's runs: the measurement's noise
+        self._holdout_best: float | None = None  # the held-out metric of the best
+        self._holdout_noise: list[float] = []  # the held-out metric's runs at the baseline
+        self._since_keep = 0  # experiments since the last kept one
+        self._keeps = 0
         self._best_tree: Tree = {}
         self._baseline_tree: Tree = {}
         self._failures_in_a_row = 0
@@ -220,21 +232,28 @@ class ExperimentRunner:
         self._baseline_tree = self._best_tree = tree
         self._best_commit = commit
         try:
-            runs = self._measure(0, commit, copy, "baseline")
+            runs = self._measure(0, commit, copy, "baseline", self.task.metric.baseline_runs)
         finally:
             shutil.rmtree(copy, ignore_errors=True)
         failed = runs[-1] if not runs[-1].ok else None
+        holdout = None
         if failed is None:
-            self._best_values = [run.value for run in runs]
+            self._best_values = self._noise_values = [run.value for run in runs]
+            if self.task.holdout is not None:
+                self._holdout_noise = self._measure_holdout(
+                    0, commit, self.task.metric.baseline_runs
+                )
+                holdout = self._holdout_best = _median(self._holdout_noise)
         return self._record(
             commit=commit,
             status=ExperimentStatus.CRASH if failed else ExperimentStatus.BASELINE,
             description="baseline",
             runs=runs,
             reason=failed.failure if failed else "the starting point",
+            holdout=holdout,
         )
 
-    def run(self, description: str) -> ExperimentResult:
+    def run(self, description: str, hypothesis: str = "") -> ExperimentResult:
         """Take the model's tree as an experiment, measure it, keep it or set the model's
         tree back to the best. Raises ``RestoreError`` (with the result, recorded) when the
         model's files could not be set back."""
@@ -244,6 +263,7 @@ class ExperimentRunner:
         if limit:
             raise ExperimentError(f"no more experiments: {limit}")
         description = " ".join(_printable(description).split())
+        hypothesis = " ".join(_printable(hypothesis).split())
         self._require_nothing_running()
         number = len(self.results)
         tree, copy = self._snapshot(self._best_commit)
@@ -260,9 +280,12 @@ class ExperimentRunner:
             changed = self._changed_protected(tree)
             if changed:
                 reason = "protected files changed: " + ", ".join(changed)
-                result = self._record(commit, ExperimentStatus.INVALID, description, [], reason)
+                result = self._record(
+                    commit, ExperimentStatus.INVALID, description, [], reason,
+                    hypothesis=hypothesis,
+                )  # fmt: skip
             else:
-                result = self._measure_and_decide(number, commit, copy, description)
+                result = self._measure_and_decide(number, commit, copy, description, hypothesis)
         finally:
             shutil.rmtree(copy, ignore_errors=True)
         if result.status is not ExperimentStatus.KEEP:
@@ -270,30 +293,95 @@ class ExperimentRunner:
         return result
 
     def _measure_and_decide(
-        self, number: int, commit: str, copy: Path, description: str
+        self, number: int, commit: str, copy: Path, description: str, hypothesis: str = ""
     ) -> ExperimentResult:
-        """Measure ``commit`` (its files are in ``copy``) and record what it comes to; the
-        best moves when it is kept."""
+        """Measure ``commit`` (its files are in ``copy``) and record what it comes to. Better
+        than the best but within the noise, it is measured again (up to ``remeasure`` runs)
+        before it is kept or discarded; kept, the best moves, unless the held-out metric got
+        worse beyond its noise and the task says to revert then."""
+        record = functools.partial(self._record, commit, description=description,
+                                   hypothesis=hypothesis)  # fmt: skip
         runs = self._measure(number, commit, copy, description)
-        if not runs[-1].ok:
-            return self._record(commit, ExperimentStatus.CRASH, description, runs, runs[-1].failure)
-        values = [run.value for run in runs]
-        better, reason = self._compare(values)
-        if better:
-            self._best_commit, self._best_values = commit, values
-            self._best_tree = self.repo.tree(commit)
-            self.repo.set_ref(BEST_REF, commit)
-            return self._record(commit, ExperimentStatus.KEEP, description, runs, reason)
-        return self._record(commit, ExperimentStatus.DISCARD, description, runs, reason)
+        remeasured = 0
+        while True:
+            if not runs[-1].ok:
+                return record(ExperimentStatus.CRASH, runs=runs, reason=runs[-1].failure,
+                              remeasured=remeasured)  # fmt: skip
+            values = [run.value for run in runs]
+            better, gain, reason = self._compare(values)
+            if better or gain <= 0 or remeasured >= self.task.metric.remeasure:
+                break
+            remeasured += 1  # promising: better, but within the noise
+            again = self._materialize(commit)
+            try:
+                runs += self._measure(
+                    number, commit, again, f"{description} (measured again: within the noise)", 1
+                )
+            finally:
+                shutil.rmtree(again, ignore_errors=True)
+        if remeasured:
+            reason += f" (after {remeasured} more run{'s' * (remeasured > 1)})"
+        if not better:
+            return record(ExperimentStatus.DISCARD, runs=runs, reason=reason,
+                          remeasured=remeasured)  # fmt: skip
+        holdout, regressed = self._check_holdout(number, commit)
+        if regressed:
+            reason += "; the held-out metric got worse beyond its noise"
+            if self.task.on_holdout_regress == "revert":
+                return record(ExperimentStatus.DISCARD, runs=runs, reason=reason + ": reverted",
+                              remeasured=remeasured, holdout=holdout,
+                              holdout_regressed=True)  # fmt: skip
+        self._best_commit, self._best_values = commit, values
+        self._best_tree = self.repo.tree(commit)
+        self.repo.set_ref(BEST_REF, commit)
+        if holdout is not None:
+            self._holdout_best = holdout
+        return record(ExperimentStatus.KEEP, runs=runs, reason=reason, remeasured=remeasured,
+                      holdout=holdout, holdout_regressed=regressed)  # fmt: skip
 
-    def experiment(self, description: str) -> tuple[bool, str]:
+    def _check_holdout(self, number: int, commit: str) -> tuple[float | None, bool]:
+        """The held-out metric of ``commit`` about to be kept (on every ``every``-th kept
+        change; None otherwise, or when it printed no number), and whether it is worse than
+        the best's beyond its noise."""
+        holdout = self.task.holdout
+        if holdout is None or (self._keeps + 1) % holdout.every:
+            return None, False
+        value = _median(self._measure_holdout(number, commit, 1))
+        best = self._holdout_best
+        if value is None or best is None:
+            return value, False
+        worse = value - best if holdout.lower_is_better else best - value
+        return value, worse > margin(self._holdout_noise)
+
+    def _measure_holdout(self, number: int, commit: str, count: int) -> list[float]:
+        """The held-out metric of ``commit``, ``count`` runs on fresh copies (its files
+        shown read-only, the model's tree out of sight); the values of the runs that printed
+        one. Nothing of it reaches the model."""
+        holdout = self.task.holdout
+        assert holdout is not None
+        name = "the baseline" if number == 0 else f"experiment {number}"
+        values = []
+        for repeat in range(count):
+            copy = self._materialize(commit)
+            try:
+                run = self._run(
+                    f"{name}, held-out run {repeat + 1}", holdout.command, holdout.regex, copy,
+                    holdout.budget, holdout=True,
+                )  # fmt: skip
+            finally:
+                shutil.rmtree(copy, ignore_errors=True)
+            if run.ok:
+                values.append(run.value)
+        return values
+
+    def experiment(self, description: str, hypothesis: str = "") -> tuple[bool, str]:
         """The ``experiment`` tool: run one and say what came of it, in words for the model.
 
         ``ok`` is True when the experiment was measured (kept or discarded), False when it
         crashed, was invalid, or could not run.
         """
         try:
-            result = self.run(description)
+            result = self.run(description, hypothesis)
         except RestoreError as error:
             return False, f"{self.report(error.result)}\n{error}"
         except (ExperimentError, GitError, TerminalError, OSError) as error:
@@ -317,6 +405,15 @@ class ExperimentRunner:
                 measured += f", repeats {', '.join(_number(v) for v in result.values)}"
             if status is ExperimentStatus.BASELINE:
                 head = f"{measured}."
+            elif result.holdout_regressed and status is ExperimentStatus.DISCARD:
+                # The held-out metric is never shown: only that a check the model cannot see
+                # undid the change.
+                head = (
+                    f"{measured}: better, but discarded by a check of the harness's that you "
+                    "cannot see; the files were reset to the best."
+                )
+            elif status is ExperimentStatus.KEEP and result.holdout_regressed:
+                head = f"{measured}: kept ({_visible(result.reason)})."
             elif status is ExperimentStatus.KEEP:
                 head = f"{measured}: kept ({result.reason})."
             else:
@@ -332,6 +429,11 @@ class ExperimentRunner:
             )
         if status is ExperimentStatus.CRASH and result.output_tail:
             lines.append("Last lines of output:\n" + result.output_tail)
+        if result.plateau:
+            lines.append(
+                f"No change was kept in the last {self._since_keep} experiments: a plateau. "
+                "Step back and change approach: another idea, not a variation of the last ones."
+            )
         limit = self.limit_reached
         if limit:
             lines.append(f"No more experiments: {limit}. Finish now.")
@@ -355,6 +457,14 @@ class ExperimentRunner:
         self._baseline_tree = self.repo.tree(baseline)
         for result in self.results:
             self._count_failure(result)
+            if result.experiment > 0:
+                kept = result.status is ExperimentStatus.KEEP
+                self._keeps += kept
+                self._since_keep = 0 if kept else self._since_keep + 1
+            if result.holdout is not None and result.status in _MOVED_THE_BEST:
+                self._holdout_best = result.holdout
+        if self.results and self.results[0].status is ExperimentStatus.BASELINE:
+            self._noise_values = list(self.results[0].values)
         best = self.repo.ref(BEST_REF) or baseline
         self._best_commit, self._best_tree = best, self.repo.tree(best)
         measured = [r for r in self.results if r.commit == best and r.values]
@@ -368,10 +478,12 @@ class ExperimentRunner:
         try:
             if again.experiment == 0:
                 self._best_values = []
-                runs = self._measure(0, again.commit, copy, "baseline")
+                runs = self._measure(
+                    0, again.commit, copy, "baseline", self.task.metric.baseline_runs
+                )
                 ok = runs[-1].ok
                 if ok:
-                    self._best_values = [run.value for run in runs]
+                    self._best_values = self._noise_values = [run.value for run in runs]
                 return self._record(
                     again.commit,
                     ExperimentStatus.BASELINE if ok else ExperimentStatus.CRASH,
@@ -466,11 +578,12 @@ class ExperimentRunner:
                     shutil.copy2(path, target, follow_symlinks=False)
 
     def _measure(
-        self, number: int, commit: str, copy: Path, announce: str | None
+        self, number: int, commit: str, copy: Path, announce: str | None, count: int = 0
     ) -> list[MetricRun]:
-        """Run the metric ``repeats`` times on fresh copies of ``commit``'s tree (``copy``
-        is the first), stopping at the first failure. A ``setup`` runs first each time, and
-        everything it started has ended before the metric command starts. ``announce``: the
+        """Run the metric ``count`` times (default: ``repeats``) on fresh copies of
+        ``commit``'s tree (``copy`` is the first), stopping at the first failure. A ``setup``
+        runs first each time, and everything it started has ended before the metric command
+        starts. ``announce``: the
         description a ``measurement_started`` event carries (None: no event)."""
         metric = self.task.metric
         if announce is not None:
@@ -484,7 +597,7 @@ class ExperimentRunner:
         runs: list[MetricRun] = []
         current = copy  # the caller's; later repeats get fresh copies of their own
         try:
-            for repeat in range(metric.repeats):
+            for repeat in range(count or metric.repeats):
                 if repeat > 0:  # a fresh copy: nothing the last run wrote stays
                     shutil.rmtree(current, ignore_errors=True)
                     current = self._materialize(commit)
@@ -513,10 +626,18 @@ class ExperimentRunner:
         return replace(run, seconds=run.seconds + setup.seconds)
 
     def _run(
-        self, label: str, command: str, pattern: re.Pattern[str] | None, copy: Path, budget: float
+        self,
+        label: str,
+        command: str,
+        pattern: re.Pattern[str] | None,
+        copy: Path,
+        budget: float,
+        *,
+        holdout: bool = False,
     ) -> MetricRun:
-        """One run of ``command`` on ``copy``, recorded and shown to whoever watches."""
-        launcher, cwd = self._launcher(copy)
+        """One run of ``command`` on ``copy``, recorded and shown to whoever watches;
+        ``holdout``: the held-out metric's, which alone sees its files."""
+        launcher, cwd = self._launcher(copy, holdout=holdout)
         self._recorder.begin(f"{label}: {command}")
         try:
             return run_metric(
@@ -537,10 +658,13 @@ class ExperimentRunner:
             if self._on_measure is not None:
                 self._on_measure(None)
 
-    def _launcher(self, copy: Path) -> tuple[Sandbox | CleanEnvironment, Path]:
+    def _launcher(
+        self, copy: Path, *, holdout: bool = False
+    ) -> tuple[Sandbox | CleanEnvironment, Path]:
         """How the metric starts on ``copy``, and where: in a sandbox, the copy stands at the
         repository's own path (paths in scripts and virtual environments hold) and the
-        model's tree is out of sight."""
+        model's tree is out of sight; the held-out metric's files only in its own runs
+        (``holdout``), read-only."""
         if not self.sandboxed:
             env = self._metric_env(copy)
             # No bind mounts here: the data taken from inside the repository (a .venv) is
@@ -556,11 +680,15 @@ class ExperimentRunner:
         for index, (path, copied) in enumerate(self._data):
             source = self._harness / "data" / str(index) if copied else path
             binds.append((source, path))
+        hidden = self._hidden
+        if holdout:
+            binds += [(path, path) for path in self._holdout_paths]
+            hidden = tuple(p for p in hidden if p not in self._holdout_paths)
         sandbox = Sandbox(
             writable_binds=((copy, self.root),),
             readonly=toolchains(avoid=[self.root]),
             binds=tuple(binds),
-            hidden=self._hidden,
+            hidden=hidden,
             home=Path(env["HOME"]),
             network=self.task.metric.network,
             env=env,
@@ -649,23 +777,37 @@ class ExperimentRunner:
         failed = result.status in _FAILURES
         self._failures_in_a_row = self._failures_in_a_row + 1 if failed else 0
 
-    def _compare(self, values: list[float]) -> tuple[bool, str]:
-        """Whether ``values`` beat the best so far by more than its noise, and why."""
+    def _margin(self) -> float:
+        """What a gain must exceed: the noise margin of the baseline's runs."""
+        return margin(self._noise_values)
+
+    def _compare(self, values: list[float]) -> tuple[bool, float, str]:
+        """Whether ``values`` beat the best so far by more than the noise margin, the gain
+        (the median's, positive when better), and why, in words."""
         metric = statistics.median(values)
         best = self.best_metric
         if best is None:
-            return True, "the first experiment that measured"
-        noise = max(self._best_values) - min(self._best_values)
+            return True, math.inf, "the first experiment that measured"
+        noise = self._margin()
         gain = best - metric if self.task.metric.lower_is_better else metric - best
         against = f"{_number(metric)} against the best {_number(best)}"
         if gain <= 0:
-            return False, f"{against}: {'no better' if gain == 0 else f'worse by {_number(-gain)}'}"
+            worse = "no better" if gain == 0 else f"worse by {_number(-gain)}"
+            return False, gain, f"{against}: {worse}"
         if gain <= noise:
-            return False, (
-                f"{against}: better by {_number(gain)}, "
-                f"not more than the noise of repeats ({_number(noise)})"
+            return (
+                False,
+                gain,
+                (
+                    f"{against}: better by {_number(gain)}, within the noise margin "
+                    f"{_number(noise)} ({STATISTIC})"
+                ),
             )
-        return True, f"{against}: better by {_number(gain)}, more than the noise ({_number(noise)})"
+        return (
+            True,
+            gain,
+            (f"{against}: better by {_number(gain)}, more than the noise margin {_number(noise)}"),
+        )
 
     def _record(
         self,
@@ -674,12 +816,23 @@ class ExperimentRunner:
         description: str,
         runs: list[MetricRun],
         reason: str | None,
+        *,
+        hypothesis: str = "",
+        remeasured: int = 0,
+        holdout: float | None = None,
+        holdout_regressed: bool = False,
     ) -> ExperimentResult:
         values = [run.value for run in runs if run.value is not None]
         measured = bool(runs) and runs[-1].ok
+        number = len(self.results)
+        if number > 0:
+            kept = status is ExperimentStatus.KEEP
+            self._keeps += kept
+            self._since_keep = 0 if kept else self._since_keep + 1
+        plateau = self._since_keep > 0 and self._since_keep % self.task.plateau == 0
         result = self.writer.append(
             ExperimentResult(
-                experiment=len(self.results),
+                experiment=number,
                 commit=commit,
                 metric=statistics.median(values) if measured else None,
                 values=values if measured else [],
@@ -690,6 +843,12 @@ class ExperimentRunner:
                 best_commit=self._best_commit or "",
                 reason=reason or "",
                 output_tail=runs[-1].tail() if runs and not runs[-1].ok else "",
+                hypothesis=hypothesis,
+                margin=self._margin() if self._noise_values else None,
+                remeasured=remeasured,
+                plateau=plateau,
+                holdout=holdout,
+                holdout_regressed=holdout_regressed,
             )
         )
         append_result(self.results_path, result)
@@ -723,6 +882,15 @@ def _user_tracked(root: Path) -> list[str]:
     except GitError:
         return []
     return [p for p in done.stdout.split("\0") if p]
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _visible(reason: str) -> str:
+    """``reason`` without what the model may not read of the held-out metric."""
+    return reason.split("; the held-out metric")[0]
 
 
 def _number(value: float | None) -> str:

@@ -14,8 +14,19 @@ front matter for the harness, in this shape::
       paths: [.venv, ~/.cache/data]  # what the metric reads besides the tree: read-only
       env: {OMP_NUM_THREADS: "1"}     # the metric's variables (its environment is clean)
       network: false                  # whether the metric may use the network
+      timing: true                    # a duration: noisy, so the baseline is measured 3 times
+      noise_repeats: 3                # runs of the baseline that estimate the noise
+      remeasure: 2                    # runs more for a change better but within the noise
     protect: [prepare.py, bench.sh]
     limits: {experiments: 100, consecutive_failures: 5}
+    plateau: 10                       # experiments without a kept change: the model is told
+    holdout:                          # a second metric the model never sees (in no sandbox
+      command: python3 /opt/eval/heldout.py   # of its own, nor in the text it reads)
+      pattern: 'heldout: ([0-9.]+)'
+      goal: minimize
+      paths: [/opt/eval]              # what it reads: hidden from the model
+      every: 1                        # on every Nth kept change
+    on_holdout_regress: revert        # or flag (the default): a kept change that worsens it
     ---
 
 Anything wrong in the front matter raises ``TaskFileError`` naming the file, the field and
@@ -28,7 +39,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -52,6 +63,24 @@ _EXPECTED = {
     "limits.experiments": "the maximum number of experiments, an integer of at least 1",
     "limits.consecutive_failures": "how many failed experiments in a row end the task, "
     "an integer of at least 1",
+    "metric.timing": "true or false: whether the metric is a duration (noisy: the baseline is "
+    "then measured 3 times unless noise_repeats says otherwise)",
+    "metric.noise_repeats": "how many times the baseline is measured to estimate the noise, an "
+    "integer of at least 1",
+    "metric.remeasure": "how many more runs a change gets when it is better but within the "
+    "noise, an integer of at least 0",
+    "plateau": "how many experiments without a kept change before the model is told to change "
+    "approach, an integer of at least 1",
+    "holdout": "a mapping with command, pattern, goal, budget, paths, every: a second metric "
+    "the model never sees",
+    "holdout.command": "the shell command that prints the held-out metric",
+    "holdout.pattern": "a regular expression whose first group is the held-out number",
+    "holdout.goal": "minimize or maximize",
+    "holdout.paths": "a list of absolute paths of the directories the held-out command reads "
+    "(hidden from the model)",
+    "holdout.every": "measure it on every Nth kept change, an integer of at least 1",
+    "on_holdout_regress": "flag (the default: marked in the table and the UI) or revert (the "
+    "kept change is undone)",
 }
 
 
@@ -71,38 +100,15 @@ class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class Metric(_Settings):
-    """How the harness measures an experiment."""
+class _Reading(_Settings):
+    """A command whose output holds a number: the pattern that finds it, and which way is
+    better."""
 
     command: str = Field(min_length=1)
-    # Runs first, in a sandbox of its own that ends before ``command`` starts: the model's
-    # code (training) kept apart from the evaluation, so nothing of it runs beside it.
-    setup: str | None = Field(None, min_length=1)
     pattern: str = Field(min_length=1)
     goal: Goal
-    budget: float = Field(gt=0)
-    repeats: int = Field(1, ge=1)
-    paths: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict)
-    network: bool = False
 
-    @field_validator("paths")
-    @classmethod
-    def _paths_named(cls, paths: list[str]) -> list[str]:
-        for path in paths:
-            if not path.strip() or "\0" in path:
-                raise ValueError(f"{path!r} is not a path")
-        return paths
-
-    @field_validator("env")
-    @classmethod
-    def _variable_names(cls, env: dict[str, str]) -> dict[str, str]:
-        for name in env:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise ValueError(f"{name!r} is not an environment variable's name")
-        return env
-
-    @field_validator("command", "setup")
+    @field_validator("command")
     @classmethod
     def _one_line(cls, command: str | None) -> str | None:
         if command is None:
@@ -139,11 +145,70 @@ class Metric(_Settings):
         return self.goal is Goal.MINIMIZE
 
 
+class Metric(_Reading):
+    """How the harness measures an experiment."""
+
+    # Runs first, in a sandbox of its own that ends before ``command`` starts: the model's
+    # code (training) kept apart from the evaluation, so nothing of it runs beside it.
+    setup: str | None = Field(None, min_length=1)
+    budget: float = Field(gt=0)
+    repeats: int = Field(1, ge=1)
+    paths: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    network: bool = False
+    timing: bool = False
+    noise_repeats: int | None = Field(None, ge=1)
+    remeasure: int = Field(2, ge=0)
+
+    @property
+    def baseline_runs(self) -> int:
+        """Runs of the baseline: enough to estimate the noise (3 for a timing)."""
+        return max(self.repeats, self.noise_repeats or (3 if self.timing else 1))
+
+    @field_validator("paths")
+    @classmethod
+    def _paths_named(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not path.strip() or "\0" in path:
+                raise ValueError(f"{path!r} is not a path")
+        return paths
+
+    @field_validator("env")
+    @classmethod
+    def _variable_names(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in env:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not an environment variable's name")
+        return env
+
+    @field_validator("setup")
+    @classmethod
+    def _setup_one_line(cls, setup: str | None) -> str | None:
+        return cls._one_line(setup)
+
+
 class Limits(_Settings):
     """When the loop of experiments stops, whatever the model wants."""
 
     experiments: int = Field(100, ge=1)
     consecutive_failures: int = Field(5, ge=1)
+
+
+class Holdout(_Reading):
+    """A second metric, held out: the harness measures it on kept changes; the model never
+    sees its command, its files or its numbers."""
+
+    budget: float = Field(300, gt=0)
+    paths: list[str] = Field(default_factory=list)
+    every: int = Field(1, ge=1)
+
+    @field_validator("paths")
+    @classmethod
+    def _absolute(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not PurePosixPath(path).is_absolute() or "\0" in path:
+                raise ValueError(f"{path!r} is not an absolute path (outside the repository)")
+        return paths
 
 
 def _inside_the_task(path: str) -> str:
@@ -159,6 +224,9 @@ class FrontMatter(_Settings):
     metric: Metric
     protect: list[Annotated[str, AfterValidator(_inside_the_task)]] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
+    plateau: int = Field(10, ge=1)
+    holdout: Holdout | None = None
+    on_holdout_regress: Literal["flag", "revert"] = "flag"
 
 
 @dataclass(frozen=True)
@@ -170,6 +238,9 @@ class TaskFile:
     protect: tuple[str, ...]
     limits: Limits
     body: str  # the Markdown after the front matter, for the model
+    plateau: int = 10
+    holdout: Holdout | None = None
+    on_holdout_regress: str = "flag"
 
     @property
     def directory(self) -> Path:
@@ -198,6 +269,12 @@ def load_task(path: str | Path) -> TaskFile:
             raise TaskFileError(
                 f"{path}: protect[{index}]: {protected!r} does not exist in {task.directory}; "
                 f"expected {_EXPECTED['protect']}"
+            )
+    for index, held in enumerate(task.holdout.paths if task.holdout else ()):
+        if not Path(held).is_dir():
+            raise TaskFileError(
+                f"{path}: holdout.paths[{index}]: {held!r} is not a directory; expected "
+                f"{_EXPECTED['holdout.paths']}"
             )
     return task
 
@@ -231,6 +308,9 @@ def parse_task(text: str, path: str | Path = "task.md") -> TaskFile:
         protect=tuple(settings.protect),
         limits=settings.limits,
         body=body,
+        plateau=settings.plateau,
+        holdout=settings.holdout,
+        on_holdout_regress=settings.on_holdout_regress,
     )
 
 
@@ -273,5 +353,6 @@ def _describe(path: Path, error: ValidationError) -> str:
 
 
 def _known_fields(parent: str) -> list[str]:
-    model = {"": FrontMatter, "metric": Metric, "limits": Limits}.get(parent, FrontMatter)
+    models = {"": FrontMatter, "metric": Metric, "limits": Limits, "holdout": Holdout}
+    model = models.get(parent, FrontMatter)
     return list(model.model_fields)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -293,9 +294,10 @@ class Hub:
                 viewer.push(gone)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Hand every view what waits for it (up to ``timeout`` seconds), then let go."""
+        """Hand every view what waits for it (``timeout`` seconds in all), then let go."""
+        deadline = time.monotonic() + timeout
         for viewer in self._viewers:
-            viewer.drain(timeout)
+            viewer.drain(max(0.0, deadline - time.monotonic()))
         for viewer in self._viewers:
             self.disconnect(viewer)
 
@@ -339,7 +341,9 @@ class Hub:
         self._room_changed()
 
     def receive(self, viewer: Viewer, message: Message) -> None:
-        """What ``viewer`` asks (a malformed message is ignored)."""
+        """What ``viewer`` asks (a malformed message, or one of a view gone, is ignored)."""
+        if viewer not in self._viewers:
+            return
         try:
             kind = message["k"]
             if kind == "control":
@@ -364,7 +368,10 @@ class Hub:
 
         def then(state: str, pending: bytes) -> None:
             message = {"k": "screen", "screen": screen, "state": state, "pending": pending}
-            viewer.replace_screen(screen, message)
+            with self._lock:  # under the terminal's lock: the order listeners take them in
+                if self._terminals.get(screen) is not terminal:
+                    return  # another measurement's since (or none): its own state follows
+                viewer.replace_screen(screen, message)
 
         try:
             terminal.screen_state(then)
@@ -406,7 +413,8 @@ class Hub:
                 if holder is None:
                     self._holder = viewer
             if holder is not None and holder is not viewer:
-                viewer.push({"k": "notice", "text": f"{holder.name} has the terminal"})
+                text = f"the terminal is taken: {holder.name} has it"
+                viewer.push({"k": "notice", "text": text})
                 return
             control.take_over(by=viewer.name)
             self._broadcast(_holder_message(viewer))
@@ -484,7 +492,10 @@ class Hub:
                     self._resizing = False
                     return
                 self._size_applied = wanted
-            self.control.resize(*wanted)
+            try:
+                self.control.resize(*wanted)
+            except Exception:  # the shell closing under it: the next size, if any, goes on
+                continue
 
 
 def _kept(event: Event) -> bool:

@@ -112,9 +112,12 @@ class HubServer:
         try:
             with _address(self.path) as address:
                 self._sock.bind(address)
+            self._sock.listen(16)
+        except OSError:
+            self._sock.close()
+            raise
         finally:
             os.umask(umask)
-        self._sock.listen(16)
         threading.Thread(target=self._accept, name="clive-hub-server", daemon=True).start()
 
     def close(self) -> None:
@@ -136,7 +139,7 @@ class HubServer:
                 connection, _ = self._sock.accept()
             except OSError:
                 return  # closed
-            if not _same_user(connection):
+            if not self._may_watch(connection):
                 connection.close()
                 continue
             with self._lock:
@@ -185,17 +188,43 @@ class HubServer:
                 self._connections.discard(connection)
             connection.close()
 
+    def _may_watch(self, connection: socket.socket) -> bool:
+        """The process at the other end runs as this user (the socket's mode says so too),
+        and not in the session's own shell: the model, unsandboxed, must not approve its own
+        commands or take the terminal. (Unsandboxed, a model that hides its origin well
+        enough can still reach the socket as any program of yours can: the sandbox is what
+        keeps it out of sight.)"""
+        try:
+            credentials = connection.getsockopt(
+                socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
+            )
+        except OSError:
+            return False
+        pid, uid, _gid = struct.unpack("3i", credentials)
+        if uid != os.getuid():
+            return False
+        shell = self.hub.terminal
+        return not _in_a_shell_of_clive(pid, shell.pid if shell is not None else None)
 
-def _same_user(connection: socket.socket) -> bool:
-    """The process at the other end runs as this user (the socket's mode says so too)."""
+
+def _in_a_shell_of_clive(pid: int, shell: int | None) -> bool:
+    """``pid`` was started in a terminal of clive's (it carries the terminal's marker) or
+    descends from the session's ``shell``."""
     try:
-        credentials = connection.getsockopt(
-            socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
-        )
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
-        return False
-    _pid, uid, _gid = struct.unpack("3i", credentials)
-    return uid == os.getuid()
+        return True  # gone already, or hidden: not to be trusted
+    if b"\0CLIVE_TERMINAL_ID=" in b"\0" + environ:
+        return True
+    while pid > 1 and shell is not None:
+        if pid == shell:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rpartition(")")[2].split()[1])  # the parent's
+    return False
 
 
 class SocketLink:

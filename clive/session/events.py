@@ -278,6 +278,12 @@ class ExperimentResult(_Event):
     best_commit: str = ""  # the commit of the best so far (the one the tree is at)
     reason: str = ""  # why this status: the comparison, the exit code, the watcher that fired
     output_tail: str = ""  # with a crash: the last lines the metric command printed
+    hypothesis: str = ""  # why the model expected the change to help
+    margin: float | None = None  # the noise margin a change had to beat the best by
+    remeasured: int = 0  # runs added because the change was better but within the noise
+    plateau: bool = False  # the task's plateau of experiments without a kept change is reached
+    holdout: float | None = None  # the held-out metric, where it was measured
+    holdout_regressed: bool = False  # kept, but the held-out metric got worse beyond its noise
 
 
 class MeasurementStarted(_Event):

@@ -409,11 +409,23 @@ def _present(event: Event, numbers: Numbers) -> Presented | None:
             text = "no number" if event.metric is None else f"{event.metric:.10g}"
             if event.best_metric is not None:
                 text += f" · best {event.best_metric:.10g}"
+            if event.holdout is not None:
+                text += f" · held-out {event.holdout:.10g}"
             name = f"experiment {event.experiment} {status}"
-            details = [Said("dim", line, wrap=True) for line in (event.description, event.reason)]
+            hypothesis = f"hypothesis: {event.hypothesis}" if event.hypothesis else ""
+            details = [
+                Said("dim", line, wrap=True)
+                for line in (event.description, hypothesis, event.reason)
+            ]
+            warnings = []
+            if event.holdout_regressed:
+                warnings.append(Said("failed", name="HELD-OUT METRIC WORSE", mark="!"))
+            if event.plateau:
+                warnings.append(Said("warning", name="plateau: no kept change lately", mark="!"))
             return presented(
                 Said(_EXPERIMENT_KINDS.get(status, "failed"), text, name=name, mark="⚗"),
                 *(detail for detail in details if detail.text),
+                *warnings,
                 block=event.output_tail,
             )
         case TerminalResized():

@@ -17,6 +17,17 @@ HARNESS_CREDENTIALS = (
     "CLIVE_API_KEY",
 )
 
+# How the harness's processes tell each other how they run (a session in a process of its
+# own, watched or not; the pipe it announces itself on): a `clive` started in the shell must
+# not take them for its own.
+HARNESS_INTERNAL = (
+    "CLIVE_DETACHED",
+    "CLIVE_VIEWED",
+    "CLIVE_ANNOUNCE_FD",
+    "CLIVE_DEMO_DIR",
+    "CLIVE_VIEWER",
+)
+
 # Nothing in the shell should stop and wait for a human the model cannot see: pagers print,
 # installers do not ask, git does not prompt for passwords, Python does not buffer its output
 # (so progress shows while a training job runs), and no history file is written.
@@ -45,7 +56,7 @@ def child_environment(
     names more variables that must not reach the shell.
     """
     env = dict(os.environ if base is None else base)
-    for name in (*HARNESS_CREDENTIALS, *hidden):
+    for name in (*HARNESS_CREDENTIALS, *HARNESS_INTERNAL, *hidden):
         env.pop(name, None)
     env.update(NONINTERACTIVE_DEFAULTS)
     if not env.get("LANG") and not env.get("LC_ALL"):

@@ -78,9 +78,19 @@ class ExperimentsPanel(Vertical):
             "",
         )
         best_text = f"best {best:g}" if best is not None else "no number yet"
-        parts = {"best": Part((best_text,), style="bold"), "counts": Part(counts)}
-        # The best so far always shows; the counts shorten to fit the pane.
-        line = FittedLine(parts, shorten=["counts"] * len(counts), separator="  ")
+        parts = {"best": Part((best_text,), style="bold")}
+        last = self.results[-1]
+        if last.plateau:  # no kept change in the task's plateau of experiments
+            parts["plateau"] = Part(("PLATEAU",), style="bold yellow")
+        regressed = sum(r.holdout_regressed for r in self.results)
+        if regressed:
+            parts["holdout"] = Part(
+                (f"held-out worse {regressed}", f"held-out ✗{regressed}"), style="red"
+            )
+        parts["counts"] = Part(counts)
+        # The best so far and the warnings always show; the counts shorten to fit the pane.
+        shorten = ["counts"] * len(counts) + ["holdout"]
+        line = FittedLine(parts, shorten=shorten, separator="  ")
         self.query_one("#experiment-counts", Static).update(line)
 
         plot = self.query_one(PlotextPlot)

@@ -19,11 +19,13 @@ risky command waits for approval in a dialog (in every view; the first answer de
 from __future__ import annotations
 
 import collections
+import datetime
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from rich.markup import escape
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -36,7 +38,13 @@ from clive.agent.loop import AgentSettings
 from clive.link import Link
 from clive.link.hub import MEASUREMENT, Message
 from clive.link.screens import Screens
-from clive.session.events import Control, Event, ExperimentResult, SessionEnded
+from clive.session.events import (
+    Control,
+    Event,
+    ExperimentResult,
+    SessionEnded,
+    SessionStarted,
+)
 from clive.ui import _format
 from clive.ui._agent_status import AgentStatus, next_status
 from clive.ui._dialogs import ApprovalScreen, ConfirmScreen, SteerScreen
@@ -170,6 +178,7 @@ class LiveApp(App):
         self.status = AgentStatus(state="starting")
         self._quitting = False  # the user confirmed quitting: leave once the session ends
         self._asking_to_quit = False  # the quit question is open (the agent waits, paused)
+        self._paused_before_question = False
         self._approvals: dict[int, ApprovalScreen] = {}  # open dialogs, by the hub's number
         self._screen: tuple | None = None  # (cells, cursor) fetched and not shown yet
         self._screen_lock = threading.Lock()
@@ -211,6 +220,9 @@ class LiveApp(App):
     def on_unmount(self) -> None:
         self._closing = True
         self.screens.changed.set()
+        if self._asking_to_quit and not self._paused_before_question and not self._over:
+            # Closed with the quit question open: the agent goes on as it was for the others.
+            self.link.send({"k": "control", "action": "resume"})
         self.link.close()  # a session in this process ends with it
 
     # -- the stream, in the link's thread -----------------------------------------------------
@@ -269,8 +281,8 @@ class LiveApp(App):
                     if isinstance(event, ExperimentResult):
                         self._experiments.add_event(event)
                     changed = self._follow(event) or changed
-                if kind == "history" and message["events"]:  # the session's age
-                    self._started = self._clock() - message["events"][-1].t
+                if kind == "history" and message["events"]:
+                    self._started = self._clock() - _age(message["events"])
             else:
                 if batch:  # in order: what came before this message first
                     self._timeline.add_events(batch)
@@ -321,7 +333,8 @@ class LiveApp(App):
             if self.hello["name"] in others:
                 others.remove(self.hello["name"])
             count = f"{len(others)} other view{'s' * (len(others) != 1)}"
-            self._pane.border_subtitle = f"{count}: {', '.join(others)}" if others else ""
+            names = escape(", ".join(others))  # a name is text, not markup
+            self._pane.border_subtitle = f"{count}: {names}" if others else ""
         elif kind == "notice":
             self.notify(str(message["text"]))
         elif kind == "bell":
@@ -426,7 +439,7 @@ class LiveApp(App):
                 dialog.dismiss(None)
         self._approvals.clear()
         if self.ended is None:
-            failed = "(clive failed: see events)" if self.error else "(the session is gone)"
+            failed = f"(clive failed: {self.error})" if self.error else "(the session is gone)"
             self.status = replace(self.status, state="ended", detail=failed)
         self.query_one(ShellKeys).activate(False)
         self.holder = None
@@ -452,7 +465,7 @@ class LiveApp(App):
 
     def action_take_over(self) -> None:
         if self.holder is not None and not self._have_terminal:
-            self.notify(f"{self.holder[1]} has the terminal")
+            self.notify(f"the terminal is taken: {self.holder[1]} has it")
             return
         # The keys go to the shell from now on; the session refuses them if another view
         # took the terminal first (then the holder message gives the keys back to the app).
@@ -505,7 +518,7 @@ class LiveApp(App):
         if self._asking_to_quit:
             return  # ctrl+q (a priority key) again, over the question
         # The agent waits while the person decides; saying no puts it back as it was.
-        was_paused = self.paused
+        was_paused = self._paused_before_question = self.paused
         self._asking_to_quit = True
         self.paused = True
         self.link.send({"k": "control", "action": "pause"})
@@ -527,3 +540,17 @@ class LiveApp(App):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(HELP, "clive: watching a session"))
+
+
+def _age(history: list[Event]) -> float:
+    """Seconds since the session (whose events so far are ``history``) started: by the clock
+    on the wall when it says when it started, else by its last event."""
+    started = next((e for e in history if isinstance(e, SessionStarted)), None)
+    if started is not None:
+        try:
+            when = datetime.datetime.fromisoformat(started.started_at)
+        except ValueError:
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return max(0.0, (datetime.datetime.now(datetime.UTC) - when).total_seconds())
+    return history[-1].t

@@ -15,6 +15,7 @@ from conftest import git
 from polling import wait_until
 from scripted import finish, type_, write_script
 
+from clive.experiments.results import COLUMNS
 from clive.session import Session
 from clive.session.events import ExperimentResult, Outcome
 
@@ -77,7 +78,9 @@ def test_the_example_runs_end_to_end_with_a_scripted_model(tmp_path, git_env):
     ]
     assert results[0].metric == 0.021311 and results[1].metric == 0.014419
     table = (directory / "results.tsv").read_text().splitlines()
-    assert table[0].split("\t") == ["commit", "metric", "status", "seconds", "description"]
+    # autoresearch's five columns first, then the harness's own
+    assert table[0].split("\t")[:5] == ["commit", "metric", "status", "seconds", "description"]
+    assert all(len(row.split("\t")) == len(COLUMNS) for row in table)
     assert [row.split("\t")[2] for row in table[1:]] == [s for s, _ in statuses]
 
     # The user's repository is untouched; the files are the best version, uncommitted; the

@@ -39,14 +39,21 @@ def _task_md(
     protect: str = "[]",
     limits: str = "{experiments: 10, consecutive_failures: 5}",
     setup: str | None = None,
+    metric_extra: str = "",
+    extra: str = "",
 ) -> str:
+    """A task file; ``metric_extra`` goes into the metric's mapping (``, key: value``),
+    ``extra`` is more lines of front matter."""
     return (
         "---\n"
         f"metric: {{command: '{command}', pattern: 'score: ([0-9.-]+)', goal: {goal}, "
         f"budget: {budget}, repeats: {repeats}, paths: {json.dumps(paths or [])}, "
-        f"env: {json.dumps(env or {})}" + (f", setup: {json.dumps(setup)}" if setup else "") + "}\n"
+        f"env: {json.dumps(env or {})}"
+        + (f", setup: {json.dumps(setup)}" if setup else "")
+        + f"{metric_extra}}}\n"
         f"protect: {protect}\n"
         f"limits: {limits}\n"
+        f"{extra}"
         "---\n"
         "# Score\n"
     )
@@ -213,13 +220,15 @@ def test_a_run_without_a_valid_number_is_a_crash(task_repo, writer, score, reaso
 # -- deciding -------------------------------------------------------------------------------
 
 
-def test_a_gain_within_the_noise_of_repeats_is_discarded(tmp_path, task_repo, writer, sandboxed):
+def test_a_gain_within_the_noise_is_measured_again_before_it_is_kept_or_discarded(
+    tmp_path, task_repo, writer, sandboxed
+):
     # score.sh prints the number in a data file outside the repository; the test puts the
     # next one there after each run.
     data = tmp_path / "data"
     data.mkdir()
     (data / "score").write_text("10")
-    following = iter(["12", "9.5", "9.7", "8", "8.2"])
+    following = iter(["12", "11", "9.5", "9.7", "9.4", "7.5", "9", "6", "3"])
 
     def next_number(terminal: Terminal | None) -> None:
         if terminal is None:
@@ -229,25 +238,122 @@ def test_a_gain_within_the_noise_of_repeats_is_discarded(tmp_path, task_repo, wr
     runner = task_repo(
         writer,
         score=script.replace("VERSION", "0"),
-        repeats=2,
         paths=[str(data)],
         sandboxed=sandboxed,
+        metric_extra=", noise_repeats: 3",
         runner_options={"on_measure": next_number},
     )
     baseline = runner.baseline()
-    assert baseline.values == [10, 12] and baseline.metric == 11
+    # The noise: 2 x 1.4826 x MAD of 10, 12, 11 (a MAD of 1).
+    assert baseline.values == [10, 12, 11] and baseline.metric == 11
+    assert baseline.margin == pytest.approx(2.9652)
 
-    _, text = _try(runner, script.replace("VERSION", "1"))
-    result = runner.results[-1]
-    assert result.values == [9.5, 9.7] and result.status is ExperimentStatus.DISCARD
-    assert "9.6 against the best 11: better by 1.4, not more than the noise of repeats (2)" in text
-    assert "repeats 9.5, 9.7" in text
+    _, text = _try(runner, script.replace("VERSION", "1"))  # 9.5: better, within the noise
+    first = runner.results[-1]
+    assert first.values == [9.5, 9.7, 9.4] and first.remeasured == 2
+    assert first.status is ExperimentStatus.DISCARD
+    assert "9.5 against the best 11: better by 1.5, within the noise margin 2.9652" in text
+    assert "(after 2 more runs)" in text
 
-    _try(runner, script.replace("VERSION", "2"))
+    _try(runner, script.replace("VERSION", "2"))  # 7.5: beyond the noise at once
+    second = runner.results[-1]
+    assert (second.status, second.values, second.remeasured) == (ExperimentStatus.KEEP, [7.5], 0)
+    assert "more than the noise margin 2.9652" in second.reason
+
+    _try(runner, script.replace("VERSION", "3"))  # 9: worse, not measured again
+    assert (runner.results[-1].status, runner.results[-1].remeasured) == (
+        ExperimentStatus.DISCARD,
+        0,
+    )
+
+    _try(runner, script.replace("VERSION", "4"))  # 6 (within), then 3: a median of 4.5
+    fourth = runner.results[-1]
+    assert (fourth.status, fourth.values, fourth.remeasured) == (ExperimentStatus.KEEP, [6, 3], 1)
+    assert runner.best_metric == 4.5
+
+    rows = read_results(runner.results_path)
+    assert [row["flags"] for row in rows] == ["", "remeasured=2", "", "", "remeasured=1"]
+    assert rows[1]["values"] == "9.5,9.7,9.4" and rows[1]["margin"] == "2.9652"
+
+
+def test_a_plateau_is_told_to_the_model_and_marked(task_repo, writer, sandboxed):
+    runner = task_repo(writer, score="echo score: 5", sandboxed=sandboxed, extra="plateau: 2\n")
+    runner.baseline()
+    _, first = _try(runner, "echo score: 6")
+    _, second = _try(runner, "echo score: 7")
+    assert not runner.results[1].plateau and "plateau" not in first
+    assert runner.results[2].plateau
+    assert "No change was kept in the last 2 experiments: a plateau" in second
+    _try(runner, "echo score: 1")  # kept: the count starts again
+    _, fourth = _try(runner, "echo score: 9")
+    assert not runner.results[4].plateau and "plateau" not in fourth
+    assert read_results(runner.results_path)[2]["flags"] == "plateau"
+
+
+def test_the_hypothesis_is_recorded_beside_the_description(task_repo, writer, sandboxed):
+    runner = task_repo(writer, score="echo score: 5", sandboxed=sandboxed)
+    runner.baseline()
+    (runner.task.directory / "score.sh").write_text("echo score: 4\n")
+    runner.experiment("lower it", "four is less\tthan five")
+    assert runner.results[-1].hypothesis == "four is less than five"
+    assert read_results(runner.results_path)[-1]["hypothesis"] == "four is less than five"
+
+
+def _holdout_task(tmp_path, mode: str) -> tuple[Path, str]:
+    """A held-out metric outside the repository: it prints the number in ``value``."""
+    heldout = tmp_path / "heldout"
+    heldout.mkdir()
+    (heldout / "value").write_text("1")
+    (heldout / "check.sh").write_text(f'echo "held: $(cat {heldout}/value)"\n')
+    extra = (
+        f"holdout: {{command: 'sh {heldout}/check.sh', pattern: 'held: ([0-9.]+)', "
+        f"goal: minimize, paths: ['{heldout}']}}\non_holdout_regress: {mode}\n"
+    )
+    return heldout, extra
+
+
+def test_a_kept_change_that_worsens_the_held_out_metric_is_reverted_unseen(
+    tmp_path, task_repo, writer, sandboxed
+):
+    heldout, extra = _holdout_task(tmp_path, "revert")
+    runner = task_repo(writer, score="echo score: 5", sandboxed=sandboxed, extra=extra)
+    assert runner.baseline().holdout == 1
+
+    (heldout / "value").write_text("2")  # the change games the metric: the held-out gets worse
+    _, text = _try(runner, "echo score: 3")
+    gamed = runner.results[-1]
+    assert gamed.status is ExperimentStatus.DISCARD and gamed.holdout_regressed
+    assert gamed.holdout == 2 and runner.best_metric == 5
+    assert "held-out metric got worse" in gamed.reason and "reverted" in gamed.reason
+    # The model reads that a check it cannot see undid it: not the check, not its numbers.
+    assert "a check of the harness's that you cannot see" in text
+    assert "held" not in text and "check.sh" not in text
+    assert (runner.task.directory / "score.sh").read_text() == "echo score: 5\n"
+
+    (heldout / "value").write_text("0.5")
+    _try(runner, "echo score: 2")
+    assert runner.results[-1].status is ExperimentStatus.KEEP
+    assert runner.results[-1].holdout == 0.5
+    row = read_results(runner.results_path)[1]
+    assert (row["holdout"], row["flags"]) == ("2", "holdout-regressed")
+
+    # The metric's run (the model's code) never sees the held-out files.
+    (heldout / "value").write_text("0.4")
+    _try(runner, f"if [ -e {heldout}/value ]; then echo score: 0; else echo score: 1.5; fi")
+    if sandboxed:
+        assert runner.results[-1].metric == 1.5
+
+
+def test_with_flag_a_held_out_regression_is_kept_and_marked(tmp_path, task_repo, writer):
+    heldout, extra = _holdout_task(tmp_path, "flag")
+    runner = task_repo(writer, score="echo score: 5", extra=extra)
+    runner.baseline()
+    (heldout / "value").write_text("3")
+    ok, text = _try(runner, "echo score: 4")
     result = runner.results[-1]
-    assert result.status is ExperimentStatus.KEEP and result.metric == 8.1
-    assert result.reason == "8.1 against the best 11: better by 2.9, more than the noise (2)"
-    assert runner.best_metric == 8.1
+    assert ok and result.status is ExperimentStatus.KEEP and result.holdout_regressed
+    assert "held" not in text  # the model reads an ordinary keep
+    assert runner.best_metric == 4
 
 
 def test_a_repeat_runs_on_a_fresh_copy(task_repo, writer, sandboxed):

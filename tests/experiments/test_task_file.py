@@ -49,6 +49,25 @@ def test_optional_fields_take_their_defaults():
     assert task.metric.goal is Goal.MAXIMIZE and not task.metric.lower_is_better
     assert task.protect == ()
     assert (task.limits.experiments, task.limits.consecutive_failures) == (100, 5)
+    assert task.metric.baseline_runs == 1 and task.metric.remeasure == 2
+    assert (task.plateau, task.holdout, task.on_holdout_regress) == (10, None, "flag")
+
+
+def test_a_timing_is_measured_three_times_at_the_baseline_unless_told():
+    front = "---\nmetric: {command: x, pattern: 't=(\\d+)', goal: minimize, budget: 5%s}\n---\n"
+    assert parse_task(front % ", timing: true").metric.baseline_runs == 3
+    assert parse_task(front % ", timing: true, noise_repeats: 5").metric.baseline_runs == 5
+    assert parse_task(front % ", repeats: 4, noise_repeats: 2").metric.baseline_runs == 4
+
+
+def test_held_out_paths_must_be_directories_that_exist(tmp_path):
+    (tmp_path / "task.md").write_text(
+        "---\nmetric: {command: x, pattern: 't=(1)', goal: minimize, budget: 5}\n"
+        f"holdout: {{command: y, pattern: 'h=(1)', goal: minimize, paths: ['{tmp_path}/gone']}}\n"
+        "---\n"
+    )
+    with pytest.raises(TaskFileError, match=r"holdout.paths\[0\]: .*gone' is not a directory"):
+        load_task(tmp_path / "task.md")
 
 
 @pytest.mark.parametrize(
@@ -71,6 +90,25 @@ def test_optional_fields_take_their_defaults():
         (("consecutive_failures: 5", "consecutive_failures: x"), "limits.consecutive", "integer"),
         (("  repeats: 2\n", "  repeats: 2\n  timeout: 3\n"), "metric.timeout", "unknown field"),
         (("protect:", "protects:"), "protects", "unknown field"),
+        (("repeats: 2", "noise_repeats: 0"), "metric.noise_repeats", "at least 1"),
+        (("repeats: 2", "remeasure: -1"), "metric.remeasure", "at least 0"),
+        (("repeats: 2", "timing: 1"), "metric.timing", "true or false"),
+        (("protect:", "plateau: 0\nprotect:"), "plateau", "at least 1"),
+        (("protect:", "holdout: {command: x}\nprotect:"), "holdout.pattern: missing", "group"),
+        (
+            ("protect:", "holdout: {command: x, pattern: 'h(1)', goal: up}\nprotect:"),
+            "holdout.goal",
+            "minimize or maximize",
+        ),
+        (
+            (
+                "protect:",
+                "holdout: {command: x, pattern: 'h(1)', goal: minimize, paths: [data]}\nprotect:",
+            ),
+            "holdout.paths",
+            "absolute",
+        ),
+        (("protect:", "on_holdout_regress: undo\nprotect:"), "on_holdout_regress", "revert"),
     ],
 )
 def test_an_invalid_field_is_named_with_what_is_expected(change, field, expected):

@@ -4,8 +4,11 @@ alone, a path longer than a socket address allows still works, and a view hears 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
+import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -72,13 +75,15 @@ def test_a_view_over_the_socket_watches_asks_and_hears_the_end(tmp_path):
     assert not socket_path(tmp_path).exists()
 
 
-def test_the_socket_is_its_user_s_alone(tmp_path):
-    _hub, server = _served(tmp_path)
-    mode = socket_path(tmp_path).stat().st_mode
-    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+def test_the_socket_is_its_user_s_alone():
     if os.getuid() != 0:
         pytest.skip("another user can only be tried as root")
-    os.chmod(tmp_path, 0o755)  # let the other user reach the directory: the socket must hold
+    # A directory every user may enter (pytest's are its user's alone): the socket must hold.
+    directory = Path(tempfile.mkdtemp(prefix="clive-socket-"))
+    directory.chmod(0o755)
+    _hub, server = _served(directory)
+    mode = socket_path(directory).stat().st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
     child = os.fork()
     if child == 0:  # pragma: no cover - the other user's process
         status = 3
@@ -86,7 +91,7 @@ def test_the_socket_is_its_user_s_alone(tmp_path):
             os.setgid(65534)
             os.setuid(65534)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.connect(str(socket_path(tmp_path)))
+            sock.connect(str(socket_path(directory)))
             status = 1  # connected: the mode did not hold
         except PermissionError:
             status = 0
@@ -94,6 +99,7 @@ def test_the_socket_is_its_user_s_alone(tmp_path):
             os._exit(status)
     _, status = os.waitpid(child, 0)
     server.close()
+    shutil.rmtree(directory)
     assert os.waitstatus_to_exitcode(status) == 0
 
 

@@ -1,7 +1,8 @@
 """A model that finds its session's view socket could approve its own risky commands, take the
 terminal from the person, or quit. In its sandbox the socket is out of reach: the sessions
 directory is hidden, and the harness's processes are in another PID namespace, so no
-/proc/PID/cwd or /proc/PID/root leads back to it."""
+/proc/PID/cwd or /proc/PID/root leads back to it. Without the sandbox the path is there, and
+the session refuses a view from its own shell (the terminal's marker, the shell's family)."""
 
 from __future__ import annotations
 
@@ -25,15 +26,19 @@ for path in candidates:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(path)
         s.sendall(b'{{"k": "hello", "name": "model"}}\n{{"k": "control", "action": "pause"}}\n')
-        reached.append(path)
+        s.settimeout(10)
+        if s.recv(64):  # the session said hello: it listens to this view
+            reached.append(path)
     except OSError:
         pass
 print("REACHED", reached if reached else "nothing", "of", len(tried))
 """
 
 
-@pytest.mark.skipif(not choose("auto").enabled, reason="bubblewrap is not usable here")
-def test_the_model_s_sandboxed_shell_cannot_reach_the_view_socket(tmp_path):
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "unsandboxed"])
+def test_the_model_s_shell_cannot_watch_or_steer_its_own_session(tmp_path, sandboxed):
+    if sandboxed and not choose("auto").enabled:
+        pytest.skip("bubblewrap is not usable here")
     worktree = tmp_path / "work"
     session = worktree / "sessions" / "s"
     session.mkdir(parents=True)
@@ -42,11 +47,15 @@ def test_the_model_s_sandboxed_shell_cannot_reach_the_view_socket(tmp_path):
     (worktree / "attack.py").write_text(
         ATTACK.format(relative="sessions/s/view.sock", absolute=socket_path(session))
     )
-    launcher = shell_sandbox(worktree, sessions=[worktree / "sessions"])
+    launcher = shell_sandbox(worktree, sessions=[worktree / "sessions"]) if sandboxed else None
     terminal = Terminal(100, 30, cwd=worktree, user_rc=False, launcher=launcher)
     try:
         terminal.start()
+        hub.on_start(None, terminal)
         result = terminal.run(f"{sys.executable} -I attack.py", timeout=60)
+        assert "REACHED nothing of" in result.output, result.output
+        # Its origin hidden as well as a quick attempt can: still the shell's family.
+        result = terminal.run(f"env -u CLIVE_TERMINAL_ID {sys.executable} -I attack.py")
         assert "REACHED nothing of" in result.output, result.output
         assert not hub.control.paused
     finally:

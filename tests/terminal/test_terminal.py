@@ -204,8 +204,13 @@ def test_child_environment_has_defaults_and_no_credentials(tmp_path, monkeypatch
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-secret")
     monkeypatch.setenv("MY_DEPLOY_TOKEN", "hunter2")
+    # How a session in a process of its own was started: a `clive` typed in its shell must
+    # not believe it is one (it would wait for a view that never comes).
+    monkeypatch.setenv("CLIVE_DETACHED", "1")
+    monkeypatch.setenv("CLIVE_VIEWED", "1")
     with Terminal(cols=80, rows=24, cwd=tmp_path, hide_env=["MY_DEPLOY_TOKEN"]) as t:
         env = t.run("env").output
+    assert "CLIVE_DETACHED" not in env and "CLIVE_VIEWED" not in env
     assert "sk-ant-secret" not in env
     assert "sk-openai-secret" not in env
     assert "hunter2" not in env

@@ -69,3 +69,21 @@ async def test_the_experiment_axis_shows_whole_numbers_only(experiments):
         assert numbers, "the axis is labelled"
         assert all(label.isdigit() for label in numbers), numbers
         assert int(numbers[0]) >= 0 and int(numbers[-1]) < experiments
+
+
+async def test_a_plateau_and_a_held_out_regression_stand_out():
+    app = _PanelApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(ExperimentsPanel)
+        panel.add_event(_result(0, ExperimentStatus.BASELINE, 5.0, 5.0))
+        gamed = _result(1, ExperimentStatus.KEEP, 4.0, 4.0)
+        panel.add_event(gamed.model_copy(update={"holdout_regressed": True}))
+        stuck = _result(2, ExperimentStatus.DISCARD, 6.0, 4.0)
+        panel.add_event(stuck.model_copy(update={"plateau": True}))
+        await pilot.pause()
+        counts = app.query_one("#experiment-counts").render_line(0).text
+        assert counts.startswith("best 4  PLATEAU  held-out worse 1  kept 1")
+        panel.add_event(_result(3, ExperimentStatus.KEEP, 3.0, 3.0))  # the plateau is over
+        await pilot.pause()
+        counts = app.query_one("#experiment-counts").render_line(0).text
+        assert "PLATEAU" not in counts and "held-out worse 1" in counts

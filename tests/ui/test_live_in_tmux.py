@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -95,8 +98,23 @@ def test_detach_attach_from_two_terminals_one_takes_over_the_other_sees_it(tmp_p
     first.wait_for_text(r"detached; the session goes on", timeout=30)
     first.wait_for_text(r"CLIVE-EXIT=0")
     (directory,) = _session_directories(sessions)
-    assert Session(directory).info.outcome is Outcome.RUNNING
+    info = Session(directory).info
+    assert info.outcome is Outcome.RUNNING
+    try:
+        _watch_from_two_terminals(tmux_pane, clive, sessions, directory)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(info.pid, signal.SIGTERM)  # never left running, whatever failed
+    session = Session(directory)
+    assert session.info.outcome is Outcome.QUIT
+    events = session.log().events
+    taken = [e for e in events if isinstance(e, Control) and e.action == "take_over"]
+    assert len(taken) == 1 and "@" in taken[0].message  # who took it: user@tty
+    typed = "".join(e.data for e in events if isinstance(e, InputSent) and e.source == "user")
+    assert "typed-on-the-left" in typed
 
+
+def _watch_from_two_terminals(tmux_pane, clive, sessions, directory) -> None:
     attach = shlex.join([*clive, "attach", "--sessions-dir", str(sessions)])
     left = tmux_pane(cols=160, rows=40, command=attach + "; echo CLIVE-EXIT=$?")
     right = tmux_pane(cols=140, rows=40, command=attach + "; echo CLIVE-EXIT=$?")
@@ -113,7 +131,7 @@ def test_detach_attach_from_two_terminals_one_takes_over_the_other_sees_it(tmp_p
     left.send_keys("Enter")
     right.wait_for_text(r"^.*typed-on-the-left\s*│", timeout=10)  # its output, seen there
     right.send_keys("t")  # the left has it: the right may not
-    right.wait_for_text(r"has the terminal")
+    right.wait_for_text(r"the terminal is taken")
     left.send_keys("C-]")
     right.wait_for_text(r"waiting for /never-printed/")
 
@@ -127,13 +145,6 @@ def test_detach_attach_from_two_terminals_one_takes_over_the_other_sees_it(tmp_p
     right.wait_for_text(r"Quit\?")
     right.send_keys("y")
     right.wait_for_text(r"CLIVE-EXIT=130", timeout=30)
-    session = Session(directory)
-    assert session.info.outcome is Outcome.QUIT
-    events = session.log().events
-    taken = [e for e in events if isinstance(e, Control) and e.action == "take_over"]
-    assert len(taken) == 1 and "@" in taken[0].message  # who took it: user@tty
-    typed = "".join(e.data for e in events if isinstance(e, InputSent) and e.source == "user")
-    assert "typed-on-the-left" in typed
 
 
 def _attached(sessions) -> list[int]:

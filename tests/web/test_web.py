@@ -125,6 +125,16 @@ def test_every_request_needs_the_token(serve, finished_session):
     # The token in the URL opens the page, and a cookie carries it to the page's own requests.
     with urllib.request.urlopen(server.url, timeout=30) as page:
         cookie = page.headers["Set-Cookie"]
+        # Never in a frame: a page of another port of this machine would send the cookie.
+        assert page.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    framed = urllib.request.Request(
+        server.base,
+        headers={"Cookie": cookie.split(";")[0], "Sec-Fetch-Site": "same-site"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(framed, timeout=30)
+    assert refused.value.code == 403
     assert f"clive-web-{port}=" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
     script = urllib.request.Request(
         server.base + "static/js/textual.js", headers={"Cookie": cookie.split(";")[0]}
@@ -297,7 +307,7 @@ def test_taken_over_in_a_terminal_and_seen_in_the_browser(serve, browser, tmux_p
         second.send_keys("Enter")
         browser.wait_for_text(r"(?m)^│typed-in-tmux")  # its output, in the browser's view
         browser.press("t")  # the terminal is taken: the browser may not
-        browser.wait_for_text(r"has the terminal")
+        browser.wait_for_text(r"the terminal is taken")
         _screenshot(browser, "test_taken_over_in_a_terminal_and_seen_in_the_browser")
         second.send_keys("C-]")
         browser.wait_for_text(r"waiting for /never-printed/")
