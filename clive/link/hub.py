@@ -26,8 +26,8 @@ Messages from a view:
     room           {cols, rows}: the room the view has for the shell (None: it does not fit)
 
 Each view has a thread that sends it what waits for it, so a slow view never holds up the
-session: its output waits in memory up to ``OUTBOX_LIMIT``, past which it is dropped and
-the view is sent the whole screen instead, once it catches up.
+session: its output waits in memory up to ``OUTBOX_LIMIT`` (1 MB), past which it is dropped
+and the view is sent the whole screen instead, once it catches up.
 
 The shell's size follows the views (unless the session fixed it): the smallest room any view
 has, never less than ``MIN_SIZE`` (tmux follows its smallest client the same way).
@@ -52,7 +52,10 @@ from clive.terminal.keys import UnknownKeyError
 SHELL = "shell"
 MEASUREMENT = "measurement"
 MIN_SIZE = (80, 24)  # a shell fitted to its views is never smaller: a smaller view scrolls
-OUTBOX_LIMIT = 8 << 20  # bytes of output waiting for one view before it gets the screen instead
+# Bytes of output waiting for one view before it is sent the screen instead: a view is a
+# person, who reads a flood from its screens, and what waits delays every message behind it.
+OUTBOX_LIMIT = 1 << 20
+MESSAGE_LIMIT = 256 << 10  # bytes of output joined in one message (encoded and decoded at once)
 
 Message = dict[str, Any]
 Deliver = Callable[[list[Message]], None]
@@ -98,7 +101,8 @@ class Viewer:
                     return
                 self._output_bytes += len(message["data"])
                 last = self._outbox[-1] if self._outbox else None
-                if last is not None and last["k"] == "output" and last["screen"] == screen:
+                joins = last is not None and last["k"] == "output" and last["screen"] == screen
+                if joins and len(last["data"]) < MESSAGE_LIMIT:
                     last["data"] += message["data"]
                     return  # the sender is awake: it has something to send already
                 message = {**message, "data": bytearray(message["data"])}
