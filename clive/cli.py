@@ -494,6 +494,27 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
             formatter_class=formatter,
         )
         parser.add_argument("task_file", metavar="TASK.md", help="the task file")
+        fleet = parser.add_argument_group("many workers")
+        fleet.add_argument(
+            "--workers",
+            type=_whole_number_in(1, 64, "workers"),
+            default=1,
+            metavar="N",
+            help="N agents at once, each in its own sandbox and working tree, sharing one "
+            "table and one best (headless: a line per event, each with its worker)",
+        )
+        fleet.add_argument(
+            "--no-share",
+            action="store_true",
+            help="with --workers: each worker keeps to its own best",
+        )
+        fleet.add_argument(
+            "--gpus",
+            default=None,
+            metavar="IDS",
+            help="with --workers: devices, e.g. 0,1,2,3: each worker's measurements see one "
+            "(CUDA_VISIBLE_DEVICES) and run at once; without, measurements take turns",
+        )
         _session_options(parser)
         parser.set_defaults(handler="clive.commands.experiments:run_experiments")
     elif name == "verify":

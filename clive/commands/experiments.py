@@ -16,6 +16,7 @@ from clive.commands.run import (
     shell_sandbox_for,
     task_starter,
 )
+from clive.experiments.fleet import FleetMember
 from clive.experiments.git import GitError, GitRepo
 from clive.experiments.harness_repo import BEST_REF
 from clive.experiments.runner import HARNESS_DIR, ExperimentRunner
@@ -44,13 +45,7 @@ def run_experiments(args: argparse.Namespace) -> int:
     choice = sandbox_choice(args, "clive run")
     if isinstance(choice, int):
         return choice
-    model = prepare(args, None)
-    if isinstance(model, int):
-        return model
     config = args.config
-    print(f"clive run: {task.name!r} in {repo.root}; {choice.note}", file=sys.stderr)
-    # The model's git is read-only: what it plants there (hooks, config) would run as you
-    # later. The harness keeps its own repository and never reads this one again.
     held_out = [Path(p).resolve() for p in task.holdout.paths] if task.holdout else []
     inside = [str(p) for p in held_out if p.is_relative_to(repo.root.resolve())]
     if inside:
@@ -60,6 +55,17 @@ def run_experiments(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if getattr(args, "workers", 1) > 1:
+        from clive.commands._fleet import run_fleet
+
+        print(f"clive run: {task.name!r} in {repo.root}; {choice.note}", file=sys.stderr)
+        return run_fleet(args, task, repo.root, choice, held_out, instructions, runner_factory)
+    model = prepare(args, None)
+    if isinstance(model, int):
+        return model
+    print(f"clive run: {task.name!r} in {repo.root}; {choice.note}", file=sys.stderr)
+    # The model's git is read-only: what it plants there (hooks, config) would run as you
+    # later. The harness keeps its own repository and never reads this one again.
     if task.holdout and not choice.enabled:
         print(
             "clive run: the held-out metric is only held out in the sandbox: without it the "
@@ -105,9 +111,12 @@ def runner_factory(
     sandboxed: bool,
     sessions_dir: Path,
     made: list[ExperimentRunner] | None = None,
+    fleet: FleetMember | None = None,
+    env: dict[str, str] | None = None,
 ) -> ExperimentsFactory:
     """What ``run_task`` calls to make the session's runner (appended to ``made``): the
-    model's shell is the one nothing may run in while it measures, a quit stops a run."""
+    model's shell is the one nothing may run in while it measures, a quit stops a run.
+    ``fleet`` and ``env``: a worker's, in a run with many."""
 
     def experiments(writer, terminal, control, on_measure):
         runner = ExperimentRunner(
@@ -119,6 +128,8 @@ def runner_factory(
             hidden=[sessions_dir],
             stop=lambda: control.quitting,
             on_measure=on_measure,
+            fleet=fleet,
+            env=env,
         )
         if made is not None:
             made.append(runner)

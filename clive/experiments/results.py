@@ -26,8 +26,9 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def append_result(path: Path, result: ExperimentResult) -> None:
-    """Add ``result`` as a row of the table at ``path``, writing the header first if new."""
+def append_result(path: Path, result: ExperimentResult, worker: int | None = None) -> None:
+    """Add ``result`` as a row of the table at ``path``, writing the header first if new;
+    with ``worker``, a fleet's table: the worker's number in a first column."""
     flags = [f"remeasured={result.remeasured}"] if result.remeasured else []
     flags += ["plateau"] if result.plateau else []
     flags += ["holdout-regressed"] if result.holdout_regressed else []
@@ -43,10 +44,13 @@ def append_result(path: Path, result: ExperimentResult) -> None:
         _number(result.holdout),
         ",".join(flags),
     )
+    header = COLUMNS
+    if worker is not None:
+        header, row = ("worker", *COLUMNS), (str(worker), *row)
     new = not path.exists() or path.stat().st_size == 0
     with open(path, "a", encoding="utf-8") as table:
         if new:
-            table.write("\t".join(COLUMNS) + "\n")
+            table.write("\t".join(header) + "\n")
         table.write("\t".join(row) + "\n")
 
 

@@ -24,6 +24,7 @@ model never reports a number: it only says what it tried.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -31,10 +32,11 @@ import re
 import shutil
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from clive.experiments.fleet import FleetMember, Tried
 from clive.experiments.git import GitError, GitRepo, short
 from clive.experiments.harness_repo import BEST_REF, HarnessRepo, experiment_ref
 from clive.experiments.measure import (
@@ -107,6 +109,8 @@ class ExperimentRunner:
     is called with the measurement's terminal when a run starts and with None when it ends
     (a viewer shows it). ``harness`` is the harness's directory (default: in the session
     directory of ``writer``), ``scratch`` where copies of trees are made (default: there).
+    ``fleet``: this worker's handle on the run's other workers (one best, one measurement at
+    a time, nothing measured twice); ``env``: more variables for the metric (a device).
     """
 
     def __init__(
@@ -124,8 +128,13 @@ class ExperimentRunner:
         on_measure: Callable[[Terminal | None], None] | None = None,
         harness: Path | None = None,
         scratch: Path | None = None,
+        fleet: FleetMember | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.writer = writer
+        self.fleet = fleet  # the other workers of a run with many (clive.experiments.fleet)
+        self._extra_env = dict(env or {})  # the metric's, given by the run (a worker's device)
+        self._adopted: Tried | None = None  # another worker's best, taken at this experiment
         self.task = task
         self.shell = shell
         self.sandboxed = sandboxed
@@ -232,9 +241,17 @@ class ExperimentRunner:
         self._baseline_tree = self._best_tree = tree
         self._best_commit = commit
         try:
-            runs = self._measure(0, commit, copy, "baseline", self.task.metric.baseline_runs)
+            with self._measuring():  # recorded before another worker looks it up
+                known = self.fleet.tried(tree) if self.fleet else None
+                if known is not None and known.result.status is ExperimentStatus.BASELINE:
+                    return self._baseline_from(commit, known)  # another worker's, same tree
+                return self._measure_baseline(commit, copy)
         finally:
             shutil.rmtree(copy, ignore_errors=True)
+
+    def _measure_baseline(self, commit: str, copy: Path) -> ExperimentResult:
+        """Measure the baseline (``baseline_runs`` times: the noise) and record it."""
+        runs = self._measure(0, commit, copy, "baseline", self.task.metric.baseline_runs)
         failed = runs[-1] if not runs[-1].ok else None
         holdout = None
         if failed is None:
@@ -265,6 +282,18 @@ class ExperimentRunner:
         description = " ".join(_printable(description).split())
         hypothesis = " ".join(_printable(hypothesis).split())
         self._require_nothing_running()
+        # In a fleet that measures one at a time, all of it in turn: another worker's best is
+        # taken as late as it can be, and a tree is looked up in the table after the last
+        # result was recorded.
+        with self._measuring():
+            self._adopted = self._adopt_the_fleet_s_best()
+            tree, result = self._take_and_measure(description, hypothesis)
+        if result.status is not ExperimentStatus.KEEP:
+            self._restore_best(tree, result)
+        return result
+
+    def _take_and_measure(self, description: str, hypothesis: str) -> tuple[Tree, ExperimentResult]:
+        """The model's tree as experiment N, committed, checked, measured and decided."""
         number = len(self.results)
         tree, copy = self._snapshot(self._best_commit)
         try:
@@ -278,19 +307,20 @@ class ExperimentRunner:
             )
             self.repo.set_ref(experiment_ref(number), commit)
             changed = self._changed_protected(tree)
+            known = self.fleet.tried(tree) if self.fleet and not changed else None
             if changed:
                 reason = "protected files changed: " + ", ".join(changed)
                 result = self._record(
                     commit, ExperimentStatus.INVALID, description, [], reason,
                     hypothesis=hypothesis,
                 )  # fmt: skip
+            elif known is not None:
+                result = self._decide_from(known, commit, description, hypothesis)
             else:
                 result = self._measure_and_decide(number, commit, copy, description, hypothesis)
         finally:
             shutil.rmtree(copy, ignore_errors=True)
-        if result.status is not ExperimentStatus.KEEP:
-            self._restore_best(tree, result)
-        return result
+        return tree, result
 
     def _measure_and_decide(
         self, number: int, commit: str, copy: Path, description: str, hypothesis: str = ""
@@ -374,6 +404,69 @@ class ExperimentRunner:
                 values.append(run.value)
         return values
 
+    def _measuring(self):
+        """Held while measuring: alone in a fleet that measures one at a time."""
+        return self.fleet.measuring() if self.fleet else contextlib.nullcontext()
+
+    def _baseline_from(self, commit: str, known: Tried) -> ExperimentResult:
+        """The baseline, identical to another worker's: its runs, not measured again."""
+        self._best_values = self._noise_values = list(known.result.values)
+        self._holdout_best = known.result.holdout
+        self._holdout_noise = list(known.runner._holdout_noise)
+        return self._record(
+            commit, ExperimentStatus.BASELINE, "baseline", [],
+            f"the starting point (identical to worker {known.worker}'s: its runs)",
+            table=known.result, holdout=known.result.holdout,
+        )  # fmt: skip
+
+    def _decide_from(
+        self, known: Tried, commit: str, description: str, hypothesis: str
+    ) -> ExperimentResult:
+        """An experiment identical to one the fleet measured: decided on its runs."""
+        said = (
+            f"identical to worker {known.worker}'s experiment {known.result.experiment}, "
+            "answered from the table (not measured again)"
+        )
+        if not known.result.values:
+            return self._record(
+                commit, known.result.status, description, [], f"{said}: {known.result.reason}",
+                hypothesis=hypothesis, table=known.result,
+            )  # fmt: skip
+        values = list(known.result.values)
+        better, _, reason = self._compare(values)
+        status = ExperimentStatus.KEEP if better else ExperimentStatus.DISCARD
+        if better:
+            self._best_commit, self._best_values = commit, values
+            self._best_tree = self.repo.tree(commit)
+            self.repo.set_ref(BEST_REF, commit)
+        return self._record(
+            commit, status, description, [], f"{said}: {reason}", hypothesis=hypothesis,
+            table=known.result,
+        )  # fmt: skip
+
+    def _adopt_the_fleet_s_best(self) -> Tried | None:
+        """Take another worker's better best as this one's (its tree into this harness's
+        repository): the experiment about to run is measured against it, and files not kept
+        are set to it."""
+        other = self.fleet.best_elsewhere(self) if self.fleet else None
+        if other is None:
+            return None
+        source = other.runner
+        commit = other.result.commit
+        tree = source.repo.tree(commit)
+        copy = source._materialize(commit)
+        try:
+            self.repo.store(copy, tree)
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
+        mine = self.repo.commit(
+            tree, self._best_commit, f"clive: worker {other.worker}'s best ({short(commit)})"
+        )
+        self.repo.set_ref(BEST_REF, mine)
+        self._best_commit, self._best_tree = mine, tree
+        self._best_values = list(other.result.values)
+        return other
+
     def experiment(self, description: str, hypothesis: str = "") -> tuple[bool, str]:
         """The ``experiment`` tool: run one and say what came of it, in words for the model.
 
@@ -434,6 +527,15 @@ class ExperimentRunner:
                 f"No change was kept in the last {self._since_keep} experiments: a plateau. "
                 "Step back and change approach: another idea, not a variation of the last ones."
             )
+        if self._adopted is not None and result.experiment > 0:
+            lines.append(
+                f"Worker {self._adopted.worker} found a better best "
+                f"({_number(self._adopted.result.metric)}): it is yours now, and your files "
+                "are set to it whenever a change is not kept."
+            )
+        digest = self.fleet.digest() if self.fleet else ""
+        if digest:
+            lines.append(f"What the other workers tried lately:\n{digest}")
         limit = self.limit_reached
         if limit:
             lines.append(f"No more experiments: {limit}. Finish now.")
@@ -719,6 +821,7 @@ class ExperimentRunner:
             "PYTHONPYCACHEPREFIX": "/tmp/clive-pycache",
         }
         env.update(self.task.metric.env)
+        env.update(self._extra_env)
         return env
 
     def _restore_best(self, tree: Tree, result: ExperimentResult) -> None:
@@ -821,9 +924,13 @@ class ExperimentRunner:
         remeasured: int = 0,
         holdout: float | None = None,
         holdout_regressed: bool = False,
+        table: ExperimentResult | None = None,
     ) -> ExperimentResult:
+        """Record a result; ``table``: the fleet's result whose runs it takes, unmeasured."""
         values = [run.value for run in runs if run.value is not None]
         measured = bool(runs) and runs[-1].ok
+        if table is not None:
+            values, measured = list(table.values), table.metric is not None
         number = len(self.results)
         if number > 0:
             kept = status is ExperimentStatus.KEEP
@@ -854,6 +961,8 @@ class ExperimentRunner:
         append_result(self.results_path, result)
         self.results.append(result)
         self._count_failure(result)
+        if self.fleet is not None:
+            self.fleet.record(self, result, self.repo.tree(commit))
         return result
 
 
