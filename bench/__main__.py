@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import grounding, session, ui
+from bench import fleet, grounding, session, ui
 from bench._raw_pty import RawShell
 from bench._tmux import TmuxReference, TmuxReferenceError
 from clive.terminal import Terminal, WaitReason
@@ -330,6 +330,7 @@ def main() -> int:
             "recorded",
             "ui",
             "grounding",
+            "fleet",
         ],
     )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
@@ -361,6 +362,8 @@ def main() -> int:
             ui.ui_responsiveness(report, args.quick)
         if args.only in (None, "grounding"):
             grounding.measurement_overhead(report, work, args.quick)
+        if args.only in (None, "fleet"):
+            fleet.fleet_speed(report, work, args.quick)
     report.print_table()
     report.save()
     if report.reference_failures:

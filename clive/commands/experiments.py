@@ -60,6 +60,10 @@ def run_experiments(args: argparse.Namespace) -> int:
 
         print(f"clive run: {task.name!r} in {repo.root}; {choice.note}", file=sys.stderr)
         return run_fleet(args, task, repo.root, choice, held_out, instructions, runner_factory)
+    # One worker is worker 1 (a script named per worker: turns-{worker}.jsonl).
+    args.config = config = config.model_copy(
+        update={"model": config.model.replace("{worker}", "1")}
+    )
     model = prepare(args, None)
     if isinstance(model, int):
         return model
