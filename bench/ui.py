@@ -187,6 +187,28 @@ async def _shown_run(app: LiveApp) -> list[float]:
     return latencies
 
 
+async def _attached_flood(directory: Path) -> float:
+    """How long ``seq`` runs in a session watched over its socket (the view ``clive "task"``
+    is), from the model's turn that types it to the end of the ``wait`` for it, by the
+    session's own events."""
+    app = _attached_view(directory, FLOOD)
+    session = Path(app.hello["directory"])
+    async with app.run_test(size=SIZE):
+        await _until(lambda: _first(session, "tool_result", "wait") is not None)
+        app.request_quit()
+        await _until(lambda: app.gone)
+    return _first(session, "tool_result", "wait") - _first(session, "model_turn")
+
+
+def _first(session: Path, kind: str, name: str | None = None) -> float | None:
+    """The time of the session's first event of ``kind`` (a tool's result: of ``name``)."""
+    for line in (session / "events.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event["type"] == kind and (name is None or event.get("name") == name):
+            return event["t"]
+    return None
+
+
 def _attached_view(directory: Path, command: str | None) -> LiveApp:
     """The view, over its socket, of a session in a process of its own (``--detach``)."""
     script = _script(directory, command)
@@ -287,6 +309,13 @@ def ui_responsiveness(report, quick: bool) -> None:
             "ratio ~1",
         )
         report.add("adding 5,000 steps to the timeline (s, once)", added, None, "s")
+        report.add(
+            f"`{FLOOD}` in a session: watched over its socket vs headless (s)",
+            asyncio.run(_attached_flood(directory / "attached-flood")),
+            headless,
+            "s",
+            "ratio ~1",
+        )
         # `clive "task"` and `clive attach` alike watch over the session's socket.
         idle = asyncio.run(_shown_run(_attached_view(directory / "attached-idle", None)))
         flooded = asyncio.run(_shown_run(_attached_view(directory / "attached", FLOOD)))
