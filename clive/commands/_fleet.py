@@ -67,6 +67,16 @@ def run_fleet(
     if config.approve == "always":
         print("clive run: --workers runs headless: use --approve risky or never", file=sys.stderr)
         return 2
+    inside = [p for p in task.metric.paths if _inside(task, p, root)]
+    if inside:
+        print(
+            f"clive run: --workers: the metric's paths {', '.join(inside)} are inside the "
+            "repository, and the workers' clones hold only what is committed: put them "
+            "outside it (metric.paths may be absolute)",
+            file=sys.stderr,
+        )
+        return 2
+    head = _head(root)
     gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else []
     sessions_dir = Path(args.sessions_dir).resolve()
     run_dir = _run_directory(sessions_dir, task.name)
@@ -114,8 +124,9 @@ def run_fleet(
             ),
             sandbox=sandbox,
             recorded={
-                **recorded_settings(config, choice.enabled), "task_file": str(task.path),
-                "root": str(root), "worker": worker.number, "workers": len(workers),
+                **recorded_settings(config, choice.enabled),
+                "task_file": str(worker.task.path), "root": str(worker.tree),
+                "worker": worker.number, "workers": len(workers), "repository": str(root),
             },
         )  # fmt: skip
         thread = threading.Thread(
@@ -135,13 +146,43 @@ def run_fleet(
         while thread.is_alive():
             thread.join(0.5)
     try:
-        _write_best(fleet, root)
+        if _head(root) == head and not _changed(root):
+            _write_best(fleet, root)
+        elif fleet.best is not None and fleet.best.result.experiment > 0:
+            print(
+                "clive run: your working tree changed during the run: the best is not written "
+                f"into it; it is worker {fleet.best.worker}'s commit "
+                f"{fleet.best.result.commit[:7]} (clive show on its session, --diff)",
+                file=sys.stderr,
+            )
         (run_dir / SUMMARY).write_text(summary(fleet, workers), encoding="utf-8")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(summary(fleet, workers), file=sys.stderr)
     statuses = [1 if w.ended is None else EXIT_STATUS.get(w.ended.outcome, 1) for w in workers]
     return max(statuses, default=0)
+
+
+def _inside(task: TaskFile, path: str, root: Path) -> bool:
+    where = Path(path).expanduser()
+    where = where if where.is_absolute() else task.directory / where
+    return where.resolve().is_relative_to(root.resolve())
+
+
+def _head(root: Path) -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip()
+
+
+def _changed(root: Path) -> bool:
+    """Anything uncommitted in the user's tree (the sessions aside: they are written to)."""
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return bool(done.stdout.strip()) or done.returncode != 0
 
 
 def _run_directory(sessions_dir: Path, name: str) -> Path:

@@ -46,12 +46,14 @@ def run_experiments(args: argparse.Namespace) -> int:
     if isinstance(choice, int):
         return choice
     config = args.config
-    held_out = [Path(p).resolve() for p in task.holdout.paths] if task.holdout else []
-    inside = [str(p) for p in held_out if p.is_relative_to(repo.root.resolve())]
+    held_out = [p.resolve() for p in task.hidden]
+    root = repo.root.resolve()
+    inside = [str(p) for p in held_out if p.is_relative_to(root) or root.is_relative_to(p)]
     if inside:
         print(
-            f"clive run: holdout.paths {', '.join(inside)} is inside the repository the model "
-            "works in: a held-out metric must live where the model cannot read it",
+            f"clive run: the held-out metric's {', '.join(inside)} is inside the repository "
+            "the model works in (or holds it): a held-out metric must live where the model "
+            "cannot read it",
             file=sys.stderr,
         )
         return 2

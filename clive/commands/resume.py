@@ -23,7 +23,7 @@ from clive.commands.run import (
 )
 from clive.config import Config
 from clive.experiments.runner import HARNESS_DIR, TASK_COPY
-from clive.experiments.task_file import TaskFileError, parse_task
+from clive.experiments.task_file import TaskFileError, parse_task, with_holdout
 from clive.sandbox import SandboxError
 from clive.session import Session, SessionNotFound, find_session
 from clive.session.redact import REDACTED
@@ -49,10 +49,10 @@ def resume(args: argparse.Namespace) -> int:
         return model
     config = args.config
     sessions_dir = Path(args.sessions_dir).resolve()
-    experiments, worktree, readonly = None, Path(session.info.cwd), []
+    experiments, worktree, readonly, hidden = None, Path(session.info.cwd), [], []
     if "task_file" in grounding:
         try:
-            experiments = _experiments(session, grounding, choice.enabled, sessions_dir)
+            experiments, hidden = _experiments(session, grounding, choice.enabled, sessions_dir)
         except (OSError, TaskFileError) as error:
             print(f"clive resume: cannot go on with the experiments: {error}", file=sys.stderr)
             return 2
@@ -60,7 +60,9 @@ def resume(args: argparse.Namespace) -> int:
     sandbox = None
     if choice.enabled:
         try:
-            sandbox = shell_sandbox_for(config, worktree, sessions_dir, readonly=readonly)
+            sandbox = shell_sandbox_for(
+                config, worktree, sessions_dir, readonly=readonly, hidden=hidden
+            )
         except SandboxError as error:
             print(f"clive resume: {error}", file=sys.stderr)
             return 2
@@ -127,8 +129,10 @@ def _as_recorded(args: argparse.Namespace, session: Session) -> Config:
 
 def _experiments(session: Session, grounding: dict, sandboxed: bool, sessions_dir: Path):
     """The runner's factory of a ``clive run`` session, from the task file as it was at the
-    start (the harness's copy: the one in the tree is the model's to change)."""
+    start (the harness's copy: the one in the tree is the model's to change), and what the
+    model's shell must not see (the held-out metric's files)."""
     original = Path(grounding["task_file"])
     copy = session.directory / HARNESS_DIR / TASK_COPY
-    task = parse_task(copy.read_text(encoding="utf-8"), original)
-    return runner_factory(task, Path(grounding["root"]), sandboxed, sessions_dir)
+    task = with_holdout(parse_task(copy.read_text(encoding="utf-8"), original))
+    factory = runner_factory(task, Path(grounding["root"]), sandboxed, sessions_dir)
+    return factory, task.hidden  # what the model's shell must not see

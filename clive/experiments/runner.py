@@ -155,7 +155,7 @@ class ExperimentRunner:
         self._stop = stop
         self._on_measure = on_measure
         # The held-out metric's files too: the model's code runs in the metric's sandbox.
-        holdout_paths = [Path(p) for p in task.holdout.paths] if task.holdout else []
+        holdout_paths = task.hidden
         self._holdout_paths = tuple(p.resolve() for p in holdout_paths)
         self._hidden = tuple(p.resolve() for p in (*hidden, writer.directory, *holdout_paths))
         self._data = _data_paths(task, self.root)
@@ -260,6 +260,11 @@ class ExperimentRunner:
                 self._holdout_noise = self._measure_holdout(
                     0, commit, self.task.metric.baseline_runs
                 )
+                if len(self._holdout_noise) < self.task.metric.baseline_runs:
+                    raise ExperimentError(
+                        "the held-out metric printed no number at the baseline: check its "
+                        f"command ({self.task.holdout_file})"
+                    )
                 holdout = self._holdout_best = _median(self._holdout_noise)
         return self._record(
             commit=commit,
@@ -268,6 +273,7 @@ class ExperimentRunner:
             runs=runs,
             reason=failed.failure if failed else "the starting point",
             holdout=holdout,
+            holdout_values=self._holdout_noise,
         )
 
     def run(self, description: str, hypothesis: str = "") -> ExperimentResult:
@@ -356,7 +362,11 @@ class ExperimentRunner:
                           remeasured=remeasured)  # fmt: skip
         holdout, regressed = self._check_holdout(number, commit)
         if regressed:
-            reason += "; the held-out metric got worse beyond its noise"
+            reason += (
+                "; the held-out check printed no number"
+                if holdout is None
+                else "; the held-out metric got worse beyond its noise"
+            )
             if self.task.on_holdout_regress == "revert":
                 return record(ExperimentStatus.DISCARD, runs=runs, reason=reason + ": reverted",
                               remeasured=remeasured, holdout=holdout,
@@ -377,9 +387,11 @@ class ExperimentRunner:
         if holdout is None or (self._keeps + 1) % holdout.every:
             return None, False
         value = _median(self._measure_holdout(number, commit, 1))
+        if value is None:
+            # No number: the change's code may tell the held-out run from the metric's (its
+            # mounts, its PID 1) and fail there on purpose. It does not pass unchecked.
+            return None, True
         best = self._holdout_best
-        if value is None or best is None:
-            return value, False
         worse = value - best if holdout.lower_is_better else best - value
         return value, worse > margin(self._holdout_noise)
 
@@ -412,11 +424,12 @@ class ExperimentRunner:
         """The baseline, identical to another worker's: its runs, not measured again."""
         self._best_values = self._noise_values = list(known.result.values)
         self._holdout_best = known.result.holdout
-        self._holdout_noise = list(known.runner._holdout_noise)
+        self._holdout_noise = list(known.result.holdout_values)
         return self._record(
             commit, ExperimentStatus.BASELINE, "baseline", [],
             f"the starting point (identical to worker {known.worker}'s: its runs)",
             table=known.result, holdout=known.result.holdout,
+            holdout_values=self._holdout_noise,
         )  # fmt: skip
 
     def _decide_from(
@@ -427,10 +440,12 @@ class ExperimentRunner:
             f"identical to worker {known.worker}'s experiment {known.result.experiment}, "
             "answered from the table (not measured again)"
         )
-        if not known.result.values:
+        if known.result.holdout_regressed and self.task.on_holdout_regress == "revert":
+            # Undone on the held-out metric: so it stays, whoever submits the tree again.
             return self._record(
-                commit, known.result.status, description, [], f"{said}: {known.result.reason}",
-                hypothesis=hypothesis, table=known.result,
+                commit, ExperimentStatus.DISCARD, description, [],
+                f"{said}: {known.result.reason}", hypothesis=hypothesis, table=known.result,
+                holdout=known.result.holdout, holdout_regressed=True,
             )  # fmt: skip
         values = list(known.result.values)
         better, _, reason = self._compare(values)
@@ -465,6 +480,8 @@ class ExperimentRunner:
         self.repo.set_ref(BEST_REF, mine)
         self._best_commit, self._best_tree = mine, tree
         self._best_values = list(other.result.values)
+        if other.result.holdout is not None:  # its held-out number is the one to keep to
+            self._holdout_best = other.result.holdout
         return other
 
     def experiment(self, description: str, hypothesis: str = "") -> tuple[bool, str]:
@@ -567,6 +584,7 @@ class ExperimentRunner:
                 self._holdout_best = result.holdout
         if self.results and self.results[0].status is ExperimentStatus.BASELINE:
             self._noise_values = list(self.results[0].values)
+            self._holdout_noise = list(self.results[0].holdout_values)
         best = self.repo.ref(BEST_REF) or baseline
         self._best_commit, self._best_tree = best, self.repo.tree(best)
         measured = [r for r in self.results if r.commit == best and r.values]
@@ -792,7 +810,8 @@ class ExperimentRunner:
             binds=tuple(binds),
             hidden=hidden,
             home=Path(env["HOME"]),
-            network=self.task.metric.network,
+            # The held-out run never: its data must not leave the sandbox.
+            network=self.task.metric.network and not holdout,
             env=env,
             as_pid_1=True,  # what the run leaves behind dies with it
         )
@@ -925,6 +944,7 @@ class ExperimentRunner:
         holdout: float | None = None,
         holdout_regressed: bool = False,
         table: ExperimentResult | None = None,
+        holdout_values: list[float] | None = None,
     ) -> ExperimentResult:
         """Record a result; ``table``: the fleet's result whose runs it takes, unmeasured."""
         values = [run.value for run in runs if run.value is not None]
@@ -955,6 +975,7 @@ class ExperimentRunner:
                 remeasured=remeasured,
                 plateau=plateau,
                 holdout=holdout,
+                holdout_values=list(holdout_values or []),
                 holdout_regressed=holdout_regressed,
             )
         )

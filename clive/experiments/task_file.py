@@ -20,14 +20,18 @@ front matter for the harness, in this shape::
     protect: [prepare.py, bench.sh]
     limits: {experiments: 100, consecutive_failures: 5}
     plateau: 10                       # experiments without a kept change: the model is told
-    holdout:                          # a second metric the model never sees (in no sandbox
-      command: python3 /opt/eval/heldout.py   # of its own, nor in the text it reads)
-      pattern: 'heldout: ([0-9.]+)'
-      goal: minimize
-      paths: [/opt/eval]              # what it reads: hidden from the model
-      every: 1                        # on every Nth kept change
+    holdout: /srv/eval/holdout.yaml   # a second metric the model never sees: its file is
+                                      # outside the repository (the model reads task.md)
     on_holdout_regress: revert        # or flag (the default): a kept change that worsens it
     ---
+
+The held-out metric's file holds what it runs, in the same shape as ``metric``::
+
+    command: python3 /srv/eval/heldout.py
+    pattern: 'heldout: ([0-9.]+)'
+    goal: minimize
+    paths: [/srv/eval]                # what it reads: hidden from the model, as is the file's
+    every: 1                          # directory; measured on every Nth kept change
 
 Anything wrong in the front matter raises ``TaskFileError`` naming the file, the field and
 what is expected there.
@@ -36,13 +40,21 @@ what is expected there.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 # What each field must hold, said the way the error messages say it.
 _EXPECTED = {
@@ -71,8 +83,9 @@ _EXPECTED = {
     "noise, an integer of at least 0",
     "plateau": "how many experiments without a kept change before the model is told to change "
     "approach, an integer of at least 1",
-    "holdout": "a mapping with command, pattern, goal, budget, paths, every: a second metric "
-    "the model never sees",
+    "holdout": "the absolute path of a YAML file outside the repository (the model can read "
+    "task.md) with command, pattern, goal, budget, paths, every: a second metric the model "
+    "never sees",
     "holdout.command": "the shell command that prints the held-out metric",
     "holdout.pattern": "a regular expression whose first group is the held-out number",
     "holdout.goal": "minimize or maximize",
@@ -211,6 +224,19 @@ class Holdout(_Reading):
         return paths
 
 
+def _absolute_file(path: object) -> str | None:
+    if path is None:
+        return None
+    if not isinstance(path, str):
+        raise ValueError(
+            "write the held-out metric in a file outside the repository and name it here "
+            "(the model can read task.md)"
+        )
+    if not PurePosixPath(path).is_absolute():
+        raise ValueError(f"{path!r} is not an absolute path (outside the repository)")
+    return path
+
+
 def _inside_the_task(path: str) -> str:
     pure = PurePosixPath(path)
     if not path.strip() or pure.is_absolute() or ".." in pure.parts:
@@ -225,7 +251,7 @@ class FrontMatter(_Settings):
     protect: list[Annotated[str, AfterValidator(_inside_the_task)]] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     plateau: int = Field(10, ge=1)
-    holdout: Holdout | None = None
+    holdout: Annotated[str | None, BeforeValidator(_absolute_file)] = None
     on_holdout_regress: Literal["flag", "revert"] = "flag"
 
 
@@ -239,8 +265,17 @@ class TaskFile:
     limits: Limits
     body: str  # the Markdown after the front matter, for the model
     plateau: int = 10
-    holdout: Holdout | None = None
+    holdout: Holdout | None = None  # read from ``holdout_file`` by ``load_task``
     on_holdout_regress: str = "flag"
+    holdout_file: Path | None = None
+
+    @property
+    def hidden(self) -> list[Path]:
+        """What the model must never see: the held-out metric's file and what it reads."""
+        if self.holdout_file is None:
+            return []
+        paths = self.holdout.paths if self.holdout else []
+        return [self.holdout_file.parent, *(Path(p) for p in paths)]
 
     @property
     def directory(self) -> Path:
@@ -270,13 +305,33 @@ def load_task(path: str | Path) -> TaskFile:
                 f"{path}: protect[{index}]: {protected!r} does not exist in {task.directory}; "
                 f"expected {_EXPECTED['protect']}"
             )
+    task = with_holdout(task)
     for index, held in enumerate(task.holdout.paths if task.holdout else ()):
         if not Path(held).is_dir():
             raise TaskFileError(
-                f"{path}: holdout.paths[{index}]: {held!r} is not a directory; expected "
+                f"{task.holdout_file}: paths[{index}]: {held!r} is not a directory; expected "
                 f"{_EXPECTED['holdout.paths']}"
             )
     return task
+
+
+def with_holdout(task: TaskFile) -> TaskFile:
+    """``task`` with its held-out metric read from its file (raises ``TaskFileError``)."""
+    if task.holdout_file is None:
+        return task
+    return replace(task, holdout=_load_holdout(task.holdout_file))
+
+
+def _load_holdout(path: Path) -> Holdout:
+    """The held-out metric's file (``holdout.*`` errors name it)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise TaskFileError(f"{path}: cannot read the held-out metric: {error}") from None
+    try:
+        return Holdout.model_validate(data)
+    except ValidationError as error:
+        raise TaskFileError(_describe(path, error, parent="holdout")) from None
 
 
 def parse_task(text: str, path: str | Path = "task.md") -> TaskFile:
@@ -309,8 +364,8 @@ def parse_task(text: str, path: str | Path = "task.md") -> TaskFile:
         limits=settings.limits,
         body=body,
         plateau=settings.plateau,
-        holdout=settings.holdout,
         on_holdout_regress=settings.on_holdout_regress,
+        holdout_file=Path(settings.holdout) if settings.holdout else None,
     )
 
 
@@ -330,11 +385,12 @@ def _split_front_matter(text: str, path: Path) -> tuple[str, str, int]:
     )
 
 
-def _describe(path: Path, error: ValidationError) -> str:
-    """Each problem of a validation error as a clause a person can act on."""
+def _describe(path: Path, error: ValidationError, parent: str = "") -> str:
+    """Each problem of a validation error as a clause a person can act on (``parent``: the
+    field the validated mapping is, for what is expected)."""
     problems = []
     for item in error.errors():
-        loc = [str(part) for part in item["loc"]]
+        loc = [parent, *map(str, item["loc"])] if parent else [str(part) for part in item["loc"]]
         field = ".".join(p for p in loc if not p.isdigit())
         shown = loc[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])
         if item["type"] == "extra_forbidden":

@@ -283,6 +283,7 @@ class ExperimentResult(_Event):
     remeasured: int = 0  # runs added because the change was better but within the noise
     plateau: bool = False  # the task's plateau of experiments without a kept change is reached
     holdout: float | None = None  # the held-out metric, where it was measured
+    holdout_values: list[float] = Field(default_factory=list)  # at the baseline: its noise
     holdout_regressed: bool = False  # kept, but the held-out metric got worse beyond its noise
 
 

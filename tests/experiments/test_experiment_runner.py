@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -299,23 +301,33 @@ def test_the_hypothesis_is_recorded_beside_the_description(task_repo, writer, sa
     assert read_results(runner.results_path)[-1]["hypothesis"] == "four is less than five"
 
 
-def _holdout_task(tmp_path, mode: str) -> tuple[Path, str]:
-    """A held-out metric outside the repository: it prints the number in ``value``."""
-    heldout = tmp_path / "heldout"
-    heldout.mkdir()
+@pytest.fixture
+def heldout():
+    """A directory for a held-out metric where every sandbox could see it unless it is hidden
+    (pytest's own directories are in /tmp, private in every sandbox already)."""
+    path = Path(tempfile.mkdtemp(prefix="clive-heldout-", dir="/var/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _holdout_task(heldout: Path, mode: str) -> str:
+    """A held-out metric outside the repository, in its own file: it prints the number in
+    ``value`` (``crash`` there: it prints none). The task file's lines that name it."""
     (heldout / "value").write_text("1")
-    (heldout / "check.sh").write_text(f'echo "held: $(cat {heldout}/value)"\n')
-    extra = (
-        f"holdout: {{command: 'sh {heldout}/check.sh', pattern: 'held: ([0-9.]+)', "
-        f"goal: minimize, paths: ['{heldout}']}}\non_holdout_regress: {mode}\n"
+    (heldout / "check.sh").write_text(
+        f'v=$(cat {heldout}/value); [ "$v" = crash ] && exit 1; echo "held: $v"\n'
     )
-    return heldout, extra
+    (heldout / "holdout.yaml").write_text(
+        f"command: sh {heldout}/check.sh\npattern: 'held: ([0-9.]+)'\ngoal: minimize\n"
+        f"paths: ['{heldout}']\n"
+    )
+    return f"holdout: {heldout}/holdout.yaml\non_holdout_regress: {mode}\n"
 
 
 def test_a_kept_change_that_worsens_the_held_out_metric_is_reverted_unseen(
-    tmp_path, task_repo, writer, sandboxed
+    heldout, task_repo, writer, sandboxed
 ):
-    heldout, extra = _holdout_task(tmp_path, "revert")
+    extra = _holdout_task(heldout, "revert")
     runner = task_repo(writer, score="echo score: 5", sandboxed=sandboxed, extra=extra)
     assert runner.baseline().holdout == 1
 
@@ -343,9 +355,17 @@ def test_a_kept_change_that_worsens_the_held_out_metric_is_reverted_unseen(
     if sandboxed:
         assert runner.results[-1].metric == 1.5
 
+    # A change whose code makes the held-out run fail (it can tell that run from the metric's)
+    # does not pass unchecked: it is undone.
+    (heldout / "value").write_text("crash")
+    _, text = _try(runner, "echo score: -1")  # better than any best so far
+    failed = runner.results[-1]
+    assert failed.status is ExperimentStatus.DISCARD and failed.holdout_regressed
+    assert "printed no number" in failed.reason and "cannot see" in text
 
-def test_with_flag_a_held_out_regression_is_kept_and_marked(tmp_path, task_repo, writer):
-    heldout, extra = _holdout_task(tmp_path, "flag")
+
+def test_with_flag_a_held_out_regression_is_kept_and_marked(heldout, task_repo, writer):
+    extra = _holdout_task(heldout, "flag")
     runner = task_repo(writer, score="echo score: 5", extra=extra)
     runner.baseline()
     (heldout / "value").write_text("3")

@@ -99,7 +99,7 @@ def test_four_workers_share_one_table_one_best_and_measure_one_at_a_time(tmp_pat
     assert rows[best_at]["worker"] == "3" and rows[best_at]["status"] == "keep"
     for number in (1, 2, 4):
         later = [r for r in _results(run, number) if r.t > 0 and r.experiment > 0]
-        after = [r for r in later if r.commit in {row["commit"] for row in rows[best_at:]}]
+        after = [r for r in later if r.commit[:7] in {row["commit"] for row in rows[best_at:]}]
         assert all(f"against the best {BEST}" in r.reason for r in after), number
 
     # One measurement at a time, in the whole fleet.
@@ -110,11 +110,11 @@ def test_four_workers_share_one_table_one_best_and_measure_one_at_a_time(tmp_pat
     assert len(turns) >= 4
     assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(turns))
 
-    # A worker reads what the others tried.
-    (w4,) = (run / "w4").iterdir()
+    # A worker reads what the others tried (the last to run an experiment, at least).
     reports = [
         e.content
-        for e in Session(w4).log().events
+        for number in range(1, 5)
+        for e in Session(next((run / f"w{number}").iterdir())).log().events
         if isinstance(e, ToolResult) and e.name == "experiment"
     ]
     assert any("What the other workers tried lately:" in report for report in reports)

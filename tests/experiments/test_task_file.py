@@ -60,13 +60,27 @@ def test_a_timing_is_measured_three_times_at_the_baseline_unless_told():
     assert parse_task(front % ", repeats: 4, noise_repeats: 2").metric.baseline_runs == 4
 
 
-def test_held_out_paths_must_be_directories_that_exist(tmp_path):
+def test_the_held_out_metric_is_read_from_its_own_file_and_checked(tmp_path):
+    held = tmp_path / "held"
+    held.mkdir()
     (tmp_path / "task.md").write_text(
         "---\nmetric: {command: x, pattern: 't=(1)', goal: minimize, budget: 5}\n"
-        f"holdout: {{command: y, pattern: 'h=(1)', goal: minimize, paths: ['{tmp_path}/gone']}}\n"
-        "---\n"
+        f"holdout: {held}/holdout.yaml\n---\n"
     )
-    with pytest.raises(TaskFileError, match=r"holdout.paths\[0\]: .*gone' is not a directory"):
+    (held / "holdout.yaml").write_text(
+        f"command: y\npattern: 'h=(1)'\ngoal: maximize\npaths: ['{held}']\n"
+    )
+    task = load_task(tmp_path / "task.md")
+    assert task.holdout.command == "y" and not task.holdout.lower_is_better
+    assert task.hidden == [held, held]  # the file's directory, and what it reads
+    (held / "holdout.yaml").write_text("command: y\npattern: 'h'\ngoal: up\n")
+    with pytest.raises(TaskFileError) as raised:
+        load_task(tmp_path / "task.md")
+    assert "holdout.yaml: holdout.pattern: 'h' has no group" in str(raised.value)
+    assert "holdout.goal: 'up' is not a goal" in str(raised.value)
+    gone = f"command: y\npattern: 'h(1)'\ngoal: minimize\npaths: ['{tmp_path}/gone']\n"
+    (held / "holdout.yaml").write_text(gone)
+    with pytest.raises(TaskFileError, match=r"paths\[0\]: .*gone' is not a directory"):
         load_task(tmp_path / "task.md")
 
 
@@ -94,20 +108,12 @@ def test_held_out_paths_must_be_directories_that_exist(tmp_path):
         (("repeats: 2", "remeasure: -1"), "metric.remeasure", "at least 0"),
         (("repeats: 2", "timing: 1"), "metric.timing", "true or false"),
         (("protect:", "plateau: 0\nprotect:"), "plateau", "at least 1"),
-        (("protect:", "holdout: {command: x}\nprotect:"), "holdout.pattern: missing", "group"),
         (
-            ("protect:", "holdout: {command: x, pattern: 'h(1)', goal: up}\nprotect:"),
-            "holdout.goal",
-            "minimize or maximize",
+            ("protect:", "holdout: {command: x, pattern: 'h(1)', goal: minimize}\nprotect:"),
+            "holdout",
+            "in a file outside the repository",
         ),
-        (
-            (
-                "protect:",
-                "holdout: {command: x, pattern: 'h(1)', goal: minimize, paths: [data]}\nprotect:",
-            ),
-            "holdout.paths",
-            "absolute",
-        ),
+        (("protect:", "holdout: eval/holdout.yaml\nprotect:"), "holdout", "absolute"),
         (("protect:", "on_holdout_regress: undo\nprotect:"), "on_holdout_regress", "revert"),
     ],
 )

@@ -8,9 +8,13 @@ A whole `clive run` session, sandboxed, headless, a scripted model."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
+import pytest
 from scripted import finish, type_, write_script
 from test_grounding import (
     FILES,
@@ -32,12 +36,15 @@ SECRET = "held-out-check-7f3a"  # in the check's file: never in what the model s
 
 
 def _task(heldout) -> str:
-    """The grounding's task, with a held-out check: the score must also stay honest, which
-    the check sees as VALUE read from the measured copy, doubled when the model games it."""
+    """The grounding's task, with a held-out check in a file of its own: the score must also
+    stay honest, which the check sees as VALUE read from the measured copy, quadrupled when
+    the model games it."""
+    (heldout / "holdout.yaml").write_text(
+        f"command: python3 -I {heldout}/check.py\npattern: 'held: ([0-9.]+)'\n"
+        f"goal: minimize\npaths: ['{heldout}']\n"
+    )
     return FILES["task.md"].replace(
-        "limits:",
-        f"holdout: {{command: 'python3 -I {heldout}/check.py', pattern: 'held: ([0-9.]+)', "
-        f"goal: minimize, paths: ['{heldout}']}}\non_holdout_regress: revert\nlimits:",
+        "limits:", f"holdout: {heldout}/holdout.yaml\non_holdout_regress: revert\nlimits:"
     )
 
 
@@ -51,9 +58,16 @@ print(f"held: {{value * (4 if gamed else 1)}}")
 """
 
 
-def test_the_model_cannot_find_the_held_out_check_and_gaming_is_reverted(tmp_path):
-    heldout = tmp_path / "heldout"
-    heldout.mkdir()
+@pytest.fixture
+def heldout():
+    """Where every sandbox would see the check were it not hidden (pytest's directories are
+    in /tmp, private in every sandbox already)."""
+    path = Path(tempfile.mkdtemp(prefix="clive-heldout-", dir="/var/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_model_cannot_find_the_held_out_check_and_gaming_is_reverted(tmp_path, heldout):
     (heldout / "check.py").write_text(CHECK)
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -62,7 +76,7 @@ def test_the_model_cannot_find_the_held_out_check_and_gaming_is_reverted(tmp_pat
     for args in (["init", "-q", "--initial-branch=main"], ["add", "-A"], ["commit", "-qm", "t"]):
         subprocess.run(["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True)
     look = (
-        f"cat {heldout}/check.py; ls -A {heldout} | wc -l; "
+        f"cat task.md; cat {heldout}/holdout.yaml {heldout}/check.py; ls -A {heldout} | wc -l; "
         f"grep -rs {SECRET} /tmp /root /var/tmp /opt 2>/dev/null | head -3"
     )
     seen_there = f"os.path.exists('{heldout}/check.py')"
@@ -110,7 +124,7 @@ def test_the_model_cannot_find_the_held_out_check_and_gaming_is_reverted(tmp_pat
     assert f"# {SECRET}" not in seen  # the check's first line: never shown (only typed)
     assert "No such file or directory" in seen  # what the model's shell finds there
     assert "PROBE-HIDDEN" in seen and "PROBE-FOUND" not in seen  # nor did the metric's run
-    assert "cannot see" in seen and "held:" not in seen
+    assert "cannot see" in seen and "held:" not in seen  # nor its pattern, in task.md or out
     assert "VALUE = 3" in (repo / "config.py").read_text()  # the gamed change was undone
     rows = read_results(directory / "results.tsv")
     assert [row["holdout"] for row in rows] == ["5", "", "3", "8"]
