@@ -57,6 +57,17 @@ def run_experiments(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if task.holdout and not choice.enabled:
+        print(
+            "clive run: the held-out metric is only held out in the sandbox: without it the "
+            "model's shell can read its files",
+            file=sys.stderr,
+        )
+    if getattr(args, "workers", 1) == 1 and (
+        getattr(args, "gpus", None) or getattr(args, "no_share", False)
+    ):
+        print("clive run: --gpus and --no-share go with --workers N", file=sys.stderr)
+        return 2
     if getattr(args, "workers", 1) > 1:
         from clive.commands._fleet import run_fleet
 
@@ -72,12 +83,6 @@ def run_experiments(args: argparse.Namespace) -> int:
     print(f"clive run: {task.name!r} in {repo.root}; {choice.note}", file=sys.stderr)
     # The model's git is read-only: what it plants there (hooks, config) would run as you
     # later. The harness keeps its own repository and never reads this one again.
-    if task.holdout and not choice.enabled:
-        print(
-            "clive run: the held-out metric is only held out in the sandbox: without it the "
-            "model's shell can read its files",
-            file=sys.stderr,
-        )
     try:
         sandbox = None
         if choice.enabled:

@@ -4,8 +4,9 @@ the model is told at its next step."""
 from __future__ import annotations
 
 import json
+import time
 
-from scripted import RecordingScript, finish, type_, wait, write_script
+from scripted import RecordingScript, finish, type_, write_script
 
 from clive.agent.control import AgentControl
 from clive.agent.loop import AgentSettings
@@ -14,26 +15,39 @@ from clive.session import Session
 from clive.session.events import TerminalResized
 
 
+def _printed(terminal, text: str, times: int = 1) -> bool:
+    """Whether ``text`` came ``times`` times in what the terminal printed, within 30 s."""
+    deadline = time.monotonic() + 30
+    while terminal.transcript.read().count(text) < times:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_a_resize_asked_for_mid_session_reaches_the_shell_the_recording_and_the_model(tmp_path):
     control = AgentControl()
-    turns = [
-        type_("stty size"),
-        wait(until="RESIZED", seconds=30),
-        type_("stty size"),
-        finish("sized"),
-    ]
+    turns = [type_("stty size"), type_("stty size"), finish("sized")]
     model = RecordingScript(write_script(tmp_path / "t.jsonl", turns))
     (tmp_path / "work").mkdir()
-    seen = []
+    typed = []
+    printed = []  # each wait of on_event, done in time (a listener's failure is only printed)
 
     def on_event(event):
-        seen.append(event)
-        # Once the first `stty size` ran, the person's view asks for a new size, then says so.
-        if getattr(event, "name", "") == "type" and not any(
-            isinstance(e, TerminalResized) for e in seen
-        ):
+        if getattr(event, "name", "") != "type":
+            return
+        typed.append(event)
+        terminal = writer_terminal[0]
+        if len(typed) == 1:
+            # Once the first `stty size` printed, the person's view asks for a new size, and
+            # the shell is seen to have it before the model's next step (the command's echo,
+            # then its output).
+            printed.append(_printed(terminal, "24 80"))
             control.resize(100, 30)
-            writer_terminal[0].send_text("echo RESIZED\n")
+            terminal.send_text("echo RESIZED\n")
+            printed.append(_printed(terminal, "RESIZED\n", times=2))
+        else:
+            printed.append(_printed(terminal, "30 100"))
 
     writer_terminal = []
     writer, ended = run_task(
@@ -50,6 +64,8 @@ def test_a_resize_asked_for_mid_session_reaches_the_shell_the_recording_and_the_
         on_start=lambda writer, terminal: writer_terminal.append(terminal),
     )
     assert ended.summary == "sized", ended.reason
+    assert printed == [True, True, True]
+    assert ended.totals.invalid_tool_calls == 0
     session = Session(writer.directory)
     resized = [e for e in session.log().events if isinstance(e, TerminalResized)]
     assert [(e.cols, e.rows) for e in resized] == [(100, 30)]

@@ -134,3 +134,16 @@ def test_without_sharing_each_worker_keeps_to_its_own_best(tmp_path):
         first = [r for r in _results(run, number) if r.experiment == 1]
         # Measured against its own baseline, never another worker's best.
         assert all("against the best 0.021311" in r.reason for r in first), number
+
+
+def test_fleet_options_without_workers_are_refused(tmp_path, capsys):
+    from clive.cli import main
+
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLE, repo)
+    git(repo, "init", "-q", "--initial-branch=main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tiny-train")
+    status = main(["run", str(repo / "task.md"), "--no-share", "--sessions-dir", str(tmp_path)])
+    assert status == 2
+    assert "--gpus and --no-share go with --workers N" in capsys.readouterr().err
