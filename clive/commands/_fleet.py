@@ -27,7 +27,8 @@ from clive.commands._print import EventLines
 from clive.commands.run import EXIT_STATUS, recorded_settings, shell_sandbox_for, task_starter
 from clive.config import Config
 from clive.experiments.fleet import Fleet
-from clive.experiments.runner import ExperimentRunner
+from clive.experiments.git import GitError, GitRepo
+from clive.experiments.runner import ExperimentRunner, data_paths
 from clive.experiments.task_file import TaskFile, load_task
 from clive.experiments.tree import write_tree
 from clive.models import Model, ModelChoiceError, open_model
@@ -67,7 +68,7 @@ def run_fleet(
     if config.approve == "always":
         print("clive run: --workers runs headless: use --approve risky or never", file=sys.stderr)
         return 2
-    inside = [p for p in task.metric.paths if _inside(task, p, root)]
+    inside = [str(path) for path, copied in data_paths(task, root) if copied]
     if inside:
         print(
             f"clive run: --workers: the metric's paths {', '.join(inside)} are inside the "
@@ -76,9 +77,10 @@ def run_fleet(
             file=sys.stderr,
         )
         return 2
-    head = _head(root)
-    gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else []
+    user = GitRepo(root)
     sessions_dir = Path(args.sessions_dir).resolve()
+    head = user.head()
+    gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else []
     run_dir = _run_directory(sessions_dir, task.name)
     scratch = Path(tempfile.mkdtemp(prefix="clive-fleet-"))
     fleet = Fleet(
@@ -146,7 +148,7 @@ def run_fleet(
         while thread.is_alive():
             thread.join(0.5)
     try:
-        if _head(root) == head and not _changed(root):
+        if _unchanged(user, head, sessions_dir):
             _write_best(fleet, root)
         elif fleet.best is not None and fleet.best.result.experiment > 0:
             print(
@@ -163,26 +165,12 @@ def run_fleet(
     return max(statuses, default=0)
 
 
-def _inside(task: TaskFile, path: str, root: Path) -> bool:
-    where = Path(path).expanduser()
-    where = where if where.is_absolute() else task.directory / where
-    return where.resolve().is_relative_to(root.resolve())
-
-
-def _head(root: Path) -> str:
-    done = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=False
-    )
-    return done.stdout.strip()
-
-
-def _changed(root: Path) -> bool:
-    """Anything uncommitted in the user's tree (the sessions aside: they are written to)."""
-    done = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=root, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    return bool(done.stdout.strip()) or done.returncode != 0
+def _unchanged(user: GitRepo, head: str, sessions_dir: Path) -> bool:
+    """The user's tree is still at ``head``, with nothing uncommitted (the sessions aside)."""
+    try:
+        return user.head() == head and not user.dirty_files(exclude=[sessions_dir])
+    except GitError:
+        return False
 
 
 def _run_directory(sessions_dir: Path, name: str) -> Path:

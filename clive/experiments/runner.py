@@ -158,7 +158,7 @@ class ExperimentRunner:
         holdout_paths = task.hidden
         self._holdout_paths = tuple(p.resolve() for p in holdout_paths)
         self._hidden = tuple(p.resolve() for p in (*hidden, writer.directory, *holdout_paths))
-        self._data = _data_paths(task, self.root)
+        self._data = data_paths(task, self.root)
         # Never part of a tree: the sessions and the task's data, where inside the tree.
         inside = [*self._hidden, *(p for p, copied in self._data if copied)]
         self._excluded_dirs = tuple(
@@ -993,7 +993,7 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else " " for c in text)
 
 
-def _data_paths(task: TaskFile, root: Path) -> list[tuple[Path, bool]]:
+def data_paths(task: TaskFile, root: Path) -> list[tuple[Path, bool]]:
     """The metric's data paths, absolute, each with whether it is inside the repository
     (then the model could change it, and the harness measures with its own copy)."""
     found = []

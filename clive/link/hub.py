@@ -340,7 +340,7 @@ class Hub:
         viewer.close()
         if held:  # its view went away: the agent goes on
             self.control.give_back(by=viewer.name)
-            self._broadcast({"k": "holder", "viewer": None, "name": ""})
+            self._broadcast(_holder_message(None))
         self._broadcast_viewers()
         self._room_changed()
 
@@ -428,7 +428,7 @@ class Hub:
                     return
                 self._holder = None
             control.give_back(by=viewer.name)
-            self._broadcast({"k": "holder", "viewer": None, "name": ""})
+            self._broadcast(_holder_message(None))
         elif action == "pause":
             control.pause()
         elif action == "resume":
@@ -517,5 +517,8 @@ def _approval_message(number: int, request: ApprovalRequest) -> Message:
     }
 
 
-def _holder_message(viewer: Viewer) -> Message:
+def _holder_message(viewer: Viewer | None) -> Message:
+    """Who has the terminal: ``viewer``, or nobody."""
+    if viewer is None:
+        return {"k": "holder", "viewer": None, "name": ""}
     return {"k": "holder", "viewer": viewer.number, "name": viewer.name}

@@ -4,8 +4,8 @@ the model is told at its next step."""
 from __future__ import annotations
 
 import json
-import time
 
+from polling import poll
 from scripted import RecordingScript, finish, type_, write_script
 
 from clive.agent.control import AgentControl
@@ -16,13 +16,9 @@ from clive.session.events import TerminalResized
 
 
 def _printed(terminal, text: str, times: int = 1) -> bool:
-    """Whether ``text`` came ``times`` times in what the terminal printed, within 30 s."""
-    deadline = time.monotonic() + 30
-    while terminal.transcript.read().count(text) < times:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+    """Whether ``text`` came ``times`` times in what the terminal printed, within the
+    deadline (in a listener: a failure there would only be printed)."""
+    return poll(lambda: terminal.transcript.read().count(text) >= times)
 
 
 def test_a_resize_asked_for_mid_session_reaches_the_shell_the_recording_and_the_model(tmp_path):

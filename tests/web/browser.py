@@ -18,14 +18,12 @@ import os
 import re
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from polling import DEADLINE
+from polling import DEADLINE, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 _FLAGS = [
@@ -122,7 +120,7 @@ class Browser:
             return text if re.search(pattern, text) else None
 
         what = f"{pattern!r} in the page's terminal"
-        return wait_for(text_with_pattern, what, timeout, seen=self.terminal_text)
+        return wait_until(text_with_pattern, what, timeout, seen=self.terminal_text)
 
     def press(self, key: str) -> None:
         """Press a key in the page's terminal: a lowercase letter, or one of ``_KEYS``."""
@@ -164,7 +162,7 @@ class Browser:
             return re.search(r"DevTools listening on (ws://\S+)", self._log.read_text())
 
         what = "Chromium's DevTools address"
-        return wait_for(printed, what, seen=lambda: self._log.read_text()[-2000:]).group(1)
+        return wait_until(printed, what, seen=lambda: self._log.read_text()[-2000:]).group(1)
 
     async def _connect(self, url: str) -> None:
         self._http = aiohttp.ClientSession()
@@ -207,23 +205,6 @@ class Browser:
 
     def _run(self, coroutine):
         return self._loop.run_until_complete(coroutine)
-
-
-def wait_for(
-    condition: Callable[[], Any],
-    what: str,
-    timeout: float = DEADLINE,
-    seen: Callable[[], object] | None = None,
-) -> Any:
-    """``condition()``'s first true value, polled; fails the test naming ``what`` (and what
-    ``seen()`` shows then) after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            shown = f"; seen:\n{seen()}" if seen is not None else ""
-            pytest.fail(f"not within {timeout:g}s: {what}{shown}")
-        time.sleep(0.05)
-    return value
 
 
 def stop_process_group(process: subprocess.Popen) -> None:

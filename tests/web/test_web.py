@@ -20,7 +20,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from browser import CHROMIUM, Browser, stop_process_group, wait_for
+from browser import CHROMIUM, Browser, stop_process_group
+from polling import wait_until
 from scripted import finish, type_, wait, write_script
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ class WebServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # the views it starts in its group, ended with it
             )
-        self.url = wait_for(self._printed_url, "clive web prints its URL", seen=self.printed)
+        self.url = wait_until(self._printed_url, "clive web prints its URL", seen=self.printed)
 
     @property
     def base(self) -> str:
@@ -152,7 +153,7 @@ def test_a_finished_session_is_replayed_in_the_browser(serve, browser, finished_
     browser.press("end")
     browser.wait_for_text("(?m)^replay-42")  # the command's output, on a line of its own
     browser.press("home")
-    wait_for(lambda: "\nreplay-42" not in browser.terminal_text(), "back at the start")
+    wait_until(lambda: "\nreplay-42" not in browser.terminal_text(), "back at the start")
     browser.press("space")  # play: the output comes a second in
     browser.wait_for_text("(?m)^replay-42")
     _screenshot(browser, "test_a_finished_session_is_replayed_in_the_browser")
@@ -193,15 +194,15 @@ def test_a_running_session_is_watched_and_steered_from_the_browser(serve, browse
         events = session / "events.jsonl"
 
         browser.press("p")
-        wait_for(lambda: _controls(events, "pause"), "a pause recorded", seen=events.read_text)
+        wait_until(lambda: _controls(events, "pause"), "a pause recorded", seen=events.read_text)
         browser.press("p")
-        wait_for(lambda: _controls(events, "resume"), "a resume recorded", seen=events.read_text)
+        wait_until(lambda: _controls(events, "resume"), "a resume recorded", seen=events.read_text)
         browser.press("s")
         browser.wait_for_text(r"Tell the agent \(")  # the dialog, not the footer's key
         browser.type_text("count slower, please")
         browser.wait_for_text("count slower, please")
         browser.press("enter")
-        steered = wait_for(
+        steered = wait_until(
             lambda: _controls(events, "steer"), "a steer recorded", seen=events.read_text
         )
         assert steered[-1]["message"] == "count slower, please"
@@ -210,7 +211,7 @@ def test_a_running_session_is_watched_and_steered_from_the_browser(serve, browse
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(info["pid"], signal.SIGTERM)  # never left running, whatever failed
-    wait_for(
+    wait_until(
         lambda: json.loads((session / "session.json").read_text())["outcome"] != "running",
         "the session ends",
     )
