@@ -17,6 +17,7 @@ from clive.agent.control import AgentControl
 from clive.agent.loop import Agent, AgentSettings, Resumption
 from clive.agent.prompts import Prompts, load_prompts
 from clive.experiments.git import GitError
+from clive.experiments.fleet import MeasuringStopped
 from clive.experiments.runner import ExperimentError, ExperimentRunner
 from clive.models.base import Model
 from clive.sandbox import Sandbox
@@ -251,7 +252,7 @@ def _drive(
                     runner.baseline()
                 else:
                     runner.resume(history)
-            except (ExperimentError, GitError, OSError) as error:
+            except (ExperimentError, GitError, OSError, MeasuringStopped) as error:
                 ended = SessionEnded(
                     outcome=Outcome.ERROR, reason=f"no baseline could be measured: {error}"
                 )

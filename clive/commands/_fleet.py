@@ -149,7 +149,7 @@ def run_fleet(
             thread.join(0.5)
     try:
         if _unchanged(user, head, sessions_dir):
-            _write_best(fleet, root)
+            write_best(fleet, root)
         elif fleet.best is not None and fleet.best.result.experiment > 0:
             print(
                 "clive run: your working tree changed during the run: the best is not written "
@@ -223,15 +223,13 @@ def _run_worker(worker: Worker, start, lock: threading.Lock) -> None:
             print(f"[w{worker.number}] clive: {error}", file=sys.stderr, flush=True)
 
 
-def _write_best(fleet: Fleet, root: Path) -> None:
+def write_best(fleet: Fleet, root: Path) -> None:
     """The fleet's best tree into the task's working tree (which is at the baseline)."""
-    best = fleet.best
-    if best is None or best.result.experiment == 0:
+    best, baseline = fleet.best, fleet.baseline
+    if best is None or baseline is None or best.result.experiment == 0:
         return
-    runner = best.runner
-    target = runner.repo.tree(best.result.commit)
-    current = runner._baseline_tree
-    blobs = runner.repo.blobs([e.sha for p, e in target.items() if current.get(p) != e])
+    target, current = best.tree, baseline.tree
+    blobs = best.source.blobs([e.sha for p, e in target.items() if current.get(p) != e])
     write_tree(root, target, current, blobs.__getitem__)
 
 

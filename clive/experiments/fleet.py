@@ -10,12 +10,19 @@ Each worker is an ordinary session with its own working tree, sandbox and runner
   each worker on its own best.
 - **One measurement at a time** (``serial``, the default): a timing measured while another
   worker trains is noise, so on a machine without a device per worker the metric runs of all
-  workers take turns (``measuring``). With a device each (``--gpus``) they run at once.
+  workers on one machine take turns (``take_turn``). With a device each (``--gpus``) they run
+  at once.
 - **Nothing measured twice.** A tree identical to one any worker already measured is answered
   from the table (``tried``), not run again.
 - **What was tried.** Each result goes to the run's ``results.tsv`` with a ``worker`` column,
   and a worker's report after an experiment carries a digest of what the others tried lately.
   Each turn at measuring is a line of ``measuring.tsv``.
+- **Lost, not crashed.** A worker that disappears while it measures (its machine gone, on a
+  Ray cluster) has that experiment recorded as ``lost`` (``Fleet.lost``), and its turn ends.
+
+The workers of one process hold a ``FleetMember``; those on other machines talk to the same
+``Fleet`` in an actor (``clive.experiments.ray_fleet``), through a member with the same
+methods.
 """
 
 from __future__ import annotations
@@ -24,21 +31,21 @@ import contextlib
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from clive.experiments.results import append_result
 from clive.session.events import ExperimentResult, ExperimentStatus
 from clive.session.info import RESULTS_FILE
 
 if TYPE_CHECKING:
-    from clive.experiments.runner import ExperimentRunner
     from clive.experiments.tree import Tree
 
 DIGEST_ENTRIES = 6  # results of the other workers a report shows
 MEASURING = "measuring.tsv"  # in the run's directory: worker, start, end (seconds since 1970)
+TURN_WAIT = 0.5  # seconds between looks at whether a worker waiting for its turn must stop
 
 
 def fingerprint(tree: Tree) -> str:
@@ -50,13 +57,36 @@ def fingerprint(tree: Tree) -> str:
     return digest.hexdigest()
 
 
+class Blobs(Protocol):
+    """Where a tree's files can be read: a harness repository, or the files that came with a
+    result from another machine (``Shipped``)."""
+
+    def blobs(self, shas: Sequence[str]) -> dict[str, bytes]: ...
+
+
+class Shipped:
+    """The files of a result that travelled from another worker's machine."""
+
+    def __init__(self, blobs: Mapping[str, bytes]) -> None:
+        self._blobs = dict(blobs)
+
+    def blobs(self, shas: Sequence[str]) -> dict[str, bytes]:
+        missing = [sha for sha in shas if sha not in self._blobs]
+        if missing:
+            raise KeyError(f"no file {missing[0]} came with that result")
+        return {sha: self._blobs[sha] for sha in shas}
+
+
 @dataclass(frozen=True)
 class Tried:
-    """A result of the fleet's: which worker measured it, with which runner."""
+    """A result of the fleet's: which worker (and which start of it) measured it, its tree,
+    and where that tree's files can be read."""
 
     worker: int
     result: ExperimentResult
-    runner: ExperimentRunner
+    tree: Tree
+    source: Blobs
+    attempt: int = 1
 
 
 class Fleet:
@@ -71,10 +101,13 @@ class Fleet:
         self.serial = serial
         self._lower = lower_is_better
         self._lock = threading.Lock()
-        self._measure_lock = threading.Lock()
+        self._turns = threading.Condition(self._lock)
+        self._turn: dict[str, int] = {}  # a machine: the worker measuring there
+        self._measuring: dict[int, tuple[int, str, str]] = {}  # worker: experiment in hand
         self.results: list[Tried] = []
         self._tried: dict[str, Tried] = {}
         self._best: Tried | None = None
+        self.baseline: Tried | None = None  # the first baseline measured: the shared start
         # (worker, start, end) of each turn at measuring (wall clock), as in ``MEASURING``
         self.intervals: list[tuple[int, float, float]] = []
 
@@ -83,71 +116,111 @@ class Fleet:
 
     @property
     def best(self) -> Tried | None:
-        """The best result of the fleet (kept or a baseline), with its worker and runner."""
+        """The best result of the fleet (kept or a baseline), with its worker and tree."""
         return self._best
 
-    def _better(self, metric: float, than: float | None) -> bool:
+    def better(self, metric: float, than: float | None) -> bool:
         return than is None or (metric < than if self._lower else metric > than)
 
+    # -- turns at measuring -----------------------------------------------------------------
 
-class FleetMember:
-    """One worker's handle on the fleet, given to its ``ExperimentRunner``."""
+    def take_turn(self, worker: int, where: str = "", timeout: float | None = None) -> bool:
+        """Wait (up to ``timeout`` seconds) until no other worker measures on the machine
+        ``where`` (anywhere at once when not ``serial``); True once it is ``worker``'s."""
+        if not self.serial:
+            return True
+        with self._turns:
+            free = self._turns.wait_for(
+                lambda: self._turn.get(where, worker) == worker, timeout=timeout
+            )
+            if free:
+                self._turn[where] = worker
+            return free
 
-    def __init__(self, fleet: Fleet, worker: int) -> None:
-        self.fleet = fleet
-        self.worker = worker
+    def end_turn(self, worker: int, started: float, where: str = "") -> None:
+        """``worker`` measured from ``started`` until now: the machine is free."""
+        ended = time.time()
+        with self._turns:
+            if self._turn.get(where) == worker:
+                del self._turn[where]
+            self._measuring.pop(worker, None)
+            self._turns.notify_all()
+            self.intervals.append((worker, started, ended))
+            with open(self.directory / MEASURING, "a", encoding="utf-8") as log:
+                log.write(f"{worker}\t{started:.6f}\t{ended:.6f}\n")
 
-    @contextlib.contextmanager
-    def measuring(self) -> Iterator[None]:
-        """Hold while measuring: alone in the fleet when it is ``serial``."""
-        fleet = self.fleet
-        lock = fleet._measure_lock if fleet.serial else contextlib.nullcontext()
-        with lock:
-            started = time.time()
-            try:
-                yield
-            finally:
-                ended = time.time()
-                with fleet._lock:
-                    fleet.intervals.append((self.worker, started, ended))
-                    with open(fleet.directory / MEASURING, "a", encoding="utf-8") as log:
-                        log.write(f"{self.worker}\t{started:.6f}\t{ended:.6f}\n")
+    def measuring_now(self, worker: int, experiment: int, description: str, hypothesis: str):
+        """``worker`` measures ``experiment`` (what ``lost`` records if the worker is lost)."""
+        with self._lock:
+            self._measuring[worker] = (experiment, description, hypothesis)
+
+    def lost(self, worker: int, why: str) -> ExperimentResult | None:
+        """``worker`` is gone (``why``): the experiment it was measuring, if any, is recorded
+        as lost, not as a failure of the change, and its machine's turn ends."""
+        with self._turns:
+            for where, holder in list(self._turn.items()):
+                if holder == worker:
+                    del self._turn[where]
+            self._turns.notify_all()
+            hand = self._measuring.pop(worker, None)
+            if hand is None:
+                return None
+            experiment, description, hypothesis = hand
+            result = ExperimentResult(
+                experiment=experiment,
+                commit="",
+                status=ExperimentStatus.LOST,
+                description=description,
+                hypothesis=hypothesis,
+                reason=f"lost with its worker: {why} (not a failure of the change)",
+                best_metric=self._best.result.metric if self._best else None,
+            )
+            append_result(self.directory / RESULTS_FILE, result, worker=worker)
+            return result
+
+    # -- the table --------------------------------------------------------------------------
 
     def tried(self, tree: Tree) -> Tried | None:
         """The fleet's result for a tree identical to ``tree``, if one was measured."""
-        with self.fleet._lock:
-            return self.fleet._tried.get(fingerprint(tree))
+        return self.tried_print(fingerprint(tree))
 
-    def record(self, runner: ExperimentRunner, result: ExperimentResult, tree: Tree) -> None:
-        """``result`` (of ``tree``), into the fleet's table and best."""
-        fleet = self.fleet
-        tried = Tried(self.worker, result, runner)
-        with fleet._lock:
-            fleet.results.append(tried)
+    def tried_print(self, print_: str) -> Tried | None:
+        with self._lock:
+            return self._tried.get(print_)
+
+    def record(
+        self, worker: int, result: ExperimentResult, tree: Tree, source: Blobs, attempt: int = 1
+    ) -> None:
+        """``result`` (of ``tree``, whose files ``source`` has), into the table and best."""
+        tried = Tried(worker, result, tree, source, attempt)
+        with self._lock:
+            self.results.append(tried)
             measured = result.metric is not None and not result.reason.startswith("identical")
             if measured:
-                fleet._tried.setdefault(fingerprint(tree), tried)
+                self._tried.setdefault(fingerprint(tree), tried)
             kept = result.status in (ExperimentStatus.KEEP, ExperimentStatus.BASELINE)
-            best = fleet._best.result.metric if fleet._best else None
-            if kept and result.metric is not None and fleet._better(result.metric, best):
-                fleet._best = tried
-            append_result(fleet.directory / RESULTS_FILE, result, worker=self.worker)
+            if result.status is ExperimentStatus.BASELINE and self.baseline is None:
+                self.baseline = tried
+            best = self._best.result.metric if self._best else None
+            if kept and result.metric is not None and self.better(result.metric, best):
+                self._best = tried
+            append_result(self.directory / RESULTS_FILE, result, worker=worker)
 
-    def best_elsewhere(self, runner: ExperimentRunner) -> Tried | None:
-        """Another worker's best, when the fleet shares and it beats ``runner``'s."""
-        fleet = self.fleet
-        with fleet._lock:
-            best = fleet._best
-        if not fleet.share or best is None or best.runner is runner:
+    def best_elsewhere(self, worker: int, attempt: int, best_metric: float | None) -> Tried | None:
+        """Another worker's best, when the fleet shares and it beats ``best_metric``."""
+        with self._lock:
+            best = self._best
+        if not self.share or best is None or (best.worker, best.attempt) == (worker, attempt):
             return None
-        if best.result.metric is None or not fleet._better(best.result.metric, runner.best_metric):
+        if best.result.metric is None or not self.better(best.result.metric, best_metric):
             return None
         return best
 
-    def digest(self) -> str:
-        """What the other workers tried lately, a line each (empty when nothing)."""
-        with self.fleet._lock:
-            others = [t for t in self.fleet.results if t.worker != self.worker]
+    def digest(self, worker: int) -> str:
+        """What the workers other than ``worker`` tried lately, a line each (empty when
+        nothing)."""
+        with self._lock:
+            others = [t for t in self.results if t.worker != worker]
         lines = []
         for tried in others[-DIGEST_ENTRIES:]:
             result = tried.result
@@ -160,3 +233,52 @@ class FleetMember:
                 f"{result.description}{why}: {result.status.value}, {number}"
             )
         return "\n".join(lines)
+
+
+class FleetMember:
+    """One worker's handle on the fleet, given to its ``ExperimentRunner``. A member of a
+    fleet on other machines (``clive.experiments.ray_fleet.RemoteMember``) has the same
+    methods."""
+
+    def __init__(self, fleet: Fleet, worker: int, attempt: int = 1, where: str = "") -> None:
+        self.fleet = fleet
+        self.worker = worker
+        self.attempt = attempt
+        self.where = where  # the machine: workers on one measure in turn
+
+    @contextlib.contextmanager
+    def measuring(
+        self,
+        experiment: int,
+        description: str = "",
+        hypothesis: str = "",
+        stop: Callable[[], bool] | None = None,
+    ) -> Iterator[None]:
+        """Held while measuring ``experiment``: alone on this machine when the fleet is
+        ``serial``. Waiting for the turn ends (``MeasuringStopped``) once ``stop()`` says so."""
+        fleet = self.fleet
+        while not fleet.take_turn(self.worker, self.where, timeout=TURN_WAIT):
+            if stop is not None and stop():
+                raise MeasuringStopped("stopped while waiting for another worker's measurement")
+        fleet.measuring_now(self.worker, experiment, description, hypothesis)
+        started = time.time()
+        try:
+            yield
+        finally:
+            fleet.end_turn(self.worker, started, self.where)
+
+    def tried(self, tree: Tree) -> Tried | None:
+        return self.fleet.tried(tree)
+
+    def record(self, result: ExperimentResult, tree: Tree, source: Blobs) -> None:
+        self.fleet.record(self.worker, result, tree, source, self.attempt)
+
+    def best_elsewhere(self, best_metric: float | None) -> Tried | None:
+        return self.fleet.best_elsewhere(self.worker, self.attempt, best_metric)
+
+    def digest(self) -> str:
+        return self.fleet.digest(self.worker)
+
+
+class MeasuringStopped(Exception):
+    """A worker was told to stop while it waited for its turn at measuring."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from clive.experiments.git import GitError
@@ -135,7 +135,7 @@ class HarnessRepo:
         wanted = {entry.sha: path for path, entry in tree.items() if entry.sha not in self._known}
         if not wanted:
             return
-        missing = self._missing(wanted)
+        missing = self.missing(wanted)
         # Paths go to git a line each: a name with a line break goes in by its bytes.
         files = [
             (sha, wanted[sha])
@@ -161,10 +161,21 @@ class HarnessRepo:
                 raise GitError("the harness's copy changed while it was stored")
         self._known.update(wanted)
 
-    def _missing(self, shas: Iterable[str]) -> list[str]:
-        shas = list(shas)
+    def missing(self, shas: Iterable[str]) -> list[str]:
+        """Those of ``shas`` this repository has no object for."""
+        shas = list(dict.fromkeys(shas))
+        if not shas:
+            return []
         done = self.git("cat-file", "--batch-check", input="".join(f"{s}\n" for s in shas).encode())
         return [line.split()[0] for line in done.stdout.decode().splitlines() if "missing" in line]
+
+    def add_blobs(self, blobs: Mapping[str, bytes]) -> None:
+        """Write each blob of ``blobs`` (its hash: its bytes), checking it is that hash's."""
+        for sha, data in blobs.items():
+            done = self.git("hash-object", "-w", "--no-filters", "--stdin", input=data)
+            if done.stdout.decode().strip() != sha:
+                raise GitError(f"the file given as {sha} is not that object")
+        self._known.update(blobs)
 
     def commit(self, tree: Tree, parent: str | None, message: str) -> str:
         """A commit of ``tree`` (its blobs stored) on ``parent``; returns its hash."""

@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from clive.experiments.fleet import FleetMember, Tried
+from clive.experiments.fleet import FleetMember, MeasuringStopped, Tried
 from clive.experiments.git import GitError, GitRepo, short
 from clive.experiments.harness_repo import BEST_REF, HarnessRepo, experiment_ref
 from clive.experiments.measure import (
@@ -241,7 +241,7 @@ class ExperimentRunner:
         self._baseline_tree = self._best_tree = tree
         self._best_commit = commit
         try:
-            with self._measuring():  # recorded before another worker looks it up
+            with self._measuring(0, "baseline"):  # recorded before another looks it up
                 known = self.fleet.tried(tree) if self.fleet else None
                 if known is not None and known.result.status is ExperimentStatus.BASELINE:
                     return self._baseline_from(commit, known)  # another worker's, same tree
@@ -291,7 +291,7 @@ class ExperimentRunner:
         # In a fleet that measures one at a time, all of it in turn: another worker's best is
         # taken as late as it can be, and a tree is looked up in the table after the last
         # result was recorded.
-        with self._measuring():
+        with self._measuring(len(self.results), description, hypothesis):
             self._adopted = self._adopt_the_fleet_s_best()
             tree, result = self._take_and_measure(description, hypothesis)
         if result.status is not ExperimentStatus.KEEP:
@@ -416,9 +416,11 @@ class ExperimentRunner:
                 values.append(run.value)
         return values
 
-    def _measuring(self):
+    def _measuring(self, experiment: int, description: str, hypothesis: str = ""):
         """Held while measuring: alone in a fleet that measures one at a time."""
-        return self.fleet.measuring() if self.fleet else contextlib.nullcontext()
+        if self.fleet is None:
+            return contextlib.nullcontext()
+        return self.fleet.measuring(experiment, description, hypothesis, stop=self._stop)
 
     def _baseline_from(self, commit: str, known: Tried) -> ExperimentResult:
         """The baseline, identical to another worker's: its runs, not measured again."""
@@ -463,17 +465,11 @@ class ExperimentRunner:
         """Take another worker's better best as this one's (its tree into this harness's
         repository): the experiment about to run is measured against it, and files not kept
         are set to it."""
-        other = self.fleet.best_elsewhere(self) if self.fleet else None
+        other = self.fleet.best_elsewhere(self.best_metric) if self.fleet else None
         if other is None:
             return None
-        source = other.runner
-        commit = other.result.commit
-        tree = source.repo.tree(commit)
-        copy = source._materialize(commit)
-        try:
-            self.repo.store(copy, tree)
-        finally:
-            shutil.rmtree(copy, ignore_errors=True)
+        commit, tree = other.result.commit, other.tree
+        self.repo.add_blobs(other.source.blobs(self.repo.missing(e.sha for e in tree.values())))
         mine = self.repo.commit(
             tree, self._best_commit, f"clive: worker {other.worker}'s best ({short(commit)})"
         )
@@ -494,7 +490,7 @@ class ExperimentRunner:
             result = self.run(description, hypothesis)
         except RestoreError as error:
             return False, f"{self.report(error.result)}\n{error}"
-        except (ExperimentError, GitError, TerminalError, OSError) as error:
+        except (ExperimentError, GitError, TerminalError, OSError, MeasuringStopped) as error:
             return False, f"The experiment did not run: {error}"
         ok = result.status in (ExperimentStatus.KEEP, ExperimentStatus.DISCARD)
         return ok, self.report(result)
@@ -983,7 +979,7 @@ class ExperimentRunner:
         self.results.append(result)
         self._count_failure(result)
         if self.fleet is not None:
-            self.fleet.record(self, result, self.repo.tree(commit))
+            self.fleet.record(result, self.repo.tree(commit), self.repo)
         return result
 
 

@@ -260,6 +260,7 @@ class ExperimentStatus(StrEnum):
     DISCARD = "discard"  # not better: the working tree was reset to the best commit
     CRASH = "crash"  # failed, printed no number, or was stopped (budget, alert, stall)
     INVALID = "invalid"  # a protected file changed: reverted without being measured
+    LOST = "lost"  # its worker's machine went away while it was measured (a fleet's)
 
 
 class ExperimentResult(_Event):
