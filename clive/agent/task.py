@@ -16,8 +16,8 @@ from clive.agent.approval import ApprovalPolicy
 from clive.agent.control import AgentControl
 from clive.agent.loop import Agent, AgentSettings, Resumption
 from clive.agent.prompts import Prompts, load_prompts
-from clive.experiments.git import GitError
 from clive.experiments.fleet import MeasuringStopped
+from clive.experiments.git import GitError
 from clive.experiments.runner import ExperimentError, ExperimentRunner
 from clive.models.base import Model
 from clive.sandbox import Sandbox
