@@ -8,7 +8,7 @@ LINK_DIR ?= $(HOME)/.local/bin
 .PHONY: install test bench lint format
 
 install: $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,ray]'
 	@mkdir -p $(LINK_DIR) && ln -sf $(BIN)/clive $(LINK_DIR)/clive
 	@echo "clive is installed in $(abspath $(VENV)): run $(BIN)/clive"
 	@case ":$$PATH:" in *":$(LINK_DIR):"*) echo "  or just clive ($(LINK_DIR)/clive links to it)";; \

@@ -195,6 +195,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
 def _whole_number_in(low: int, high: int, what: str):
     def parse(text: str) -> int:
         try:
@@ -514,6 +524,33 @@ def _command_parser(name: str) -> argparse.ArgumentParser:
             metavar="IDS",
             help="with --workers: devices, e.g. 0,1,2,3: each worker's measurements see one "
             "(CUDA_VISIBLE_DEVICES) and run at once; without, measurements take turns",
+        )
+        fleet.add_argument(
+            "--ray",
+            nargs="?",
+            const="local",
+            default=None,
+            metavar="ADDRESS",
+            help="with --workers: each worker a Ray actor on the cluster at ADDRESS (e.g. "
+            "10.0.0.1:6379, or auto), its session written on its node and gathered here; "
+            "without ADDRESS, the Ray of this machine (one `ray start` started, else one of "
+            "the run's own) (pip install "
+            "'clive-harness[ray]')",
+        )
+        fleet.add_argument(
+            "--cpus-per-worker",
+            type=_non_negative_float,
+            default=1.0,
+            metavar="N",
+            help="with --ray: the CPUs Ray reserves for each worker (default 1)",
+        )
+        fleet.add_argument(
+            "--gpus-per-worker",
+            type=_non_negative_float,
+            default=0.0,
+            metavar="N",
+            help="with --ray: the GPUs of each worker (Ray sets its CUDA_VISIBLE_DEVICES); "
+            "with devices of their own, the workers' measurements run at once",
         )
         _session_options(parser)
         parser.set_defaults(handler="clive.commands.experiments:run_experiments")

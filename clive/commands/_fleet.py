@@ -11,7 +11,9 @@ worker. A script model may name a script per worker: ``--model script:turns-{wor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import functools
 import re
 import shutil
 import signal
@@ -26,7 +28,7 @@ from clive.agent.control import AgentControl
 from clive.commands._print import EventLines
 from clive.commands.run import EXIT_STATUS, recorded_settings, shell_sandbox_for, task_starter
 from clive.config import Config
-from clive.experiments.fleet import Fleet
+from clive.experiments.fleet import Fleet, Tried
 from clive.experiments.git import GitError, GitRepo
 from clive.experiments.runner import ExperimentRunner, data_paths
 from clive.experiments.task_file import TaskFile, load_task
@@ -81,7 +83,21 @@ def run_fleet(
     sessions_dir = Path(args.sessions_dir).resolve()
     head = user.head()
     gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else []
+    if getattr(args, "ray", None) and gpus:
+        print("clive run: with --ray, Ray gives the devices: use --gpus-per-worker N",
+              file=sys.stderr)  # fmt: skip
+        return 2
     run_dir = _run_directory(sessions_dir, task.name)
+    end = functools.partial(finish, user, head, sessions_dir, root, run_dir)
+    if getattr(args, "ray", None):
+        from clive.commands._ray_fleet import run_ray_fleet
+
+        needed = [path for path, copied in data_paths(task, root) if not copied]
+        status = run_ray_fleet(args, task, root, choice.enabled, held_out, needed, run_dir, end)
+        if status == 2:  # Ray could not be used: nothing ran
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()
+        return status
     scratch = Path(tempfile.mkdtemp(prefix="clive-fleet-"))
     fleet = Fleet(
         run_dir,
@@ -104,35 +120,25 @@ def run_fleet(
     lock = threading.Lock()
     threads = []
     for worker in workers:
-        member = fleet.member(worker.number)
         env = {"CUDA_VISIBLE_DEVICES": gpus[(worker.number - 1) % len(gpus)]} if gpus else {}
         try:
-            sandbox = None
-            if choice.enabled:
-                sandbox = shell_sandbox_for(
-                    config, worker.tree, sessions_dir, readonly=[worker.tree / ".git"],
-                    hidden=held_out,
-                )  # fmt: skip
+            start = worker_start(
+                args, worker, fleet.member(worker.number), env, choice.enabled, sessions_dir,
+                held_out, run_dir / f"w{worker.number}", len(workers), root,
+                instructions, runner_factory,
+            )  # fmt: skip
         except SandboxError as error:
             shutil.rmtree(scratch, ignore_errors=True)
             print(f"clive run: {error}", file=sys.stderr)
             return 2
-        start = task_starter(
-            args, worker.model, instructions(worker.task), worker.task.directory.resolve(),
-            run_dir / f"w{worker.number}",
-            experiments=runner_factory(
-                worker.task, worker.tree, choice.enabled, sessions_dir, worker.runners,
-                fleet=member, env=env,
-            ),
-            sandbox=sandbox,
-            recorded={
-                **recorded_settings(config, choice.enabled),
-                "task_file": str(worker.task.path), "root": str(worker.tree),
-                "worker": worker.number, "workers": len(workers), "repository": str(root),
-            },
-        )  # fmt: skip
+
+        def say(lines: list[str], number: int = worker.number) -> None:
+            with lock:
+                for line in lines:
+                    print(f"[w{number}] {line}", flush=True)
+
         thread = threading.Thread(
-            target=_run_worker, args=(worker, start, lock), name=f"clive-w{worker.number}"
+            target=run_worker, args=(worker, start, say), name=f"clive-w{worker.number}"
         )
         threads.append(thread)
 
@@ -148,21 +154,36 @@ def run_fleet(
         while thread.is_alive():
             thread.join(0.5)
     try:
-        if _unchanged(user, head, sessions_dir):
-            write_best(fleet, root)
-        elif fleet.best is not None and fleet.best.result.experiment > 0:
-            print(
-                "clive run: your working tree changed during the run: the best is not written "
-                f"into it; it is worker {fleet.best.worker}'s commit "
-                f"{fleet.best.result.commit[:7]} (clive show on its session, --diff)",
-                file=sys.stderr,
-            )
-        (run_dir / SUMMARY).write_text(summary(fleet, workers), encoding="utf-8")
+        end(fleet.best, fleet.baseline, summary(fleet, rows(workers)))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    print(summary(fleet, workers), file=sys.stderr)
     statuses = [1 if w.ended is None else EXIT_STATUS.get(w.ended.outcome, 1) for w in workers]
     return max(statuses, default=0)
+
+
+def finish(
+    user: GitRepo,
+    head: str,
+    sessions_dir: Path,
+    root: Path,
+    run_dir: Path,
+    best: Tried | None,
+    baseline: Tried | None,
+    text: str,
+) -> None:
+    """The end of a run: the best into the user's tree (unless it changed meanwhile), and
+    the summary (``text``) written and printed."""
+    if _unchanged(user, head, sessions_dir):
+        write_best(best, baseline, root)
+    elif best is not None and best.result.experiment > 0:
+        print(
+            "clive run: your working tree changed during the run: the best is not written "
+            f"into it; it is worker {best.worker}'s commit {best.result.commit[:7]} "
+            "(clive show on its session, --diff)",
+            file=sys.stderr,
+        )
+    (run_dir / SUMMARY).write_text(text, encoding="utf-8")
+    print(text, file=sys.stderr)
 
 
 def _unchanged(user: GitRepo, head: str, sessions_dir: Path) -> bool:
@@ -191,41 +212,82 @@ def _run_directory(sessions_dir: Path, name: str) -> Path:
 def _workers(count: int, config: Config, task: TaskFile, root: Path, scratch: Path) -> list[Worker]:
     """Each worker's model and its own clone of the repository (at its committed state)."""
     relative = task.path.relative_to(root)
-    workers = []
-    for number in range(1, count + 1):
-        named = config.model.replace("{worker}", str(number))
-        model = open_model(config.model_copy(update={"model": named}))
-        tree = scratch / f"w{number}"
-        subprocess.run(
-            ["git", "clone", "--quiet", "--no-hardlinks", str(root), str(tree)],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        workers.append(Worker(number, tree, load_task(tree / relative), model))
-    return workers
+    return [
+        open_worker(number, config, relative, str(root), scratch / f"w{number}")
+        for number in range(1, count + 1)
+    ]
 
 
-def _run_worker(worker: Worker, start, lock: threading.Lock) -> None:
+def open_worker(number: int, config: Config, task: Path, source: str, tree: Path) -> Worker:
+    """Worker ``number``: its model, and a clone of ``source`` (a repository or a bundle) at
+    ``tree`` with the task file ``task`` (relative to the repository's root)."""
+    named = config.model.replace("{worker}", str(number))
+    model = open_model(config.model_copy(update={"model": named}))
+    subprocess.run(
+        ["git", "clone", "--quiet", "--no-hardlinks", source, str(tree)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return Worker(number, tree, load_task(tree / task), model)
+
+
+def worker_start(
+    args: argparse.Namespace,
+    worker: Worker,
+    member,
+    env: dict[str, str],
+    sandboxed: bool,
+    sessions_dir: Path,
+    held_out: list[Path],
+    session_dir: Path,
+    count: int,
+    repository: Path,
+    instructions,
+    runner_factory,
+):
+    """How ``worker``'s session starts (``task_starter``'s): in its own sandbox and clone,
+    its runner a ``member`` of the fleet, its session under ``session_dir``. Raises
+    ``SandboxError``."""
+    config: Config = args.config
+    sandbox = None
+    if sandboxed:
+        sandbox = shell_sandbox_for(
+            config, worker.tree, sessions_dir, readonly=[worker.tree / ".git"], hidden=held_out
+        )
+    return task_starter(
+        args, worker.model, instructions(worker.task), worker.task.directory.resolve(),
+        session_dir,
+        experiments=runner_factory(
+            worker.task, worker.tree, sandboxed, sessions_dir, worker.runners,
+            fleet=member, env=env,
+        ),
+        sandbox=sandbox,
+        recorded={
+            **recorded_settings(config, sandboxed),
+            "task_file": str(worker.task.path), "root": str(worker.tree),
+            "worker": worker.number, "workers": count, "repository": str(repository),
+        },
+    )  # fmt: skip
+
+
+def run_worker(worker: Worker, start, say) -> None:
+    """Run ``worker``'s session; ``say(lines)`` prints a line per event (and a failure)."""
     lines = EventLines()
 
     def on_event(event: Event) -> None:
         if isinstance(event, TerminalOutput | ModelText):
             return
-        with lock:
-            for line in lines.add(event):
-                print(f"[w{worker.number}] {line}", flush=True)
+        say(lines.add(event))
 
     try:
         writer, worker.ended = start(on_event, control=worker.control)
         worker.session = writer.directory
     except Exception as error:  # one worker failing ends only that worker
         worker.error = str(error)
-        with lock:
-            print(f"[w{worker.number}] clive: {error}", file=sys.stderr, flush=True)
+        say([f"clive: {error}"])
 
 
-def write_best(fleet: Fleet, root: Path) -> None:
+def write_best(best: Tried | None, baseline: Tried | None, root: Path) -> None:
     """The fleet's best tree into the task's working tree (which is at the baseline)."""
-    best, baseline = fleet.best, fleet.baseline
     if best is None or baseline is None or best.result.experiment == 0:
         return
     target, current = best.tree, baseline.tree
@@ -233,8 +295,21 @@ def write_best(fleet: Fleet, root: Path) -> None:
     write_tree(root, target, current, blobs.__getitem__)
 
 
-def summary(fleet: Fleet, workers: list[Worker]) -> str:
-    """The run in a few lines of Markdown: the best, and each worker's count."""
+def rows(workers: list[Worker]) -> list[tuple[int, str, str]]:
+    """Each worker's number, how it ended and its session, for ``summary``."""
+    return [
+        (
+            w.number,
+            w.ended.outcome.value if w.ended else f"failed: {w.error}",
+            str(w.session or "-"),
+        )
+        for w in workers
+    ]
+
+
+def summary(fleet: Fleet, workers: list[tuple[int, str, str]]) -> str:
+    """The run in a few lines of Markdown: the best, and each worker's count (``workers``:
+    number, how it ended, session)."""
     best = fleet.best
     lines = ["# The run", ""]
     if best is not None and best.result.metric is not None:
@@ -255,13 +330,8 @@ def summary(fleet: Fleet, workers: list[Worker]) -> str:
         "| worker | experiments | kept | session | outcome |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for worker in workers:
-        mine = [
-            t.result for t in fleet.results if t.worker == worker.number and t.result.experiment
-        ]
+    for number, outcome, session in workers:
+        mine = [t.result for t in fleet.results if t.worker == number and t.result.experiment]
         kept = sum(r.status.value == "keep" for r in mine)
-        outcome = worker.ended.outcome.value if worker.ended else f"failed: {worker.error}"
-        lines.append(
-            f"| {worker.number} | {len(mine)} | {kept} | {worker.session or '-'} | {outcome} |"
-        )
+        lines.append(f"| {number} | {len(mine)} | {kept} | {session} | {outcome} |")
     return "\n".join(lines) + "\n"

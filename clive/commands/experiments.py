@@ -64,9 +64,11 @@ def run_experiments(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if getattr(args, "workers", 1) == 1 and (
-        getattr(args, "gpus", None) or getattr(args, "no_share", False)
+        getattr(args, "gpus", None)
+        or getattr(args, "no_share", False)
+        or getattr(args, "ray", None)
     ):
-        print("clive run: --gpus and --no-share go with --workers N", file=sys.stderr)
+        print("clive run: --gpus, --no-share and --ray go with --workers N", file=sys.stderr)
         return 2
     if getattr(args, "workers", 1) > 1:
         from clive.commands._fleet import run_fleet

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from clive.experiments.git import GitError
 from clive.experiments.results import append_result
 from clive.session.events import ExperimentResult, ExperimentStatus
 from clive.session.info import RESULTS_FILE
@@ -73,7 +74,7 @@ class Shipped:
     def blobs(self, shas: Sequence[str]) -> dict[str, bytes]:
         missing = [sha for sha in shas if sha not in self._blobs]
         if missing:
-            raise KeyError(f"no file {missing[0]} came with that result")
+            raise GitError(f"no file {missing[0]} came with that result")
         return {sha: self._blobs[sha] for sha in shas}
 
 
@@ -175,6 +176,7 @@ class Fleet:
                 reason=f"lost with its worker: {why} (not a failure of the change)",
                 best_metric=self._best.result.metric if self._best else None,
             )
+            self.results.append(Tried(worker, result, {}, Shipped({})))
             append_result(self.directory / RESULTS_FILE, result, worker=worker)
             return result
 

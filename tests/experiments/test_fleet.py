@@ -50,11 +50,7 @@ SCRIPTS = {
 def _run(tmp_path: Path, workers: int, *options: str) -> tuple[Path, Path, str]:
     """A fresh tiny-train repository, the workers' scripts, and the run: (the repository,
     the run's directory, what clive printed)."""
-    repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLE, repo)
-    git(repo, "init", "-q", "--initial-branch=main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "tiny-train")
+    repo = _repo(tmp_path)
     for number, turns in SCRIPTS.items():
         write_script(tmp_path / f"turns-{number}.jsonl", turns)
     sessions = tmp_path / "sessions"
@@ -136,14 +132,41 @@ def test_without_sharing_each_worker_keeps_to_its_own_best(tmp_path):
         assert all("against the best 0.021311" in r.reason for r in first), number
 
 
-def test_fleet_options_without_workers_are_refused(tmp_path, capsys):
-    from clive.cli import main
-
+def _repo(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLE, repo)
     git(repo, "init", "-q", "--initial-branch=main")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "tiny-train")
-    status = main(["run", str(repo / "task.md"), "--no-share", "--sessions-dir", str(tmp_path)])
+    return repo
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--no-share"], "--gpus, --no-share and --ray go with --workers N"),
+        (["--ray"], "--gpus, --no-share and --ray go with --workers N"),
+        (["--workers", "2", "--ray", "--gpus", "0,1"], "use --gpus-per-worker N"),
+        (["--workers", "2", "--ray", "127.0.0.1:1"], "cannot reach the Ray cluster at 127.0.0.1:1"),
+    ],
+)
+def test_fleet_options_that_cannot_work_are_refused(tmp_path, capsys, options, said):
+    from clive.cli import main
+
+    repo = _repo(tmp_path)
+    sessions = tmp_path / "sessions"
+    status = main(["run", str(repo / "task.md"), *options, "--sessions-dir", str(sessions)])
     assert status == 2
-    assert "--gpus and --no-share go with --workers N" in capsys.readouterr().err
+    assert said in capsys.readouterr().err
+    assert not sessions.exists() or not list(sessions.iterdir())  # no run left behind
+
+
+def test_ray_not_installed_is_said_plainly(tmp_path, capsys, monkeypatch):
+    from clive.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: import fails
+    repo = _repo(tmp_path)
+    status = main(["run", str(repo / "task.md"), "--workers", "2", "--ray",
+                   "--sessions-dir", str(tmp_path / "sessions")])  # fmt: skip
+    assert status == 2
+    assert "pip install 'clive-harness[ray]'" in capsys.readouterr().err
