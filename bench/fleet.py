@@ -7,6 +7,10 @@ different changes (a script each: no tree is tried twice), as a user runs it.
 baselines, the sessions, the sandboxes, the shells and the model's turns (a script: nothing)
 included. On this machine without a device per worker, measurements take turns: more workers
 overlap the rest, not the metric.
+
+The same with ``--ray`` on a two-node Ray cluster started on this machine (``ray start``), 2
+and 4 workers, against the same counts without Ray: what the actors, the coordinator's calls
+and the gathering of sessions cost.
 """
 
 from __future__ import annotations
@@ -47,14 +51,55 @@ def fleet_speed(report, work: Path, quick: bool) -> None:
             f"fleet: harness overhead per experiment, {workers} worker(s)",
             (wall - metric) / count, None, "s", "< 1 s",
         )  # fmt: skip
+    _on_ray(report, work, per_worker, figures)
 
 
-def _run(directory: Path, workers: int, per_worker: int) -> tuple[int, float, float]:
-    """A fresh repository and ``workers`` scripts of ``per_worker`` experiments each: the
-    experiments recorded, the run's wall time, the metric's own time."""
+def _on_ray(report, work: Path, per_worker: int, local: dict) -> None:
+    """The same runs with ``--ray`` on a real two-node Ray cluster on this machine, against
+    the same number of workers without Ray."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        print("  ray: not installed (pip install -e '.[ray]'): skipped")
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from ray_cluster import RayCluster
+
+    started = time.monotonic()
+    cluster = RayCluster(head_cpus=2, second_cpus=2)
+    print(f"  a two-node Ray cluster started in {time.monotonic() - started:.1f}s")
+    try:
+        for workers in (2, 4):
+            count, wall, metric = _run(
+                work / f"ray-{workers}", workers, per_worker, ray=cluster.address, env=cluster.env
+            )
+            print(f"  {workers} workers on Ray: {count} experiments in {wall:.1f}s")
+            there = local[workers]
+            report.add(
+                f"fleet on Ray: experiments per hour, {workers} workers vs the same without Ray",
+                count / wall * 3600, there[0] / there[1] * 3600, "/h",
+            )  # fmt: skip
+            report.add(
+                f"fleet on Ray: harness overhead per experiment, {workers} workers",
+                (wall - metric) / count, (there[1] - there[2]) / there[0], "s", "< 1 s",
+            )  # fmt: skip
+    finally:
+        cluster.stop()
+
+
+def _run(
+    directory: Path,
+    workers: int,
+    per_worker: int,
+    ray: str | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[int, float, float]:
+    """A fresh repository and ``workers`` scripts of ``per_worker`` experiments each (on the
+    Ray cluster at ``ray``): the experiments recorded, the run's wall time, the metric's own
+    time."""
     repo = directory / "repo"
     shutil.copytree(EXAMPLE, repo)
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {**(env or os.environ), "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
     commit = ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "start"]
     for args in (["init", "-q"], ["add", "-A"], commit):
         subprocess.run(["git", *args], cwd=repo, env=env, check=True)
@@ -77,7 +122,7 @@ def _run(directory: Path, workers: int, per_worker: int) -> tuple[int, float, fl
     subprocess.run(
         [sys.executable, "-m", "clive", "run", "task.md", "--workers", str(workers),
          "--model", f"script:{directory}/turns-{{worker}}.jsonl", "--headless", "--no-user-rc",
-         "--sessions-dir", str(sessions)],
+         "--sessions-dir", str(sessions), *(["--ray", ray] if ray else [])],
         cwd=repo, env=env, check=True, capture_output=True,
     )  # fmt: skip
     wall = time.monotonic() - started
