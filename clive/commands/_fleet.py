@@ -14,9 +14,11 @@ import argparse
 import contextlib
 import datetime
 import functools
+import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,13 +28,21 @@ from pathlib import Path
 
 from clive.agent.control import AgentControl
 from clive.commands._print import EventLines
-from clive.commands.run import EXIT_STATUS, recorded_settings, shell_sandbox_for, task_starter
+from clive.commands.run import (
+    EXIT_STATUS,
+    VIEWS_CATCH_UP,
+    agent_settings,
+    recorded_settings,
+    shell_sandbox_for,
+    task_starter,
+)
 from clive.config import Config
 from clive.experiments.fleet import Fleet, Tried
 from clive.experiments.git import GitError, GitRepo
 from clive.experiments.runner import ExperimentRunner, data_paths
 from clive.experiments.task_file import TaskFile, load_task
 from clive.experiments.tree import write_tree
+from clive.link import Hub, HubServer
 from clive.models import Model, ModelChoiceError, open_model
 from clive.sandbox import Choice, SandboxError
 from clive.session.events import Event, ModelText, SessionEnded, TerminalOutput
@@ -138,7 +148,7 @@ def run_fleet(
                     print(f"[w{number}] {line}", flush=True)
 
         thread = threading.Thread(
-            target=run_worker, args=(worker, start, say), name=f"clive-w{worker.number}"
+            target=run_worker, args=(worker, start, say, args), name=f"clive-w{worker.number}"
         )
         threads.append(thread)
 
@@ -148,11 +158,14 @@ def run_fleet(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    for worker in workers:
+        fleet.placed(worker.number, 1, "local", socket.gethostname(), os.getpid())
     for thread in threads:
         thread.start()
-    for thread in threads:
+    for worker, thread in zip(workers, threads, strict=True):
         while thread.is_alive():
             thread.join(0.5)
+        fleet.state(worker.number, worker.ended.outcome.value if worker.ended else "failed")
     try:
         end(fleet.best, fleet.baseline, summary(fleet, rows(workers)))
     finally:
@@ -269,21 +282,43 @@ def worker_start(
     )  # fmt: skip
 
 
-def run_worker(worker: Worker, start, say) -> None:
-    """Run ``worker``'s session; ``say(lines)`` prints a line per event (and a failure)."""
+def run_worker(worker: Worker, start, say, args: argparse.Namespace) -> None:
+    """Run ``worker``'s session; ``say(lines)`` prints a line per event (and a failure). Like
+    any session, it serves its views' socket: ``clive attach`` watches, pauses, steers it."""
     lines = EventLines()
+    hub = Hub(
+        model=worker.model.name, cols=args.cols, rows=args.rows,
+        budgets=agent_settings(args.config), control=worker.control,
+    )  # fmt: skip
+    servers: list[HubServer] = []
 
     def on_event(event: Event) -> None:
-        if isinstance(event, TerminalOutput | ModelText):
-            return
-        say(lines.add(event))
+        hub.on_event(event)
+        if not isinstance(event, TerminalOutput | ModelText):
+            say(lines.add(event))
 
+    def on_open(writer) -> None:
+        try:
+            servers.append(HubServer(hub, writer.directory))
+        except OSError as error:
+            say([f"clive: no view can attach to this worker: {error}"])
+        hub.on_open(writer)
+
+    failure = None
     try:
-        writer, worker.ended = start(on_event, control=worker.control)
+        writer, worker.ended = start(
+            on_event, control=hub.control, on_start=hub.on_start, on_measure=hub.on_measure,
+            on_open=on_open,
+        )  # fmt: skip
         worker.session = writer.directory
     except Exception as error:  # one worker failing ends only that worker
-        worker.error = str(error)
+        worker.error = failure = str(error)
         say([f"clive: {error}"])
+    finally:
+        hub.finished(failure)
+        hub.close(timeout=VIEWS_CATCH_UP)
+        for server in servers:
+            server.close()
 
 
 def write_best(best: Tried | None, baseline: Tried | None, root: Path) -> None:

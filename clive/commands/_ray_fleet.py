@@ -58,7 +58,6 @@ from clive.session.events import ExperimentResult, ExperimentStatus
 
 GATHER_EVERY = 1.0  # seconds between two gatherings of a worker's session
 ATTEMPTS = 3  # starts of one worker, its first included, before its losses end it
-WORKERS_FILE = "workers.tsv"  # in the run's directory: each start of each worker, and its state
 CONNECT_TIMEOUT = 10.0  # seconds to reach a cluster's address before saying it cannot be
 _POLL = 0.25  # seconds between two looks at the workers (and at what they said)
 
@@ -89,21 +88,16 @@ class Coordinator:
         self.fleet = Fleet(self.directory, lower_is_better=lower, share=share, serial=serial)
         self._lock = threading.Lock()
         self._said: list[tuple[int, str]] = []
-        self._workers: dict[tuple[int, int], list[str]] = {}  # (worker, attempt): its row
 
     # the fleet, for the workers' RemoteMember
     def take_turn(self, worker: int, where: str, timeout: float) -> bool:
         return self.fleet.take_turn(worker, where, timeout)
 
-    def end_turn(self, worker: int, attempt: int, started: float, where: str) -> None:
+    def end_turn(self, worker: int, started: float, where: str) -> None:
         self.fleet.end_turn(worker, started, where)
-        self._state(worker, attempt, "working")
 
-    def measuring_now(
-        self, worker: int, attempt: int, experiment: int, description: str, hypothesis: str
-    ) -> None:
+    def measuring_now(self, worker: int, experiment: int, description: str, hypothesis: str):
         self.fleet.measuring_now(worker, experiment, description, hypothesis)
-        self._state(worker, attempt, f"measuring {experiment}")
 
     def tried(self, print_: str) -> Tried | None:
         return self.fleet.tried_print(print_)
@@ -126,7 +120,7 @@ class Coordinator:
 
     # the driver's
     def lost(self, worker: int, attempt: int, why: str) -> ExperimentResult | None:
-        self._state(worker, attempt, "lost")
+        self.fleet.state(worker, "lost", attempt)
         return self.fleet.lost(worker, why)
 
     def experiments(self, worker: int) -> int:
@@ -143,19 +137,10 @@ class Coordinator:
         return said
 
     def placed(self, worker: int, attempt: int, node: str, address: str, pid: int) -> None:
-        with self._lock:
-            self._workers[(worker, attempt)] = [
-                str(worker),
-                str(attempt),
-                node,
-                address,
-                str(pid),
-                "starting",
-            ]
-        self._write_workers()
+        self.fleet.placed(worker, attempt, node, address, pid)
 
     def ended(self, worker: int, attempt: int, outcome: str) -> None:
-        self._state(worker, attempt, outcome)
+        self.fleet.state(worker, outcome, attempt)
 
     def best(self) -> tuple[Tried | None, Tried | None]:
         """The fleet's best and its baseline (for the driver to write the best out)."""
@@ -175,24 +160,6 @@ class Coordinator:
 
     def remove(self, name: str, relatives: list[str]) -> None:
         remove(self.directory / name, relatives)
-
-    def _state(self, worker: int, attempt: int, state: str) -> None:
-        with self._lock:
-            row = self._workers.get((worker, attempt))
-            if row is None or row[-1] in ("lost",):
-                return
-            row[-1] = state
-        self._write_workers()
-
-    def _write_workers(self) -> None:
-        with self._lock:
-            lines = ["worker\tattempt\tnode\taddress\tpid\tstate"]
-            lines += ["\t".join(row) for _, row in sorted(self._workers.items())]
-            text = "\n".join(lines) + "\n"
-            path = self.directory / WORKERS_FILE
-            scratch = path.with_suffix(".tmp")
-            scratch.write_text(text, encoding="utf-8")
-            scratch.replace(path)
 
 
 class RemoteMember:
@@ -216,12 +183,12 @@ class RemoteMember:
         while not self._call("take_turn", self.worker, self.where, TURN_WAIT):
             if stop is not None and stop():
                 raise MeasuringStopped("stopped while waiting for another worker's measurement")
-        self._call("measuring_now", self.worker, self.attempt, experiment, description, hypothesis)
+        self._call("measuring_now", self.worker, experiment, description, hypothesis)
         started = time.time()
         try:
             yield
         finally:
-            self._call("end_turn", self.worker, self.attempt, started, self.where)
+            self._call("end_turn", self.worker, started, self.where)
 
     def tried(self, tree: dict) -> Tried | None:
         return self._call("tried", fingerprint(tree))
@@ -324,8 +291,9 @@ class WorkerHost:
             gatherer = _Gathering(Gatherer(sessions / name), coordinator, name)
             try:
                 run_worker(
-                    worker, start, lambda lines: ray.get(coordinator.say.remote(spec.number, lines))
-                )
+                    worker, start,
+                    lambda lines: ray.get(coordinator.say.remote(spec.number, lines)), spec.args,
+                )  # fmt: skip
             finally:
                 gatherer.close()
             outcome = worker.ended.outcome.value if worker.ended else "failed"

@@ -28,7 +28,7 @@ from clive.session.redact import REDACTED
 from clive.terminal import TerminalError
 
 ROOM_WAIT = 5.0  # seconds a session waits for its view's room before its shell starts
-_VIEWS_CATCH_UP = 5.0  # seconds the views have, at the end, to get what waits for them
+VIEWS_CATCH_UP = 5.0  # seconds the views have, at the end, to get what waits for them
 
 # The exit status says how the session ended.
 EXIT_STATUS = {
@@ -281,7 +281,7 @@ def run_and_report(
         raise
     finally:
         hub.finished(failure)
-        hub.close(timeout=_VIEWS_CATCH_UP)
+        hub.close(timeout=VIEWS_CATCH_UP)
         for server in servers:
             server.close()
     print(f"session: {writer.directory}", file=sys.stderr)

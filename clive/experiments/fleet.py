@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 DIGEST_ENTRIES = 6  # results of the other workers a report shows
 MEASURING = "measuring.tsv"  # in the run's directory: worker, start, end (seconds since 1970)
+WORKERS = "workers.tsv"  # in the run's directory: each start of each worker, where, its state
+WORKER_COLUMNS = ("worker", "attempt", "node", "address", "pid", "state")
 TURN_WAIT = 0.5  # seconds between looks at whether a worker waiting for its turn must stop
 
 
@@ -111,6 +113,40 @@ class Fleet:
         self.baseline: Tried | None = None  # the first baseline measured: the shared start
         # (worker, start, end) of each turn at measuring (wall clock), as in ``MEASURING``
         self.intervals: list[tuple[int, float, float]] = []
+        self._starts: dict[tuple[int, int], list[str]] = {}  # (worker, attempt): its row
+        self._attempt: dict[int, int] = {}  # a worker: its current start
+
+    # -- where the workers are, and what they do (``WORKERS``) -----------------------------
+
+    def placed(self, worker: int, attempt: int, node: str, address: str, pid: int) -> None:
+        """Start ``attempt`` of ``worker`` runs on ``node`` (at ``address``, process ``pid``)."""
+        with self._lock:
+            self._attempt[worker] = attempt
+            self._starts[(worker, attempt)] = [
+                str(worker), str(attempt), node, address, str(pid), "starting"
+            ]  # fmt: skip
+            self._write_workers()
+
+    def state(self, worker: int, state: str, attempt: int | None = None) -> None:
+        """What ``worker`` (its current start, or ``attempt``) does now: ``working``,
+        ``measuring N``, ``lost``, or how its session ended."""
+        with self._lock:
+            self._set_state(worker, state, attempt)
+
+    def _set_state(self, worker: int, state: str, attempt: int | None = None) -> None:
+        row = self._starts.get((worker, attempt or self._attempt.get(worker, 1)))
+        if row is None or row[-1] == "lost" or row[-1] == state:
+            return
+        row[-1] = state
+        self._write_workers()
+
+    def _write_workers(self) -> None:
+        lines = ["\t".join(WORKER_COLUMNS)]
+        lines += ["\t".join(row) for _, row in sorted(self._starts.items())]
+        path = self.directory / WORKERS
+        scratch = path.with_name(f".{WORKERS}.new")
+        scratch.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        scratch.replace(path)  # a reader never sees half of it
 
     def member(self, worker: int) -> FleetMember:
         return FleetMember(self, worker)
@@ -145,6 +181,7 @@ class Fleet:
             if self._turn.get(where) == worker:
                 del self._turn[where]
             self._measuring.pop(worker, None)
+            self._set_state(worker, "working")
             self._turns.notify_all()
             self.intervals.append((worker, started, ended))
             with open(self.directory / MEASURING, "a", encoding="utf-8") as log:
@@ -154,6 +191,7 @@ class Fleet:
         """``worker`` measures ``experiment`` (what ``lost`` records if the worker is lost)."""
         with self._lock:
             self._measuring[worker] = (experiment, description, hypothesis)
+            self._set_state(worker, f"measuring {experiment}")
 
     def lost(self, worker: int, why: str) -> ExperimentResult | None:
         """``worker`` is gone (``why``): the experiment it was measuring, if any, is recorded
@@ -163,6 +201,7 @@ class Fleet:
                 if holder == worker:
                     del self._turn[where]
             self._turns.notify_all()
+            self._set_state(worker, "lost")
             hand = self._measuring.pop(worker, None)
             if hand is None:
                 return None

@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import struct
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,16 +109,25 @@ class HubServer:
         self._closed = False
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # a dead session's
-        umask = os.umask(0o177)  # born 0600: no moment at which another user may connect
+        # Born where only this user can reach it (a directory of mode 0700), made 0600, then
+        # moved into place: no moment at which another user may connect. The process's umask
+        # is never changed: other threads (a fleet's workers) create files meanwhile.
+        private = Path(tempfile.mkdtemp(prefix=".view-", dir=self.path.parent))
         try:
-            with _address(self.path) as address:
+            born = private / self.path.name
+            with _address(born) as address:
                 self._sock.bind(address)
+            os.chmod(born, 0o600)
+            os.replace(born, self.path)
             self._sock.listen(16)
         except OSError:
             self._sock.close()
             raise
         finally:
-            os.umask(umask)
+            with contextlib.suppress(OSError):
+                for leftover in private.iterdir():
+                    leftover.unlink()
+                private.rmdir()
         threading.Thread(target=self._accept, name="clive-hub-server", daemon=True).start()
 
     def close(self) -> None:

@@ -121,3 +121,18 @@ def test_a_session_directory_too_long_for_a_socket_address_still_serves(tmp_path
 def test_no_session_there_is_a_clear_error(tmp_path):
     with pytest.raises(LinkError, match="cannot reach the session"):
         SocketLink(socket_path(tmp_path)).connect("nobody")
+
+
+def test_serving_leaves_the_process_umask_alone(tmp_path, monkeypatch):
+    # The umask is the process's: set while the socket is bound, it made the files that a
+    # fleet's other workers created meanwhile unreadable in their sandboxes (mode 0600
+    # directories: the metric ran in $HOME).
+    changed = []
+    monkeypatch.setattr(os, "umask", lambda mask: changed.append(mask) or 0o022)
+    _hub, server = _served(tmp_path)
+    try:
+        assert changed == []
+        assert [p.name for p in tmp_path.iterdir()] == ["view.sock"]  # nothing left beside
+        assert stat.S_IMODE(socket_path(tmp_path).stat().st_mode) == 0o600
+    finally:
+        server.close()
