@@ -11,7 +11,6 @@ worker. A script model may name a script per worker: ``--model script:turns-{wor
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import functools
 import os
@@ -23,11 +22,15 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 from clive.agent.control import AgentControl
+from clive.commands._detach import DETACHED, announcer, detach, start_in_background
 from clive.commands._print import EventLines
+from clive.commands._view import watch_fleet
 from clive.commands.run import (
     EXIT_STATUS,
     VIEWS_CATCH_UP,
@@ -35,9 +38,11 @@ from clive.commands.run import (
     recorded_settings,
     shell_sandbox_for,
     task_starter,
+    use_ui,
 )
 from clive.config import Config
 from clive.experiments.fleet import Fleet, Tried
+from clive.experiments.fleet_run import start_run, write_run
 from clive.experiments.git import GitError, GitRepo
 from clive.experiments.runner import ExperimentRunner, data_paths
 from clive.experiments.task_file import TaskFile, load_task
@@ -97,7 +102,31 @@ def run_fleet(
         print("clive run: with --ray, Ray gives the devices: use --gpus-per-worker N",
               file=sys.stderr)  # fmt: skip
         return 2
+    if getattr(args, "ray", None):
+        from clive.commands._ray_fleet import ray_problem
+
+        problem = ray_problem(args.ray)
+        if problem:
+            print(f"clive run: {problem}", file=sys.stderr)
+            return 2
+    if not os.environ.get(DETACHED):
+        # Like any session, a run goes on without the terminal that started it: in the
+        # background, watched here (d detaches) or not at all (--detach).
+        if getattr(args, "detach", False):
+            return detach(args.argv, sessions_dir)
+        if use_ui(args):
+            started = start_in_background(args.argv, sessions_dir)
+            if isinstance(started, int):
+                return started
+            return watch_fleet(Path(started[0]))
     run_dir = _run_directory(sessions_dir, task.name)
+    start_run(
+        run_dir, task=task.name, workers=args.workers, experiments=task.limits.experiments,
+        goal=task.metric.goal.value, ray=getattr(args, "ray", None),
+    )  # fmt: skip
+    announce = announcer()
+    if announce is not None:  # a view waits for the run's directory (clive run in a terminal)
+        announce(SimpleNamespace(directory=run_dir))
     end = functools.partial(finish, user, head, sessions_dir, root, run_dir)
     if getattr(args, "ray", None):
         from clive.commands._ray_fleet import run_ray_fleet
@@ -105,8 +134,7 @@ def run_fleet(
         needed = [path for path, copied in data_paths(task, root) if not copied]
         status = run_ray_fleet(args, task, root, choice.enabled, held_out, needed, run_dir, end)
         if status == 2:  # Ray could not be used: nothing ran
-            with contextlib.suppress(OSError):
-                run_dir.rmdir()
+            shutil.rmtree(run_dir, ignore_errors=True)
         return status
     scratch = Path(tempfile.mkdtemp(prefix="clive-fleet-"))
     fleet = Fleet(
@@ -196,6 +224,7 @@ def finish(
             file=sys.stderr,
         )
     (run_dir / SUMMARY).write_text(text, encoding="utf-8")
+    write_run(run_dir, ended=True, ended_at=time.time())
     print(text, file=sys.stderr)
 
 

@@ -368,16 +368,11 @@ def run_ray_fleet(
     """The fleet's workers as actors of the Ray cluster at ``args.ray``; ``finish(best,
     baseline, summary)`` at the end. The exit status of the worst end among the workers, or
     2 when Ray cannot be used."""
-    try:
-        ray = import_ray()
-    except RayUnavailable as error:
-        print(f"clive run: {error}", file=sys.stderr)
+    problem = ray_problem(args.ray)
+    if problem:
+        print(f"clive run: {problem}", file=sys.stderr)
         return 2
-    unreachable = _unreachable(args.ray)
-    if unreachable:
-        print(f"clive run: cannot reach the Ray cluster at {args.ray}: {unreachable}",
-              file=sys.stderr)  # fmt: skip
-        return 2
+    ray = import_ray()
     options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
     if args.ray == "local":
         options["include_dashboard"] = False  # a Ray of this run's own, on this machine
@@ -392,6 +387,16 @@ def run_ray_fleet(
         return _drive(ray, args, task, root, sandboxed, held_out, needed, run_dir, finish)
     finally:
         ray.shutdown()
+
+
+def ray_problem(address: str) -> str:
+    """Why Ray cannot be used at ``address`` (not installed, nothing answers there), or ""."""
+    try:
+        import_ray()
+    except RayUnavailable as error:
+        return str(error)
+    unreachable = _unreachable(address)
+    return f"cannot reach the Ray cluster at {address}: {unreachable}" if unreachable else ""
 
 
 def _unreachable(address: str) -> str:

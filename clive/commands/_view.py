@@ -35,9 +35,9 @@ def viewer_name(given: str | None = None) -> str:
     return f"{user}@{tty}"
 
 
-def watch(directory: Path, name: str | None = None) -> int:
+def watch(directory: Path, name: str | None = None, *, quiet: bool = False) -> int:
     """Watch the session in ``directory`` until it ends (its exit status) or the person
-    detaches (0)."""
+    detaches (0); ``quiet``: without saying how to come back (a fleet's view does)."""
     from clive.ui.live_app import LiveApp
 
     directory = Path(directory)
@@ -56,7 +56,7 @@ def watch(directory: Path, name: str | None = None) -> int:
     if app.error:  # clive itself failed, in the session's process
         print(f"clive: {app.error}", file=sys.stderr)
     if app.detached or not app.gone:
-        if not sys.stderr.isatty():
+        if quiet or not sys.stderr.isatty():
             return 0  # a browser's tab closed: nobody reads this
         print(
             f"clive: detached; the session goes on (a risky command waits for a view to "
@@ -64,6 +64,8 @@ def watch(directory: Path, name: str | None = None) -> int:
             file=sys.stderr,
         )
         return 0
+    if quiet:
+        return 1 if app.error else 0
     try:
         status = report_end(directory)
     except KeyboardInterrupt:
@@ -85,3 +87,41 @@ def report_end(directory: Path) -> int:
     if outcome is Outcome.PAUSED:
         print(f"resume it with: clive resume {directory}", file=sys.stderr)
     return EXIT_STATUS.get(outcome, 1)
+
+
+def watch_fleet(directory: Path, name: str | None = None) -> int:
+    """Watch the run of many workers in ``directory`` (``FleetApp``): a worker opened is
+    watched live (or replayed, once it has ended), and its view's ``d`` comes back here. 0
+    when the person detaches or the run has ended."""
+    from clive.experiments.fleet_run import WEB_FLEET
+    from clive.session import SessionNotFound
+    from clive.ui.fleet_app import FleetApp
+
+    directory = Path(directory)
+    signal.signal(signal.SIGHUP, lambda *_: os._exit(0))  # no terminal left to draw on
+    while True:
+        app = FleetApp(directory, detachable=True, in_browser=bool(os.environ.get(WEB_FLEET)))
+        signal.signal(signal.SIGTERM, lambda *_, app=app: app.detach_soon())
+        app.run()
+        if app.opened is None:
+            break
+        try:
+            session = Session(app.opened)
+        except SessionNotFound as error:
+            print(f"clive: {error}", file=sys.stderr)
+            continue
+        if session.info.outcome is Outcome.RUNNING and socket_path(session.directory).exists():
+            watch(session.directory, name, quiet=True)
+        else:  # ended, or written on another machine (a Ray node): what was gathered
+            from clive.commands.attach import replay
+
+            replay(session)
+    if app.detached and not app.run_view.ended:
+        if sys.stderr.isatty():
+            print(
+                f"clive: detached; the run goes on. Watch it again with: clive attach {directory}",
+                file=sys.stderr,
+            )
+        return 0
+    print(f"run: {directory}", file=sys.stderr)
+    return 0

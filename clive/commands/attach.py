@@ -8,24 +8,32 @@ import os
 import sys
 from pathlib import Path
 
+from clive.experiments.fleet_run import find_run
 from clive.session import Session, SessionNotFound, find_session, list_sessions
 from clive.session.events import Outcome
 
 
 def attach(args: argparse.Namespace) -> int:
     root = Path(args.sessions_dir)
-    try:
-        session = session_to_watch(args.session, root)
-    except SessionNotFound as error:
-        print(f"clive attach: {error}", file=sys.stderr)
-        return 2
+    run = find_run(args.session, root)
+    session = None
+    if run is None:
+        try:
+            session = session_to_watch(args.session, root)
+        except SessionNotFound as error:
+            print(f"clive attach: {error}", file=sys.stderr)
+            return 2
     # A view needs a terminal, or a browser's (textual-serve runs each tab's view with
     # Textual's web driver, over pipes).
     if not (sys.stdin.isatty() and sys.stdout.isatty()) and "TEXTUAL_DRIVER" not in os.environ:
         print("clive attach: the view needs a terminal", file=sys.stderr)
         return 2
+    if session is None:  # a run of many workers: its view, which opens any worker's
+        from clive.commands._view import watch_fleet
+
+        return watch_fleet(run, name=args.name)
     if session.info.outcome is not Outcome.RUNNING:
-        return _replay(session)
+        return replay(session)
     from clive.commands._view import watch
 
     return watch(session.directory, name=args.name)
@@ -48,7 +56,7 @@ def session_to_watch(name: str | None, root: Path, *, or_latest: bool = False) -
     return max(running or sessions, key=lambda s: s.info.started_at)
 
 
-def _replay(session: Session) -> int:
+def replay(session: Session) -> int:
     from clive.session.replay import ScreenIndex
     from clive.ui.replay_app import ReplayApp
 

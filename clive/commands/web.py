@@ -25,9 +25,11 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web as aiohttp_web
 from aiohttp.typedefs import Handler
+from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
 from clive.commands.attach import session_to_watch
+from clive.experiments.fleet_run import WEB_FLEET, find_run, read_run
 from clive.session import SessionNotFound
 
 _SHUTDOWN_SECONDS = 5.0  # how long the views may take to quit when the server stops
@@ -35,11 +37,16 @@ _SHUTDOWN_SECONDS = 5.0  # how long the views may take to quit when the server s
 
 def web(args: argparse.Namespace) -> int:
     root = Path(args.sessions_dir)
-    try:
-        session = session_to_watch(args.session, root, or_latest=True)
-    except SessionNotFound as error:
-        print(f"clive web: {error}", file=sys.stderr)
-        return 2
+    run = find_run(args.session, root)  # a run of many workers is watched as one
+    if run is not None:
+        target, title = run, run.name
+    else:
+        try:
+            session = session_to_watch(args.session, root, or_latest=True)
+        except SessionNotFound as error:
+            print(f"clive web: {error}", file=sys.stderr)
+            return 2
+        target, title = session.directory.resolve(), session.name
     try:
         listener = _listen(args.host, args.port)
     except socket.gaierror:
@@ -56,12 +63,10 @@ def web(args: argparse.Namespace) -> int:
         return 1
     port = listener.getsockname()[1]
     token = secrets.token_urlsafe(24)
-    view = [sys.executable, "-m", "clive", "attach", str(session.directory.resolve())]
-    view += ["--sessions-dir", str(root.resolve()), "--name", "web"]
-    # exec: the view is the process textual-serve started, not a shell waiting for it.
     server = TokenServer(
-        f"exec {shlex.join(view)}", token=token, port=port, title=f"clive: {session.name}"
-    )
+        _view_command(target, root, fleet=run is not None), token=token, port=port,
+        title=f"clive: {title}", run=run, sessions=root,
+    )  # fmt: skip
     print(f"http://{_url_host(args.host)}:{port}/?token={token}", flush=True)
     if not _is_loopback(args.host):
         print(
@@ -72,6 +77,16 @@ def web(args: argparse.Namespace) -> int:
         )
     asyncio.run(server.serve_on(listener))
     return 0
+
+
+def _view_command(target: Path, root: Path, *, fleet: bool = False) -> str:
+    """The shell command of one browser connection's view of ``target`` (a session or a
+    run); ``exec``: the view is the process textual-serve started, not a shell waiting."""
+    view = [sys.executable, "-m", "clive", "attach", str(target)]
+    view += ["--sessions-dir", str(root.resolve()), "--name", "web"]
+    if fleet:  # its workers open in tabs of their own (/worker/N)
+        view = ["env", f"{WEB_FLEET}=1", *view]
+    return f"exec {shlex.join(view)}"
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -106,11 +121,22 @@ class TokenServer(Server):
     and taken only from this server's own pages. A request without it gets 403.
     """
 
-    def __init__(self, command: str, *, token: str, port: int, title: str) -> None:
+    def __init__(
+        self,
+        command: str,
+        *,
+        token: str,
+        port: int,
+        title: str,
+        run: Path | None = None,
+        sessions: Path | None = None,
+    ) -> None:
         super().__init__(command, title=title)
         self._token = token.encode()
         self._cookie = f"clive-web-{port}"
         self._connections: set[asyncio.Task[Any]] = set()
+        self._run = run  # a run of many workers: /worker/N is worker N's latest session
+        self._sessions = sessions or Path(".")
 
     async def serve_on(self, listener: socket.socket) -> None:
         """Serve on ``listener`` until SIGINT or SIGTERM, then stop the views and return."""
@@ -134,7 +160,33 @@ class TokenServer(Server):
     async def _make_app(self) -> aiohttp_web.Application:
         app = await super()._make_app()
         app.middlewares.append(self._require_token)
+        if self._run is not None:
+            app.router.add_get("/worker/{number}", self.handle_worker_page)
+            app.router.add_get("/worker/{number}/ws", self.handle_websocket)
         return app
+
+    def _worker_session(self, request: aiohttp_web.Request) -> Path:
+        """The latest session of the worker a /worker/N request names (404 if none)."""
+        number = request.match_info.get("number", "")
+        assert self._run is not None
+        worker = next((w for w in read_run(self._run).workers if str(w.number) == number), None)
+        if worker is None or worker.session is None:
+            raise aiohttp_web.HTTPNotFound(text=f"clive web: no session of worker {number!r}\n")
+        return worker.session
+
+    @aiohttp_jinja2.template("app_index.html")
+    async def handle_worker_page(self, request: aiohttp_web.Request) -> dict[str, Any]:
+        """Worker N of the run, in a page of its own (the run's view opens it in a tab)."""
+        session = self._worker_session(request)
+        origin = request.url.origin()
+        return {
+            "font_size": 16,
+            "app_websocket_url": str(
+                origin.with_scheme("ws") / "worker" / request.match_info["number"] / "ws"
+            ),
+            "config": {"static": {"url": "/static/"}},
+            "application": {"name": f"clive: {session.name}"},
+        }
 
     @aiohttp_web.middleware
     async def _require_token(
@@ -178,14 +230,37 @@ class TokenServer(Server):
         }
 
     async def handle_websocket(self, request: aiohttp_web.Request) -> aiohttp_web.StreamResponse:
-        """textual-serve's connection to a view, kept track of to be ended at shutdown."""
+        """A view for the browser (the page's, or worker N's on /worker/N/ws), as
+        textual-serve runs it, kept track of to be ended at shutdown."""
+        command = self.command
+        if "number" in request.match_info:
+            command = _view_command(self._worker_session(request), self._sessions)
         connection = asyncio.current_task()
         assert connection is not None
         self._connections.add(connection)
+        websocket = aiohttp_web.WebSocketResponse(heartbeat=15)
+        width = _whole(request.query.get("width"), 80)
+        height = _whole(request.query.get("height"), 24)
         try:
-            return await super().handle_websocket(request)
+            await websocket.prepare(request)
+            view = AppService(
+                command,
+                write_bytes=websocket.send_bytes,
+                write_str=websocket.send_str,
+                close=websocket.close,
+                download_manager=self.download_manager,
+                debug=self.debug,
+            )
+            await view.start(width, height)
+            try:
+                await self._process_messages(websocket, view)
+            finally:
+                await view.stop()
+        except asyncio.CancelledError:
+            await websocket.close()
         finally:
             self._connections.discard(connection)
+        return websocket
 
     async def on_startup(self, app: aiohttp_web.Application) -> None:
         """Nothing: textual-serve's banner names a URL without the token."""
@@ -194,6 +269,13 @@ class TokenServer(Server):
         # A cancelled connection tells its view to quit and waits for it to end.
         for connection in self._connections:
             connection.cancel()
+
+
+def _whole(text: str | None, default: int) -> int:
+    try:
+        return int(text or "")
+    except ValueError:
+        return default
 
 
 def _forbidden(reason: str) -> aiohttp_web.Response:

@@ -115,13 +115,13 @@ class ExperimentsPanel(Vertical):
             steps = [r for r in self.results if r.best_metric is not None]
             plt.plot([r.experiment for r in steps], [r.best_metric for r in steps], label="best")
             numbers = [r.experiment for r in measured]
-            ticks = _whole_ticks(min(numbers), max(numbers))
+            ticks = whole_ticks(min(numbers), max(numbers))
             plt.xticks(ticks, [str(tick) for tick in ticks])  # experiments have no halves
         plt.xlabel("experiment")
         plot.refresh()
 
 
-def _whole_ticks(low: int, high: int, most: int = _MOST_TICKS) -> list[int]:
+def whole_ticks(low: int, high: int, most: int = _MOST_TICKS) -> list[int]:
     """Whole numbers from ``low`` to ``high``, at most ``most``, a round step apart."""
     step, factors = 1, itertools.cycle((2, 2.5, 2))  # 1, 2, 5, 10, 20, 50...
     while (high - low) // step >= most:

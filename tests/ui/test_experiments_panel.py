@@ -41,7 +41,7 @@ async def test_the_panel_shows_the_best_and_how_each_experiment_ended():
             panel.add_event(event)
         await pilot.pause()
         assert panel.display
-        assert panel.counts() == {"keep": 1, "discard": 1, "crash": 1, "invalid": 1}
+        assert panel.counts() == {"keep": 1, "discard": 1, "crash": 1, "invalid": 1, "lost": 0}
         counts = app.query_one("#experiment-counts").render_line(0).text
         assert counts.rstrip() == "best 0.014419  kept 1 · discarded 1 · crashed 1 · rejected 1"
         panel.clear()

@@ -99,6 +99,11 @@ class Browser:
         result = self.send("Page.navigate", url=url)
         assert "errorText" not in result, f"{url}: {result['errorText']}"
 
+    def pages(self) -> list[str]:
+        """The address of every page (tab) the browser has open."""
+        targets = self._run(self._send("Target.getTargets", {}))["targetInfos"]
+        return [t["url"] for t in targets if t["type"] == "page"]
+
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (promises awaited)."""
         result = self.send(
@@ -123,10 +128,12 @@ class Browser:
         return wait_until(text_with_pattern, what, timeout, seen=self.terminal_text)
 
     def press(self, key: str) -> None:
-        """Press a key in the page's terminal: a lowercase letter, or one of ``_KEYS``."""
+        """Press a key in the page's terminal: a lowercase letter, a digit, or one of ``_KEYS``."""
         self.evaluate("window.textualPage.terminal.focus()")
         if key in _KEYS:
             name, code, key_code, text = _KEYS[key]
+        elif key.isdigit():
+            name, code, key_code, text = key, f"Digit{key}", ord(key), key
         else:
             name, code, key_code, text = key, f"Key{key.upper()}", ord(key.upper()), key
         down = {"key": name, "code": code, "windowsVirtualKeyCode": key_code}

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -323,3 +324,49 @@ def test_taken_over_in_a_terminal_and_seen_in_the_browser(serve, browser, tmux_p
     events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
     taken = [e for e in events if e["type"] == "control" and e["action"] == "take_over"]
     assert len(taken) == 1 and "@" in taken[0]["message"]  # the terminal's view, not the web
+
+
+def test_a_fleet_s_run_is_watched_in_the_browser_and_a_worker_opened(serve, browser, tmp_path):
+    """``clive web RUN``: the run of many workers, every worker and the plot; a worker's
+    number opens its session (here ended: replayed) in a tab of its own."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "tiny-train"
+    repo = tmp_path / "repo"
+    shutil.copytree(example, repo)
+    identity = ["-c", "user.name=Tester", "-c", "user.email=tester@example.com"]
+    for args in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-qm", "tiny-train"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    for number, value in ((1, "0.2"), (2, "0.3")):
+        write_script(tmp_path / f"turns-{number}.jsonl", [
+            type_(f"sed -i 's/^LEARNING_RATE = .*/LEARNING_RATE = {value}/' config.py"),
+            {"tool": "experiment", "input": {"description": f"learning rate {value}"}},
+            finish("done"),
+        ])  # fmt: skip
+    sessions = tmp_path / "sessions"
+    done = subprocess.run(
+        [sys.executable, "-m", "clive", "run", "task.md", "--workers", "2", "--headless",
+         "--no-user-rc", "--sessions-dir", str(sessions),
+         "--model", f"script:{tmp_path}/turns-{{worker}}.jsonl"],
+        cwd=repo, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (run,) = [p for p in sessions.iterdir() if p.is_dir()]
+
+    server = serve(run, sessions)
+    browser.navigate(server.url)
+    browser.wait_for_text(r"2 workers · ended")
+    browser.wait_for_text(r"w2 .* finished .* 1/20 .* learning rate 0.3")
+    browser.wait_for_text(r"every worker's experiments")
+    _screenshot(browser, "test_a_fleet_s_run_is_watched_in_the_browser")
+    # A worker's number opens it in a tab of its own (the run's view stays in this one).
+    browser.press("2")
+    opened = wait_until(
+        lambda: next((u for u in browser.pages() if u.endswith("/worker/2")), None),
+        "worker 2's tab", seen=browser.pages,
+    )  # fmt: skip
+    browser.wait_for_text(r"2 workers · ended")
+    browser.navigate(opened)  # (that tab's page, here, where the test reads)
+    browser.wait_for_text(r"‖ 1x 0:00 /")  # worker 2's session, replayed
+    browser.press("end")
+    browser.wait_for_text(r"LEARNING_RATE = 0.3")  # what worker 2 typed
+    _screenshot(browser, "test_a_fleet_s_worker_in_the_browser")
+    assert _status(server.base + "worker/3")[0] == 403  # the token is still needed
