@@ -18,6 +18,7 @@ from clive.experiments.fleet import WORKERS
 from clive.experiments.results import read_results
 from clive.session.events import ExperimentStatus
 from clive.session.info import RESULTS_FILE, SESSION_FILE
+from clive.session.reader import process_alive
 
 WEB_FLEET = "CLIVE_WEB_FLEET"  # set in a run's view served to a browser: workers open in tabs
 RUN_FILE = "run.json"  # in the run's directory: the task, the workers, the process, the end
@@ -107,17 +108,7 @@ class RunView:
     @property
     def running(self) -> bool:
         """Not ended, and its process lives (as far as this machine can tell)."""
-        if self.ended:
-            return False
-        if self.pid is None or self.host != socket.gethostname():
-            return True
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return not self.ended and process_alive(self.pid, self.host) is not False
 
     def best(self) -> Result | None:
         """The best kept result (a baseline counts), by the run's goal."""

@@ -162,10 +162,16 @@ def read_event_log(path: Path) -> EventLog:
 
 
 def _still_running(info: SessionInfo) -> bool:
-    if info.pid is None or info.host != socket.gethostname():
-        return False
+    return process_alive(info.pid, info.host) is True
+
+
+def process_alive(pid: int | None, host: str) -> bool | None:
+    """Whether process ``pid`` of ``host`` lives; None when this machine cannot tell (no
+    pid, or another host)."""
+    if pid is None or host != socket.gethostname():
+        return None
     try:
-        os.kill(info.pid, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
