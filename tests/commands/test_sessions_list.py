@@ -46,3 +46,24 @@ def test_running_sessions_are_marked_and_the_way_to_watch_one_is_said(tmp_path, 
     assert "running" in row.split()
     assert lines[-1] == f"running: 1; watch one with: clive attach {running.directory.name}"
     assert lines[-1] not in _listing(tmp_path, capsys)  # ended now: nothing to watch
+
+
+def test_runs_of_many_workers_are_listed_after_the_sessions(tmp_path, capsys):
+    from clive.experiments.fleet_run import write_run
+
+    _session(tmp_path, "alone", "script:a.jsonl")
+    run = tmp_path / "2026-12-02T01-00-00-fleet-lower-the-loss"
+    run.mkdir()
+    write_run(run, task="Lower the loss", workers=2, experiments=5, goal="minimize", pid=None,
+              host="elsewhere", ended=False)  # fmt: skip
+    (run / "results.tsv").write_text(
+        "worker\tcommit\tmetric\tstatus\tseconds\tdescription\n"
+        "1\ta\t0.5\tbaseline\t1.0\tbaseline\n"
+        "2\tb\t0.25\tkeep\t1.0\tsmaller step\n"
+    )
+    lines = _listing(tmp_path, capsys)
+    at = lines.index("runs of many workers (each worker's sessions in RUN/wK):")
+    assert any(line.startswith("alone") or "alone" in line for line in lines[:at])
+    assert lines[at + 1].split() == ["RUN", "TASK", "WORKERS", "STATE", "EXPERIMENTS", "BEST"]
+    assert lines[at + 2].split() == [run.name, "Lower", "the", "loss", "2", "running", "1", "0.25"]
+    assert lines[-1] == f"running: 1; watch one with: clive attach {run.name}"
