@@ -109,6 +109,13 @@ def run_fleet(
         if problem:
             print(f"clive run: {problem}", file=sys.stderr)
             return 2
+        if config.network == "on":
+            print(
+                "clive run: the model's shell has the network: its code could reach a Ray "
+                "cluster that asks no token (the cluster's variables never reach the shell); "
+                "--network off closes that",
+                file=sys.stderr,
+            )
     if not os.environ.get(DETACHED):
         # Like any session, a run goes on without the terminal that started it: in the
         # background, watched here (d detaches) or not at all (--detach).
@@ -132,7 +139,10 @@ def run_fleet(
         from clive.commands._ray_fleet import run_ray_fleet
 
         needed = [path for path, copied in data_paths(task, root) if not copied]
-        status = run_ray_fleet(args, task, root, choice.enabled, held_out, needed, run_dir, end)
+        try:
+            status = run_ray_fleet(args, task, root, choice.enabled, held_out, needed, run_dir, end)
+        finally:  # whatever happened, the run is over: its views say so
+            write_run(run_dir, ended=True)
         if status == 2:  # Ray could not be used: nothing ran
             shutil.rmtree(run_dir, ignore_errors=True)
         return status
@@ -285,22 +295,26 @@ def worker_start(
     repository: Path,
     instructions,
     runner_factory,
+    hidden: list[Path] | None = None,
 ):
     """How ``worker``'s session starts (``task_starter``'s): in its own sandbox and clone,
-    its runner a ``member`` of the fleet, its session under ``session_dir``. Raises
-    ``SandboxError``."""
+    its runner a ``member`` of the fleet, its session under ``session_dir``; ``hidden``:
+    more directories out of the model's and the metric's sight (on a Ray node, the head's
+    sessions). Raises ``SandboxError``."""
     config: Config = args.config
+    hidden = hidden or []
     sandbox = None
     if sandboxed:
         sandbox = shell_sandbox_for(
-            config, worker.tree, sessions_dir, readonly=[worker.tree / ".git"], hidden=held_out
-        )
+            config, worker.tree, sessions_dir, readonly=[worker.tree / ".git"],
+            hidden=[*held_out, *hidden],
+        )  # fmt: skip
     return task_starter(
         args, worker.model, instructions(worker.task), worker.task.directory.resolve(),
         session_dir,
         experiments=runner_factory(
             worker.task, worker.tree, sandboxed, sessions_dir, worker.runners,
-            fleet=member, env=env,
+            fleet=member, env=env, hidden=hidden,
         ),
         sandbox=sandbox,
         recorded={

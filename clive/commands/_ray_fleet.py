@@ -140,6 +140,7 @@ class Coordinator:
         self.fleet.placed(worker, attempt, node, address, pid)
 
     def ended(self, worker: int, attempt: int, outcome: str) -> None:
+        self.fleet.release(worker)
         self.fleet.state(worker, outcome, attempt)
 
     def best(self) -> tuple[Tried | None, Tried | None]:
@@ -183,9 +184,9 @@ class RemoteMember:
         while not self._call("take_turn", self.worker, self.where, TURN_WAIT):
             if stop is not None and stop():
                 raise MeasuringStopped("stopped while waiting for another worker's measurement")
-        self._call("measuring_now", self.worker, experiment, description, hypothesis)
         started = time.time()
-        try:
+        try:  # the turn ends whatever happens from here
+            self._call("measuring_now", self.worker, experiment, description, hypothesis)
             yield
         finally:
             self._call("end_turn", self.worker, started, self.where)
@@ -231,6 +232,7 @@ class WorkerSpec:
     experiments_left: int | None  # after a loss: what the worker had left
     serial: bool  # measurements take turns on a machine
     devices: bool  # the worker has devices of its own (CUDA_VISIBLE_DEVICES from Ray)
+    hidden: tuple[str, ...] = ()  # out of the model's sight on any node: the head's sessions
 
 
 class WorkerHost:
@@ -287,6 +289,7 @@ class WorkerHost:
                 spec.args, worker, member, env, spec.sandboxed, sessions,
                 [Path(p) for p in spec.held_out], sessions / name, spec.count,
                 Path(spec.repository), instructions, runner_factory,
+                hidden=[Path(p) for p in spec.hidden],
             )  # fmt: skip
             gatherer = _Gathering(Gatherer(sessions / name), coordinator, name)
             try:
@@ -306,7 +309,9 @@ class WorkerHost:
 
 
 class _Gathering:
-    """Ships a session to the head every ``GATHER_EVERY`` seconds, and exactly at the end."""
+    """Ships a session to the head every ``GATHER_EVERY`` seconds (what grew: a few reads of
+    small appended files; the copies of trees measured are never read), and exactly at the
+    end."""
 
     def __init__(self, gatherer: Gatherer, coordinator: Any, name: str) -> None:
         self._gatherer = gatherer
@@ -319,9 +324,13 @@ class _Gathering:
 
     def _loop(self) -> None:
         while not self._stop.wait(GATHER_EVERY):
-            self._send(list(self._gatherer.pieces()))
+            try:
+                self._send(self._gatherer.pieces())
+            except Exception:  # the head unreachable a moment: the next look sends it
+                continue
 
-    def _send(self, pieces: list[Piece]) -> None:
+    def _send(self, changes: tuple[list[Piece], dict]) -> None:
+        pieces, marks = changes
         batch: list[Piece] = []
         for piece in pieces:
             batch.append(piece)
@@ -330,13 +339,14 @@ class _Gathering:
                 batch = []
         if batch:
             self._ray.get(self._c.gather.remote(self._name, batch))
+        self._gatherer.sent(marks)  # only once the head has it
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
         theirs = self._ray.get(self._c.digests.remote(self._name))
         pieces, gone = self._gatherer.final(theirs)
-        self._send(pieces)
+        self._send((pieces, {}))
         if gone:
             self._ray.get(self._c.remove.remote(self._name, gone))
 
@@ -440,6 +450,24 @@ def _drive(ray, args, task, root, sandboxed, held_out, needed, run_dir, finish) 
         scheduling_strategy="SPREAD",
     )
     nodes = [n for n in ray.nodes() if n.get("Alive")]
+    room = [
+        n for n in nodes
+        if n.get("Resources", {}).get("CPU", 0) >= args.cpus_per_worker
+        and n.get("Resources", {}).get("GPU", 0) >= args.gpus_per_worker
+    ]  # fmt: skip
+    if not room:
+        have = ", ".join(
+            f"{n.get('NodeManagerAddress', '?')}: {n.get('Resources', {}).get('CPU', 0):g} CPU, "
+            f"{n.get('Resources', {}).get('GPU', 0):g} GPU"
+            for n in nodes
+        )
+        print(
+            f"clive run: no node of the Ray cluster has {args.cpus_per_worker:g} CPU and "
+            f"{args.gpus_per_worker:g} GPU for a worker (--cpus-per-worker, "
+            f"--gpus-per-worker); the nodes: {have or 'none'}",
+            file=sys.stderr,
+        )
+        return 2
     policy = "at once, devices each" if devices else "one at a time on each machine"
     sharing = "one best" if not args.no_share else "each its own best"
     print(
@@ -458,7 +486,7 @@ def _drive(ray, args, task, root, sandboxed, held_out, needed, run_dir, finish) 
             task=task.path.relative_to(root).as_posix(), repository=str(root),
             sandboxed=sandboxed, held_out=tuple(map(str, held_out)),
             needed=tuple(map(str, [*needed, *held_out])), experiments_left=left,
-            serial=serial, devices=devices,
+            serial=serial, devices=devices, hidden=(str(Path(args.sessions_dir).resolve()),),
         )  # fmt: skip
         one = _Start(number, attempt, actor, actor.run.remote(spec, coordinator), left)
         running[one.ref] = placing[actor.where.remote()] = one
@@ -470,14 +498,21 @@ def _drive(ray, args, task, root, sandboxed, held_out, needed, run_dir, finish) 
             node, address, pid = ray.get(ref)
         except ray.exceptions.RayError:
             return  # its run says what became of it
-        coordinator.placed.remote(one.number, one.attempt, node, address, pid)
+        ray.get(coordinator.placed.remote(one.number, one.attempt, node, address, pid))
         again = f" (start {one.attempt}, {one.left} experiments left)" if one.attempt > 1 else ""
         print(f"[w{one.number}] on node {node[:12]} at {address}{again}", flush=True)
 
+    killed: set[int] = set()  # workers ended before they were placed
+
     def stop(*_: object) -> None:
         quitting.set()
+        waiting = {id(one) for one in placing.values()}
         for one in list(running.values()):
-            one.actor.quit.remote()
+            if id(one) in waiting:  # not placed yet (no room): it never started
+                killed.add(id(one))
+                ray.kill(one.actor)
+            else:
+                one.actor.quit.remote()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -495,13 +530,18 @@ def _drive(ray, args, task, root, sandboxed, held_out, needed, run_dir, finish) 
             try:
                 outcome, session, error = ray.get(ref)
             except ray.exceptions.RayActorError as died:
+                if quitting.is_set() and id(one) in killed:
+                    ends[one.number] = ("quit", "-")
+                    continue
                 left = _lost(ray, coordinator, one, died, task, quitting)
                 if left is not None:
                     start(one.number, one.attempt + 1, left)
                 else:
                     ends[one.number] = ("lost", f"w{one.number}")
                 continue
-            coordinator.ended.remote(one.number, one.attempt, outcome)
+            except ray.exceptions.RayError as failure:  # its run failed in Ray itself
+                outcome, session, error = "failed", "", f"Ray: {failure}"
+            ray.get(coordinator.ended.remote(one.number, one.attempt, outcome))
             if error:
                 print(f"[w{one.number}] clive: {error}", file=sys.stderr, flush=True)
             again = f" (started {one.attempt} times: lost before)" if one.attempt > 1 else ""

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from clive.experiments.fleet_run import find_run
+from clive.link.wire import socket_path
 from clive.session import Session, SessionNotFound, find_session, list_sessions
 from clive.session.events import Outcome
 
@@ -32,8 +33,8 @@ def attach(args: argparse.Namespace) -> int:
         from clive.commands._view import watch_fleet
 
         return watch_fleet(run, name=args.name)
-    if session.info.outcome is not Outcome.RUNNING:
-        return replay(session)
+    if session.info.outcome is not Outcome.RUNNING or not socket_path(session.directory).exists():
+        return replay(session)  # ended, or running elsewhere (a worker's, gathered from a node)
     from clive.commands._view import watch
 
     return watch(session.directory, name=args.name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from clive.agent.task import ExperimentsFactory
@@ -126,10 +127,12 @@ def runner_factory(
     made: list[ExperimentRunner] | None = None,
     fleet: FleetMember | None = None,
     env: dict[str, str] | None = None,
+    hidden: Sequence[Path] = (),
 ) -> ExperimentsFactory:
     """What ``run_task`` calls to make the session's runner (appended to ``made``): the
     model's shell is the one nothing may run in while it measures, a quit stops a run.
-    ``fleet`` and ``env``: a worker's, in a run with many."""
+    ``fleet``, ``env`` and ``hidden`` (more directories no measurement may see): a worker's,
+    in a run with many."""
 
     def experiments(writer, terminal, control, on_measure):
         runner = ExperimentRunner(
@@ -138,7 +141,7 @@ def runner_factory(
             shell=terminal,
             sandboxed=sandboxed,
             root=root,
-            hidden=[sessions_dir],
+            hidden=[sessions_dir, *hidden],
             stop=lambda: control.quitting,
             on_measure=on_measure,
             fleet=fleet,

@@ -187,6 +187,18 @@ class Fleet:
             with open(self.directory / MEASURING, "a", encoding="utf-8") as log:
                 log.write(f"{worker}\t{started:.6f}\t{ended:.6f}\n")
 
+    def release(self, worker: int) -> None:
+        """Whatever turn ``worker`` holds ends (its session ended, whichever way)."""
+        with self._turns:
+            self._release(worker)
+            self._measuring.pop(worker, None)
+
+    def _release(self, worker: int) -> None:
+        for where, holder in list(self._turn.items()):
+            if holder == worker:
+                del self._turn[where]
+        self._turns.notify_all()
+
     def measuring_now(self, worker: int, experiment: int, description: str, hypothesis: str):
         """``worker`` measures ``experiment`` (what ``lost`` records if the worker is lost)."""
         with self._lock:
@@ -197,10 +209,7 @@ class Fleet:
         """``worker`` is gone (``why``): the experiment it was measuring, if any, is recorded
         as lost, not as a failure of the change, and its machine's turn ends."""
         with self._turns:
-            for where, holder in list(self._turn.items()):
-                if holder == worker:
-                    del self._turn[where]
-            self._turns.notify_all()
+            self._release(worker)
             self._set_state(worker, "lost")
             hand = self._measuring.pop(worker, None)
             if hand is None:
@@ -240,7 +249,7 @@ class Fleet:
             if measured:
                 self._tried.setdefault(fingerprint(tree), tried)
             kept = result.status in (ExperimentStatus.KEEP, ExperimentStatus.BASELINE)
-            if result.status is ExperimentStatus.BASELINE and self.baseline is None:
+            if result.experiment == 0 and self.baseline is None:  # crashed or not: the start
                 self.baseline = tried
             best = self._best.result.metric if self._best else None
             if kept and result.metric is not None and self.better(result.metric, best):
@@ -301,9 +310,9 @@ class FleetMember:
         while not fleet.take_turn(self.worker, self.where, timeout=TURN_WAIT):
             if stop is not None and stop():
                 raise MeasuringStopped("stopped while waiting for another worker's measurement")
-        fleet.measuring_now(self.worker, experiment, description, hypothesis)
         started = time.time()
-        try:
+        try:  # the turn ends whatever happens from here
+            fleet.measuring_now(self.worker, experiment, description, hypothesis)
             yield
         finally:
             fleet.end_turn(self.worker, started, self.where)

@@ -7,6 +7,7 @@ so a view needs no connection to the run, on this machine or through a web brows
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 import os
 import socket
@@ -16,9 +17,9 @@ from pathlib import Path
 
 from clive.experiments.fleet import WORKERS
 from clive.experiments.results import read_results
-from clive.session.events import ExperimentStatus
+from clive.session.events import ExperimentStatus, Outcome
 from clive.session.info import RESULTS_FILE, SESSION_FILE
-from clive.session.reader import process_alive
+from clive.session.reader import list_sessions, process_alive
 
 WEB_FLEET = "CLIVE_WEB_FLEET"  # set in a run's view served to a browser: workers open in tabs
 RUN_FILE = "run.json"  # in the run's directory: the task, the workers, the process, the end
@@ -98,6 +99,7 @@ class RunView:
     ended: bool = False
     pid: int | None = None
     host: str = ""
+    started_at: float = 0.0
     results: list[Result] = field(default_factory=list)
     workers: list[WorkerView] = field(default_factory=list)
 
@@ -149,6 +151,7 @@ def read_run(directory: Path) -> RunView:
         ended=bool(info.get("ended", False)),
         pid=info.get("pid"),
         host=str(info.get("host", "")),
+        started_at=float(info.get("started_at", 0.0) or 0.0),
     )
     try:
         rows = read_results(directory / RESULTS_FILE)
@@ -205,5 +208,19 @@ def find_run(name: str | None, root: Path) -> Path | None:
             if is_run(path):
                 return path.resolve()
         return None
-    runs = [p for p in root.glob("*-fleet-*") if is_run(p) and read_run(p).running]
-    return max(runs, key=lambda p: p.name).resolve() if runs else None
+    runs = [(read_run(p), p) for p in root.glob("*-fleet-*") if is_run(p)]
+    running = [(run.started_at, path) for run, path in runs if run.running]
+    if not running:
+        return None
+    started, latest = max(running)
+    sessions = [s for s in list_sessions(root) if s.info.outcome is Outcome.RUNNING]
+    if any(_epoch(s.info.started_at) > started for s in sessions):
+        return None  # a session started since runs: it is the latest
+    return latest.resolve()
+
+
+def _epoch(iso: str) -> float:
+    try:
+        return datetime.datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return 0.0

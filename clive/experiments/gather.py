@@ -15,6 +15,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+HARNESS_DIR = "harness"  # a session's (clive.experiments.runner's)
+COPY_PREFIX = "tree-"  # the runner's copies of trees in it (_new_directory("tree"))
 PIECE_BYTES = 4 * 1024 * 1024  # at most this much in one piece (a file beyond it: several)
 _TAIL = 64  # bytes at the end of what was sent, checked before sending only what follows
 
@@ -23,13 +25,27 @@ Piece = tuple[str, int, bytes]
 
 
 class Gatherer:
-    """What changed under ``root`` since the last call of ``pieces``."""
+    """What changed under ``root`` since what was ``sent``."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._sent: dict[str, tuple[int, int, bytes]] = {}  # path: (inode, size, tail)
 
-    def pieces(self) -> Iterator[Piece]:
+    def pieces(self) -> tuple[list[Piece], dict[str, tuple[int, int, bytes]]]:
+        """The pieces that bring a copy from what was ``sent`` to what is there now, and the
+        marks to give ``sent`` once the copy has them (a failed send leaves no hole)."""
+        pieces: list[Piece] = []
+        marks: dict[str, tuple[int, int, bytes]] = {}
+        for relative, offset, data, mark in self._changes():
+            pieces += _split(relative, offset, data)
+            marks[relative] = mark
+        return pieces, marks
+
+    def sent(self, marks: dict[str, tuple[int, int, bytes]]) -> None:
+        """The copy has what ``pieces`` returned with ``marks``."""
+        self._sent.update(marks)
+
+    def _changes(self) -> Iterator[tuple[str, int, bytes, tuple[int, int, bytes]]]:
         for relative, path in _files(self.root):
             try:
                 status = path.stat()
@@ -48,8 +64,7 @@ class Gatherer:
             except OSError:
                 continue  # gone since it was listed: the next look or the end says so
             tail = (sent[2] + data if offset > 0 and sent is not None else data)[-_TAIL:]
-            self._sent[relative] = (status.st_ino, max(offset, 0) + len(data), tail)
-            yield from _split(relative, offset, data)
+            yield relative, offset, data, (status.st_ino, max(offset, 0) + len(data), tail)
 
     def final(self, theirs: dict[str, str]) -> tuple[list[Piece], list[str]]:
         """What makes a copy whose digests are ``theirs`` (``digests``) equal to ``root``:
@@ -102,8 +117,11 @@ def remove(root: Path, relatives: list[str]) -> None:
 
 
 def _files(root: Path) -> Iterator[tuple[str, Path]]:
-    """Every regular file under ``root`` (symbolic links not followed), by relative path."""
-    for directory, _, names in os.walk(root):
+    """Every regular file under ``root`` (symbolic links not followed), by relative path;
+    not the harness's copies of trees, made to be measured and removed after."""
+    for directory, subdirectories, names in os.walk(root):
+        if Path(directory).name == HARNESS_DIR:
+            subdirectories[:] = [d for d in subdirectories if not d.startswith(COPY_PREFIX)]
         for name in sorted(names):
             path = Path(directory, name)
             if path.is_file() and not path.is_symlink():

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from clive.experiments import gather
 from clive.experiments.fleet import FleetMember, MeasuringStopped, Tried
 from clive.experiments.git import GitError, GitRepo, short
 from clive.experiments.harness_repo import BEST_REF, HarnessRepo, experiment_ref
@@ -69,7 +70,7 @@ from clive.terminal import Terminal, TerminalError
 DEFAULT_STALL = None  # seconds without output before a metric run counts as stalled: off
 _FAILURES = (ExperimentStatus.CRASH, ExperimentStatus.INVALID)
 _MOVED_THE_BEST = (ExperimentStatus.BASELINE, ExperimentStatus.KEEP)
-HARNESS_DIR = "harness"  # in the session directory: the harness's repository and copies
+HARNESS_DIR = gather.HARNESS_DIR  # in the session directory: the harness's repository, copies
 TASK_COPY = "task.md"  # the task file as it was at the start, for resume and verify
 
 
@@ -638,7 +639,7 @@ class ExperimentRunner:
         blobs: (the tree, the directory)."""
         listing = self.repo.listing(self.root, tracked)
         paths = [p for p in dict.fromkeys([*extra, *listing]) if not self._excluded(p)]
-        copy = self._new_directory("tree")
+        copy = self._new_directory(gather.COPY_PREFIX.rstrip("-"))
         try:
             tree = copy_in(self.root, paths, copy)
             self.repo.store(copy, tree)
@@ -661,7 +662,7 @@ class ExperimentRunner:
         """A fresh directory holding exactly ``commit``'s files."""
         tree = self.repo.tree(commit)
         blobs = self.repo.blobs([entry.sha for entry in tree.values()])
-        copy = self._new_directory("tree")
+        copy = self._new_directory(gather.COPY_PREFIX.rstrip("-"))
         try:
             for path, entry in tree.items():
                 write_file(copy, path, entry, blobs[entry.sha])

@@ -28,6 +28,10 @@ HARNESS_INTERNAL = (
     "CLIVE_VIEWER",
 )
 
+# The variables of the cluster a worker runs on (a Ray actor's: its address, its token): with
+# them, the model's code could reach the cluster and run outside its sandbox.
+HARNESS_PREFIXES = ("RAY_",)
+
 # Nothing in the shell should stop and wait for a human the model cannot see: pagers print,
 # installers do not ask, git does not prompt for passwords, Python does not buffer its output
 # (so progress shows while a training job runs), and no history file is written.
@@ -58,6 +62,8 @@ def child_environment(
     env = dict(os.environ if base is None else base)
     for name in (*HARNESS_CREDENTIALS, *HARNESS_INTERNAL, *hidden):
         env.pop(name, None)
+    for name in [n for n in env if n.startswith(HARNESS_PREFIXES)]:
+        env.pop(name)
     env.update(NONINTERACTIVE_DEFAULTS)
     if not env.get("LANG") and not env.get("LC_ALL"):
         env["LANG"] = "C.UTF-8"

@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
 from clive.experiments.fleet_run import RunView, read_run
+from clive.session.reader import process_alive
 from clive.ui._dialogs import ConfirmScreen
 from clive.ui.experiments_panel import whole_ticks
 
@@ -217,12 +218,21 @@ class FleetApp(App[None]):
         if self.stopping:
             return
 
+        if not run.pid or process_alive(run.pid, run.host) is not True:
+            # Its process is not one this machine can see (another host, or none said).
+            self.notify(
+                f"the run's process is not on this machine ({run.host or 'unknown'}): "
+                "stop it there",
+                severity="warning",
+            )
+            return
+
         def confirmed(yes: bool | None) -> None:
             if not yes:
                 return
             try:
-                os.kill(int(run.pid or 0), signal.SIGTERM)
-            except (ProcessLookupError, PermissionError, ValueError) as error:
+                os.kill(run.pid or 0, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError) as error:
                 self.notify(f"cannot stop the run: {error}", severity="error")
                 return
             self.stopping = True

@@ -16,8 +16,9 @@ from clive.experiments.gather import Gatherer, apply, digests
 
 
 def _ship(gatherer: Gatherer, head: Path) -> list:
-    pieces = list(gatherer.pieces())
+    pieces, marks = gatherer.pieces()
     apply(head, pieces)
+    gatherer.sent(marks)
     return pieces
 
 
@@ -140,3 +141,22 @@ def test_whatever_the_files_went_through_the_end_is_exact(tmp_path_factory, step
             _ship(gatherer, head)
     _finish(gatherer, head)
     assert _tree(head) == _tree(node)
+
+
+def test_a_send_that_failed_is_sent_again(tmp_path):
+    node, head = tmp_path / "node", tmp_path / "head"
+    node.mkdir()
+    (node / "log").write_bytes(b"one\n")
+    gatherer = Gatherer(node)
+    gatherer.pieces()  # lost on the way: never confirmed
+    assert _ship(gatherer, head) == [("log", -1, b"one\n")]
+
+
+def test_the_harness_s_copies_of_trees_are_not_gathered(tmp_path):
+    node, head = tmp_path / "node", tmp_path / "head"
+    (node / "s" / "harness" / "tree-3-0").mkdir(parents=True)
+    (node / "s" / "harness" / "tree-3-0" / "checkpoint.bin").write_bytes(b"x" * 100)
+    (node / "s" / "harness" / "repo.git").mkdir()
+    (node / "s" / "harness" / "repo.git" / "HEAD").write_bytes(b"ref")
+    _ship(Gatherer(node), head)
+    assert _tree(head) == {"s/harness/repo.git/HEAD": b"ref"}

@@ -208,9 +208,14 @@ def test_child_environment_has_defaults_and_no_credentials(tmp_path, monkeypatch
     # not believe it is one (it would wait for a view that never comes).
     monkeypatch.setenv("CLIVE_DETACHED", "1")
     monkeypatch.setenv("CLIVE_VIEWED", "1")
+    # A worker on a Ray cluster: with its token and address the model's code could run on the
+    # cluster, outside its sandbox.
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "ray-cluster-secret")
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")
     with Terminal(cols=80, rows=24, cwd=tmp_path, hide_env=["MY_DEPLOY_TOKEN"]) as t:
         env = t.run("env").output
     assert "CLIVE_DETACHED" not in env and "CLIVE_VIEWED" not in env
+    assert "ray-cluster-secret" not in env and "RAY_ADDRESS" not in env
     assert "sk-ant-secret" not in env
     assert "sk-openai-secret" not in env
     assert "hunter2" not in env

@@ -14,6 +14,8 @@ from polling import wait_until
 
 from clive.experiments.fleet_run import find_run, read_run, write_run
 from clive.experiments.results import COLUMNS
+from clive.session import SessionInfo, SessionWriter
+from clive.session.events import Outcome, SessionEnded
 from clive.ui.fleet_app import FleetApp
 
 pytestmark = pytest.mark.anyio
@@ -146,6 +148,18 @@ async def test_q_stops_a_running_run_after_asking(tmp_path, the_run_s_process):
         await until(pilot, lambda: not app.is_running, "the view closed")
 
 
+async def test_q_never_signals_a_process_this_machine_cannot_see(tmp_path, monkeypatch):
+    # No pid said: os.kill(0, ...) would end the view's own process group.
+    signalled = []
+    monkeypatch.setattr("os.kill", lambda *call: signalled.append(call))
+    app = FleetApp(_run(tmp_path / "run", ended=False, pid=None), detachable=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert "Stop the run?" not in _screen_text(app) and app.is_running
+    assert signalled == []
+
+
 def test_a_run_is_found_by_its_path_its_name_or_as_the_one_running(tmp_path, the_run_s_process):
     root = tmp_path / "sessions"
     ended = _run(root / "2026-12-01T00-00-00-fleet-old")
@@ -155,6 +169,15 @@ def test_a_run_is_found_by_its_path_its_name_or_as_the_one_running(tmp_path, the
     assert find_run(ended.name, root) == ended.resolve()
     assert find_run(None, root) == running.resolve()
     assert find_run("no-such-run", root) is None
+    # A session started after the run, and running: the latest is that session.
+    later = SessionInfo(id="", task="t", model="m", cwd="/", cols=80, rows=24,
+                        started_at="2999-01-01T00:00:00")  # fmt: skip
+    writer = SessionWriter.create(root, later, background_flush=False)
+    try:
+        assert find_run(None, root) is None
+    finally:
+        writer.close(SessionEnded(outcome=Outcome.FINISHED))
+    assert find_run(None, root) == running.resolve()
     write_run(running, ended=True)
     assert json.loads((running / "run.json").read_text())["ended"] is True
     assert find_run(None, root) is None

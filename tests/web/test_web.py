@@ -369,4 +369,14 @@ def test_a_fleet_s_run_is_watched_in_the_browser_and_a_worker_opened(serve, brow
     browser.press("end")
     browser.wait_for_text(r"LEARNING_RATE = 0.3")  # what worker 2 typed
     _screenshot(browser, "test_a_fleet_s_worker_in_the_browser")
-    assert _status(server.base + "worker/3")[0] == 403  # the token is still needed
+    # The token is needed there too, and a page of another origin is refused its websocket.
+    assert _status(server.base + "worker/2")[0] == 403
+    port = urllib.parse.urlsplit(server.url).port
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(server.url).query)["token"][0]
+    websocket = server.base + "worker/2/ws"
+    assert asyncio.run(_websocket_status(websocket, {})) == 403
+    elsewhere = {"Cookie": f"clive-web-{port}={token}", "Origin": "http://127.0.0.1:1"}
+    assert asyncio.run(_websocket_status(websocket, elsewhere)) == 403
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(server.base + f"worker/9?token={token}", timeout=30)
+    assert missing.value.code == 404  # a worker the run does not have
