@@ -46,7 +46,7 @@ from clive.experiments.measure import (
     compile_alerts,
     run_metric,
 )
-from clive.experiments.noise import STATISTIC, margin
+from clive.experiments.noise import STATISTIC, Noise
 from clive.experiments.results import append_result
 from clive.experiments.task_file import TaskFile
 from clive.experiments.tree import (
@@ -167,7 +167,6 @@ class ExperimentRunner:
         )
         self._best_commit: str | None = None
         self._best_values: list[float] = []
-        self._noise_values: list[float] = []  # the baseline's runs: the measurement's noise
         self._holdout_best: float | None = None  # the held-out metric of the best
         self._holdout_noise: list[float] = []  # the held-out metric's runs at the baseline
         self._since_keep = 0  # experiments since the last kept one
@@ -256,7 +255,7 @@ class ExperimentRunner:
         failed = runs[-1] if not runs[-1].ok else None
         holdout = None
         if failed is None:
-            self._best_values = self._noise_values = [run.value for run in runs]
+            self._best_values = [run.value for run in runs]
             if self.task.holdout is not None:
                 self._holdout_noise = self._measure_holdout(
                     0, commit, self.task.metric.baseline_runs
@@ -345,7 +344,8 @@ class ExperimentRunner:
                 return record(ExperimentStatus.CRASH, runs=runs, reason=runs[-1].failure,
                               remeasured=remeasured)  # fmt: skip
             values = [run.value for run in runs]
-            better, gain, reason = self._compare(values)
+            better, gain, reason, noise = self._compare(values)
+            record = functools.partial(record, margin=noise)  # the margin it was decided by
             if better or gain <= 0 or remeasured >= self.task.metric.remeasure:
                 break
             remeasured += 1  # promising: better, but within the noise
@@ -394,7 +394,8 @@ class ExperimentRunner:
             return None, True
         best = self._holdout_best
         worse = value - best if holdout.lower_is_better else best - value
-        return value, worse > margin(self._holdout_noise)
+        noise = Noise([self._holdout_noise]).margin(len(self._holdout_noise), 1)
+        return value, worse > noise
 
     def _measure_holdout(self, number: int, commit: str, count: int) -> list[float]:
         """The held-out metric of ``commit``, ``count`` runs on fresh copies (its files
@@ -425,7 +426,7 @@ class ExperimentRunner:
 
     def _baseline_from(self, commit: str, known: Tried) -> ExperimentResult:
         """The baseline, identical to another worker's: its runs, not measured again."""
-        self._best_values = self._noise_values = list(known.result.values)
+        self._best_values = list(known.result.values)
         self._holdout_best = known.result.holdout
         self._holdout_noise = list(known.result.holdout_values)
         return self._record(
@@ -451,7 +452,7 @@ class ExperimentRunner:
                 holdout=known.result.holdout, holdout_regressed=True,
             )  # fmt: skip
         values = list(known.result.values)
-        better, _, reason = self._compare(values)
+        better, _, reason, noise = self._compare(values)
         status = ExperimentStatus.KEEP if better else ExperimentStatus.DISCARD
         if better:
             self._best_commit, self._best_values = commit, values
@@ -459,7 +460,7 @@ class ExperimentRunner:
             self.repo.set_ref(BEST_REF, commit)
         return self._record(
             commit, status, description, [], f"{said}: {reason}", hypothesis=hypothesis,
-            table=known.result,
+            table=known.result, margin=noise,
         )  # fmt: skip
 
     def _adopt_the_fleet_s_best(self) -> Tried | None:
@@ -580,7 +581,6 @@ class ExperimentRunner:
             if result.holdout is not None and result.status in _MOVED_THE_BEST:
                 self._holdout_best = result.holdout
         if self.results and self.results[0].status is ExperimentStatus.BASELINE:
-            self._noise_values = list(self.results[0].values)
             self._holdout_noise = list(self.results[0].holdout_values)
         best = self.repo.ref(BEST_REF) or baseline
         self._best_commit, self._best_tree = best, self.repo.tree(best)
@@ -600,7 +600,7 @@ class ExperimentRunner:
                 )
                 ok = runs[-1].ok
                 if ok:
-                    self._best_values = self._noise_values = [run.value for run in runs]
+                    self._best_values = [run.value for run in runs]
                 return self._record(
                     again.commit,
                     ExperimentStatus.BASELINE if ok else ExperimentStatus.CRASH,
@@ -896,37 +896,32 @@ class ExperimentRunner:
         failed = result.status in _FAILURES
         self._failures_in_a_row = self._failures_in_a_row + 1 if failed else 0
 
-    def _margin(self) -> float:
-        """What a gain must exceed: the noise margin of the baseline's runs."""
-        return margin(self._noise_values)
+    def _margin(self, values: Sequence[float] = (0.0,), also: Sequence[float] = ()) -> float:
+        """What the gain of a change measured as ``values`` must exceed: the noise of every
+        tree measured more than once (``values`` too, and ``also``: runs about to be
+        recorded), for the runs of the best and of it."""
+        groups = [r.values for r in self.results if len(r.values) >= 2]
+        groups += [list(g) for g in (values, also) if len(g) >= 2]
+        return Noise(groups).margin(len(self._best_values), len(values))
 
-    def _compare(self, values: list[float]) -> tuple[bool, float, str]:
+    def _compare(self, values: list[float]) -> tuple[bool, float, str, float | None]:
         """Whether ``values`` beat the best so far by more than the noise margin, the gain
-        (the median's, positive when better), and why, in words."""
+        (the median's, positive when better), why, in words, and the margin."""
         metric = statistics.median(values)
         best = self.best_metric
         if best is None:
-            return True, math.inf, "the first experiment that measured"
-        noise = self._margin()
+            return True, math.inf, "the first experiment that measured", None
+        noise = self._margin(values)
         gain = best - metric if self.task.metric.lower_is_better else metric - best
         against = f"{_number(metric)} against the best {_number(best)}"
         if gain <= 0:
             worse = "no better" if gain == 0 else f"worse by {_number(-gain)}"
-            return False, gain, f"{against}: {worse}"
+            return False, gain, f"{against}: {worse}", noise
         if gain <= noise:
-            return (
-                False,
-                gain,
-                (
-                    f"{against}: better by {_number(gain)}, within the noise margin "
-                    f"{_number(noise)} ({STATISTIC})"
-                ),
-            )
-        return (
-            True,
-            gain,
-            (f"{against}: better by {_number(gain)}, more than the noise margin {_number(noise)}"),
-        )
+            within = f"within the noise margin {_number(noise)} ({STATISTIC})"
+            return False, gain, f"{against}: better by {_number(gain)}, {within}", noise
+        more = f"more than the noise margin {_number(noise)}"
+        return True, gain, f"{against}: better by {_number(gain)}, {more}", noise
 
     def _record(
         self,
@@ -942,8 +937,10 @@ class ExperimentRunner:
         holdout_regressed: bool = False,
         table: ExperimentResult | None = None,
         holdout_values: list[float] | None = None,
+        margin: float | None = None,
     ) -> ExperimentResult:
-        """Record a result; ``table``: the fleet's result whose runs it takes, unmeasured."""
+        """Record a result; ``table``: the fleet's result whose runs it takes, unmeasured;
+        ``margin``: the noise margin it was decided by."""
         values = [run.value for run in runs if run.value is not None]
         measured = bool(runs) and runs[-1].ok
         if table is not None:
@@ -968,7 +965,10 @@ class ExperimentRunner:
                 reason=reason or "",
                 output_tail=runs[-1].tail() if runs and not runs[-1].ok else "",
                 hypothesis=hypothesis,
-                margin=self._margin() if self._noise_values else None,
+                # the margin it was decided by; otherwise what a change measured once needs
+                margin=margin
+                if margin is not None
+                else (self._margin(also=values) if self._best_values else None),
                 remeasured=remeasured,
                 plateau=plateau,
                 holdout=holdout,

@@ -230,7 +230,7 @@ def test_a_gain_within_the_noise_is_measured_again_before_it_is_kept_or_discarde
     data = tmp_path / "data"
     data.mkdir()
     (data / "score").write_text("10")
-    following = iter(["12", "11", "9.5", "9.7", "9.4", "7.5", "9", "6", "3"])
+    following = iter(["12", "11", "9.5", "9.7", "9.4", "7.5", "9", "4.9", "4.9"])
 
     def next_number(terminal: Terminal | None) -> None:
         if terminal is None:
@@ -246,21 +246,25 @@ def test_a_gain_within_the_noise_is_measured_again_before_it_is_kept_or_discarde
         runner_options={"on_measure": next_number},
     )
     baseline = runner.baseline()
-    # The noise: 2 x 1.4826 x MAD of 10, 12, 11 (a MAD of 1).
+    # The noise: s = 1 (10, 12, 11 about their mean), df 2. A change measured once must gain
+    # t(0.95, 2) x 1.2533 x s x sqrt(1/3 + 1/1) = 2.920 x 1.2533 x 1 x 1.1547.
     assert baseline.values == [10, 12, 11] and baseline.metric == 11
-    assert baseline.margin == pytest.approx(2.9652)
+    assert baseline.margin == pytest.approx(4.2258, abs=1e-4)
 
     _, text = _try(runner, script.replace("VERSION", "1"))  # 9.5: better, within the noise
     first = runner.results[-1]
     assert first.values == [9.5, 9.7, 9.4] and first.remeasured == 2
     assert first.status is ExperimentStatus.DISCARD
-    assert "9.5 against the best 11: better by 1.5, within the noise margin 2.9652" in text
+    # Its own runs narrowed the margin (more runs, more degrees of freedom): 4.23, 2.21, 1.56.
+    assert "9.5 against the best 11: better by 1.5, within the noise margin 1.56061" in text
     assert "(after 2 more runs)" in text
+    assert first.margin == pytest.approx(1.5606, abs=1e-4)
 
     _try(runner, script.replace("VERSION", "2"))  # 7.5: beyond the noise at once
     second = runner.results[-1]
     assert (second.status, second.values, second.remeasured) == (ExperimentStatus.KEEP, [7.5], 0)
-    assert "more than the noise margin 2.9652" in second.reason
+    # df 4 now (the first's three runs count): 2.132 x 1.2533 x 0.7153 x 1.1547
+    assert "more than the noise margin 2.20703" in second.reason
 
     _try(runner, script.replace("VERSION", "3"))  # 9: worse, not measured again
     assert (runner.results[-1].status, runner.results[-1].remeasured) == (
@@ -268,14 +272,17 @@ def test_a_gain_within_the_noise_is_measured_again_before_it_is_kept_or_discarde
         0,
     )
 
-    _try(runner, script.replace("VERSION", "4"))  # 6 (within), then 3: a median of 4.5
+    # 4.9 against a best measured once: within 2.70; again 4.9: beyond 1.98.
+    _try(runner, script.replace("VERSION", "4"))
     fourth = runner.results[-1]
-    assert (fourth.status, fourth.values, fourth.remeasured) == (ExperimentStatus.KEEP, [6, 3], 1)
-    assert runner.best_metric == 4.5
+    assert (fourth.status, fourth.values, fourth.remeasured) == (
+        ExperimentStatus.KEEP, [4.9, 4.9], 1,
+    )  # fmt: skip
+    assert runner.best_metric == 4.9
 
     rows = read_results(runner.results_path)
     assert [row["flags"] for row in rows] == ["", "remeasured=2", "", "", "remeasured=1"]
-    assert rows[1]["values"] == "9.5,9.7,9.4" and rows[1]["margin"] == "2.9652"
+    assert rows[1]["values"] == "9.5,9.7,9.4" and rows[1]["margin"].startswith("1.56061")
 
 
 def test_a_plateau_is_told_to_the_model_and_marked(task_repo, writer, sandboxed):
