@@ -52,6 +52,66 @@ def fleet_speed(report, work: Path, quick: bool) -> None:
             (wall - metric) / count, None, "s", "< 1 s",
         )  # fmt: skip
     _on_ray(report, work, per_worker, figures)
+    _waiting(report, work)
+
+
+def _waiting(report, work: Path, workers: int = 4, seconds: float = 10.0) -> None:
+    """What a waiting worker costs: ``workers`` workers each waiting on a long command in its
+    shell (a training run, as the agent sees it), the CPU time clive's process takes over
+    ``seconds``, per worker."""
+    directory = work / "waiting"
+    repo = _repository(directory)
+    for number in range(1, workers + 1):
+        turns = [
+            {"tool": "type", "input": {"text": f"echo waiting-{number}; sleep 600"}},
+            {"tool": "wait", "input": {"until": "done", "timeout": 600}},
+        ]
+        (directory / f"turns-{number}.jsonl").write_text(
+            "".join(json.dumps(t) + "\n" for t in turns)
+        )
+    sessions = directory / "sessions"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "clive", "run", "task.md", "--workers", str(workers),
+         "--model", f"script:{directory}/turns-{{worker}}.jsonl", "--headless", "--no-user-rc",
+         "--sessions-dir", str(sessions)],
+        cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # every worker in its wait
+            states = _states(sessions)
+            if len(states) == workers and all('"name":"wait"' in s for s in states):
+                break
+            time.sleep(0.2)
+        else:
+            print("  waiting workers: they did not all start waiting within 120s: skipped")
+            return
+        time.sleep(1.0)  # settled in the wait
+        before, started = _cpu(run.pid), time.monotonic()
+        time.sleep(seconds)
+        used, wall = _cpu(run.pid) - before, time.monotonic() - started
+    finally:
+        run.terminate()
+        run.wait(timeout=60)
+    share = used / wall / workers
+    print(f"  {workers} workers waiting: clive took {used:.2f}s of CPU in {wall:.1f}s")
+    report.add("fleet: CPU of a worker waiting on a long command", share * 100, None, "%", "~0")
+
+
+def _states(sessions: Path) -> list[str]:
+    """The last tool call of each worker's session so far."""
+    found = []
+    for log in sessions.glob("*/w*/*/events.jsonl"):
+        calls = [line for line in log.read_text().splitlines() if '"type": "model_turn"' in line
+                 or '"type":"model_turn"' in line]  # fmt: skip
+        found.append(calls[-1] if calls else "")
+    return found
+
+
+def _cpu(pid: int) -> float:
+    """The CPU seconds process ``pid`` has used (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _on_ray(report, work: Path, per_worker: int, local: dict) -> None:
@@ -97,12 +157,8 @@ def _run(
     """A fresh repository and ``workers`` scripts of ``per_worker`` experiments each (on the
     Ray cluster at ``ray``): the experiments recorded, the run's wall time, the metric's own
     time."""
-    repo = directory / "repo"
-    shutil.copytree(EXAMPLE, repo)
+    repo = _repository(directory)
     env = {**(env or os.environ), "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
-    commit = ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "start"]
-    for args in (["init", "-q"], ["add", "-A"], commit):
-        subprocess.run(["git", *args], cwd=repo, env=env, check=True)
     rates = iter(RATES)
     for number in range(1, workers + 1):
         turns = []
@@ -136,3 +192,14 @@ def _run(
     experiments = [row for row in rows if row["status"] != "baseline"]
     metric = sum(float(row["seconds"]) for row in rows)
     return len(experiments), wall, metric
+
+
+def _repository(directory: Path) -> Path:
+    """A fresh tiny-train repository in ``directory``/repo, committed."""
+    repo = directory / "repo"
+    shutil.copytree(EXAMPLE, repo)
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+    commit = ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "start"]
+    for args in (["init", "-q"], ["add", "-A"], commit):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True)
+    return repo
