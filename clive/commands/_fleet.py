@@ -379,7 +379,7 @@ def rows(workers: list[Worker]) -> list[tuple[int, str, str]]:
         (
             w.number,
             w.ended.outcome.value if w.ended else f"failed: {w.error}",
-            str(w.session or "-"),
+            f"{w.session.parent.name}/{w.session.name}" if w.session else "-",  # as in the run
         )
         for w in workers
     ]

@@ -38,6 +38,7 @@ EXIT_STATUS = {
     Outcome.TIME_LIMIT: 3,
     Outcome.COST_LIMIT: 3,
     Outcome.TOKEN_LIMIT: 3,
+    Outcome.EXPERIMENT_LIMIT: 3,  # the task file's experiments, or failures in a row
     Outcome.INVALID_TOOL_CALLS: 4,
     Outcome.MODEL_ERROR: 5,
     Outcome.SHELL_EXITED: 6,
