@@ -152,6 +152,7 @@ def run_fleet(
         lower_is_better=task.metric.lower_is_better,
         share=not args.no_share,
         serial=not gpus,
+        quiet=task.metric.timing,
     )
     try:
         workers = _workers(args.workers, config, task, root, scratch)
@@ -160,6 +161,8 @@ def run_fleet(
         print(f"clive run: {error}", file=sys.stderr)
         return 2
     policy = "one at a time" if fleet.serial else "at once, a device each"
+    if fleet.serial and fleet.quiet:
+        policy += ", the other workers' shells stopped meanwhile"
     sharing = "one best" if fleet.share else "each its own best"
     print(
         f"clive run: {len(workers)} workers in {run_dir} ({sharing}; measurements {policy})",

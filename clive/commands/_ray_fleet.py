@@ -191,6 +191,9 @@ class RemoteMember:
         finally:
             self._call("end_turn", self.worker, started, self.where)
 
+    def quiet_with(self, freeze) -> None:
+        """Not on Ray yet: the shells of workers on one node go on while one measures."""
+
     def tried(self, tree: dict) -> Tried | None:
         return self._call("tried", fingerprint(tree))
 

@@ -10,8 +10,9 @@ Each worker is an ordinary session with its own working tree, sandbox and runner
   each worker on its own best.
 - **One measurement at a time** (``serial``, the default): a timing measured while another
   worker trains is noise, so on a machine without a device per worker the metric runs of all
-  workers on one machine take turns (``take_turn``). With a device each (``--gpus``) they run
-  at once.
+  workers on one machine take turns (``take_turn``), and for a timing (``quiet``) the other
+  workers' shells are stopped while one measures (``freeze_others``). With a device each
+  (``--gpus``) they run at once.
 - **Nothing measured twice.** A tree identical to one any worker already measured is answered
   from the table (``tried``), not run again.
 - **What was tried.** Each result goes to the run's ``results.tsv`` with a ``worker`` column,
@@ -97,11 +98,19 @@ class Fleet:
     ``results.tsv`` is."""
 
     def __init__(
-        self, directory: Path, *, lower_is_better: bool, share: bool = True, serial: bool = True
+        self,
+        directory: Path,
+        *,
+        lower_is_better: bool,
+        share: bool = True,
+        serial: bool = True,
+        quiet: bool = False,
     ) -> None:
         self.directory = directory
         self.share = share
         self.serial = serial
+        self.quiet = quiet  # a timing: the other workers' shells stop while one measures
+        self._freezers: dict[int, tuple[str, Callable[[bool], None]]] = {}
         self._lower = lower_is_better
         self._lock = threading.Lock()
         self._turns = threading.Condition(self._lock)
@@ -148,8 +157,8 @@ class Fleet:
         scratch.write_text("\n".join(lines) + "\n", encoding="utf-8")
         scratch.replace(path)  # a reader never sees half of it
 
-    def member(self, worker: int) -> FleetMember:
-        return FleetMember(self, worker)
+    def member(self, worker: int, where: str = "") -> FleetMember:
+        return FleetMember(self, worker, where=where)
 
     @property
     def best(self) -> Tried | None:
@@ -198,6 +207,31 @@ class Fleet:
             if holder == worker:
                 del self._turn[where]
         self._turns.notify_all()
+
+    def quiet_with(self, worker: int, where: str, freeze: Callable[[bool], None]) -> None:
+        """``freeze(True)`` stops everything ``worker`` runs on the machine ``where`` (its
+        shell), ``freeze(False)`` lets it go on: what ``freeze_others`` does."""
+        with self._lock:
+            self._freezers[worker] = (where, freeze)
+
+    def freeze_others(self, worker: int, where: str) -> list[Callable[[bool], None]]:
+        """With ``quiet`` (a timing, measured one at a time), stop the other workers' shells
+        on the machine ``where`` while ``worker`` measures: their training, their tests, even
+        their idle shells would be in its time. Returns what to call to let them go on."""
+        if not (self.quiet and self.serial):
+            return []
+        with self._lock:
+            others = [f for w, (at, f) in self._freezers.items() if w != worker and at == where]
+        for freeze in others:
+            with contextlib.suppress(Exception):  # a shell that ended meanwhile
+                freeze(True)
+        return others
+
+    @staticmethod
+    def thaw(frozen: list[Callable[[bool], None]]) -> None:
+        for freeze in frozen:
+            with contextlib.suppress(Exception):
+                freeze(False)
 
     def measuring_now(self, worker: int, experiment: int, description: str, hypothesis: str):
         """``worker`` measures ``experiment`` (what ``lost`` records if the worker is lost)."""
@@ -311,11 +345,17 @@ class FleetMember:
             if stop is not None and stop():
                 raise MeasuringStopped("stopped while waiting for another worker's measurement")
         started = time.time()
+        frozen: list[Callable[[bool], None]] = []
         try:  # the turn ends whatever happens from here
+            frozen = fleet.freeze_others(self.worker, self.where)
             fleet.measuring_now(self.worker, experiment, description, hypothesis)
             yield
         finally:
+            fleet.thaw(frozen)
             fleet.end_turn(self.worker, started, self.where)
+
+    def quiet_with(self, freeze: Callable[[bool], None]) -> None:
+        self.fleet.quiet_with(self.worker, self.where, freeze)
 
     def tried(self, tree: Tree) -> Tried | None:
         return self.fleet.tried(tree)

@@ -134,6 +134,8 @@ class ExperimentRunner:
     ) -> None:
         self.writer = writer
         self.fleet = fleet  # the other workers of a run with many (clive.experiments.fleet)
+        if fleet is not None and shell is not None:  # stopped while another worker times
+            fleet.quiet_with(shell.freeze)
         self._extra_env = dict(env or {})  # the metric's, given by the run (a worker's device)
         self._adopted: Tried | None = None  # another worker's best, taken at this experiment
         self.task = task

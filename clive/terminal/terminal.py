@@ -440,6 +440,21 @@ class Terminal:
         _processes.terminate(self._family(), grace=grace)
         self.wait(timeout=grace)
 
+    def freeze(self, frozen: bool) -> None:
+        """Stop every process of the terminal (SIGSTOP), or let them go on (SIGCONT): so
+        that nothing of it runs while another worker's timing is measured on this machine.
+        The shell stops first and goes on last, so that it never sees its job stopped (an
+        interactive shell would take the job off the terminal)."""
+        if not self._started or self._closed:
+            return
+        family = self._family()
+        shell = [self._shell_pid] if self._shell_pid in family else []
+        others = sorted(family - set(shell), reverse=not frozen)
+        order = [*shell, *others] if frozen else [*others, *shell]
+        for pid in order:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+
     def background_processes(self) -> list[int]:
         """Processes started from this terminal that are still running, the shell aside
         (background jobs, daemons): what could print or write while something else runs."""

@@ -62,3 +62,38 @@ def test_a_worker_waiting_for_its_turn_stops_when_told(tmp_path):
     with pytest.raises(MeasuringStopped), fleet.member(2).measuring(1, "x", stop=stop):
         pytest.fail("measured while another worker measures")
     assert len(asked) == 2
+
+
+def test_for_a_timing_the_other_workers_shells_stop_while_one_measures(tmp_path):
+    fleet = Fleet(tmp_path, lower_is_better=True, quiet=True)
+    seen: list[tuple[int, bool]] = []
+    for worker, where in ((1, "node-a"), (2, "node-a"), (3, "node-a"), (4, "node-b")):
+        fleet.member(worker, where=where).quiet_with(
+            lambda frozen, worker=worker: seen.append((worker, frozen))
+        )
+    with fleet.member(1, where="node-a").measuring(1, "x"):
+        # Workers 2 and 3 share worker 1's machine: stopped. Worker 4's goes on.
+        assert sorted(seen) == [(2, True), (3, True)]
+    assert sorted(seen[2:]) == [(2, False), (3, False)]
+
+
+def test_without_a_timing_or_with_devices_nobody_is_stopped(tmp_path):
+    for options in ({"quiet": False}, {"quiet": True, "serial": False}):
+        fleet = Fleet(tmp_path, lower_is_better=True, **options)
+        seen = []
+        fleet.member(2).quiet_with(seen.append)
+        with fleet.member(1).measuring(1, "x"):
+            pass
+        assert seen == [], options
+
+
+def test_a_shell_that_fails_to_stop_does_not_stop_the_measurement(tmp_path):
+    fleet = Fleet(tmp_path, lower_is_better=True, quiet=True)
+
+    def broken(frozen: bool) -> None:
+        raise OSError("that shell has ended")
+
+    fleet.member(2).quiet_with(broken)
+    with fleet.member(1).measuring(1, "x"):
+        pass
+    assert fleet.take_turn(2, timeout=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -450,3 +451,29 @@ def test_a_size_given_before_start_is_the_size_it_starts_with_and_a_closed_one_h
         assert "20 90" in terminal.run("stty size").output
     with pytest.raises(TerminalError, match="closed"):
         terminal.resize(70, 20)
+
+
+def test_a_frozen_terminal_runs_nothing_and_goes_on_when_let_go(tmp_path):
+    # What a fleet does to the other workers' shells while one worker's timing is measured.
+    from clive.terminal import _processes
+
+    def states(terminal: Terminal) -> set[str]:
+        found = set()
+        for pid in terminal._family():
+            stat = Path(f"/proc/{pid}/stat")
+            with contextlib.suppress(OSError):
+                found.add(stat.read_text().rpartition(")")[2].split()[0])
+        return found
+
+    with Terminal(cols=80, rows=24, cwd=tmp_path) as t:
+        t.send_text("for i in $(seq 1 40); do echo tick-$i; sleep 0.05; done; echo finished-ok\n")
+        assert t.wait(pattern=r"tick-2", timeout=10).reason is WaitReason.PATTERN
+        t.freeze(True)
+        wait_until(lambda: states(t) == {"T"}, "every process of the terminal stopped",
+                   seen=lambda: states(t))  # fmt: skip
+        assert _processes.descendants(t.pid)  # the loop's processes were there to stop
+        t.freeze(False)
+        assert t.wait(pattern=r"finished-ok", timeout=30).reason is WaitReason.PATTERN
+        # The shell never saw its job stopped: no "Stopped", and it is at its prompt again.
+        assert "Stopped" not in "\n".join(t.snapshot().lines)
+        assert "T" not in states(t)
