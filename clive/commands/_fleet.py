@@ -42,7 +42,7 @@ from clive.commands.run import (
 )
 from clive.config import Config
 from clive.experiments.fleet import Fleet, Tried
-from clive.experiments.fleet_run import start_run, write_run
+from clive.experiments.fleet_run import read_run, start_run, write_run
 from clive.experiments.git import GitError, GitRepo
 from clive.experiments.runner import ExperimentRunner, data_paths
 from clive.experiments.task_file import TaskFile, load_task
@@ -53,6 +53,7 @@ from clive.sandbox import Choice, SandboxError
 from clive.session.events import Event, ModelText, SessionEnded, TerminalOutput
 
 SUMMARY = "summary.md"
+_END_WAIT = 30.0  # seconds for a run that said it ended to exit, its status for the view
 
 
 @dataclass
@@ -125,7 +126,14 @@ def run_fleet(
             started = start_in_background(args.argv, sessions_dir)
             if isinstance(started, int):
                 return started
-            return watch_fleet(Path(started[0]))
+            directory, child = Path(started[0]), started[1]
+            status = watch_fleet(directory)
+            if not read_run(directory).ended:
+                return status  # detached: the run goes on
+            try:  # it has ended: its exit status, the worst end among its workers
+                return child.wait(timeout=_END_WAIT)
+            except subprocess.TimeoutExpired:
+                return status
     run_dir = _run_directory(sessions_dir, task.name)
     start_run(
         run_dir, task=task.name, workers=args.workers, experiments=task.limits.experiments,

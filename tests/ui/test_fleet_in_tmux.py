@@ -67,7 +67,7 @@ def test_a_fleet_is_watched_opened_detached_attached_and_stopped(tmp_path, tmux_
     # d detaches: the run goes on, and clive says how to come back.
     pane.send_keys("d")
     pane.wait_for_text(r"detached; the run goes on", timeout=30)
-    pane.wait_for_text(r"CLIVE-EXIT=0")
+    pane.wait_for_text(r"CLIVE-EXIT=0")  # detached: nothing wrong
     (run_dir,) = [p for p in sessions.iterdir() if p.is_dir()]
     assert read_run(run_dir).running
 
