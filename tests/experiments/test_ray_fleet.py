@@ -10,6 +10,7 @@ import csv
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -176,7 +177,17 @@ def test_two_workers_on_two_nodes_share_one_table_and_one_best(tmp_path, cluster
     assert f"Best: {BEST}, worker 2's experiment 1 (400 steps)." in (run / "summary.md").read_text()
 
 
-def test_a_node_stopped_mid_experiment_loses_only_that_experiment(tmp_path, cluster):
+@pytest.fixture
+def lost_scratch():
+    """The scratch a worker lost with its node leaves on that node (here: this machine's
+    /tmp), removed after the test."""
+    before = set(Path(tempfile.gettempdir()).glob("clive-ray-w*-*"))
+    yield
+    for left in set(Path(tempfile.gettempdir()).glob("clive-ray-w*-*")) - before:
+        shutil.rmtree(left, ignore_errors=True)
+
+
+def test_a_node_stopped_mid_experiment_loses_only_that_experiment(tmp_path, cluster, lost_scratch):
     repo, sessions, process = _start(tmp_path, cluster, SLOW)
     try:
         run = _run_directory(sessions)
