@@ -19,6 +19,8 @@ from pathlib import Path
 
 from polling import wait_until
 
+from clive.terminal import _processes
+
 RAY = Path(sys.executable).with_name("ray")
 SECOND_NODE = "node_b"  # the second node's custom resource
 
@@ -34,14 +36,6 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
-
-
-def _parent(pid: int) -> int:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    return int(stat.rpartition(")")[2].split()[1])
 
 
 class RayCluster:
@@ -85,18 +79,13 @@ class RayCluster:
     def processes(self) -> list[int]:
         """The cluster's processes: everything whose command line names its directory, and
         their descendants (the workers)."""
-        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
-        ours = {pid for pid in pids if str(self.temp) in _cmdline(pid)}
-        grew = True
-        while grew:
-            more = {pid for pid in pids if _parent(pid) in ours} - ours
-            ours |= more
-            grew = bool(more)
-        return sorted(ours)
+        named = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+        ours = {pid for pid in named if str(self.temp) in _cmdline(pid)}
+        return sorted(ours.union(*(_processes.descendants(pid) for pid in ours)))
 
     def raylet_of(self, pid: int) -> int | None:
         """The raylet whose worker ``pid`` is (its parent), if it is the second node's."""
-        parent = _parent(pid)
+        parent = _processes.parent(pid) or 0
         line = _cmdline(parent)
         return parent if "raylet" in line and SECOND_NODE in line else None
 
@@ -109,14 +98,7 @@ class RayCluster:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: not any(map(_alive, pids)), "the Ray cluster's processes ended", 60)
+        wait_until(
+            lambda: not any(map(_processes.is_alive, pids)), "the Ray cluster's processes ended", 60
+        )
         shutil.rmtree(self.temp, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie, waiting for its parent, is not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"

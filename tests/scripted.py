@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 from clive.agent.loop import AgentSettings
@@ -22,6 +24,21 @@ class RecordingScript(ScriptModel):
     def reply(self, system, messages, tools, **listeners):
         self.conversations.append(list(messages))
         return super().reply(system, messages, tools, **listeners)
+
+
+TINY_TRAIN = Path(__file__).resolve().parents[1] / "examples" / "tiny-train"
+
+
+def tiny_train(directory: Path) -> Path:
+    """A fresh repository of the tiny-train example at ``directory``/repo, its one commit
+    named "tiny-train"."""
+    repo = directory / "repo"
+    shutil.copytree(TINY_TRAIN, repo)
+    identity = ["-c", "user.name=Tester", "-c", "user.email=tester@example.com"]
+    for args in (["init", "-q", "--initial-branch=main"], ["add", "-A"],
+                 [*identity, "commit", "-qm", "tiny-train"]):  # fmt: skip
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    return repo
 
 
 def write_script(path: Path, turns: list[dict]) -> Path:

@@ -33,7 +33,6 @@ from clive.commands._print import EventLines
 from clive.commands._view import watch_fleet
 from clive.commands.run import (
     EXIT_STATUS,
-    VIEWS_CATCH_UP,
     agent_settings,
     recorded_settings,
     shell_sandbox_for,
@@ -47,7 +46,7 @@ from clive.experiments.git import GitError, GitRepo
 from clive.experiments.runner import ExperimentRunner, data_paths
 from clive.experiments.task_file import TaskFile, load_task
 from clive.experiments.tree import write_tree
-from clive.link import Hub, HubServer
+from clive.link import Hub, SessionViews
 from clive.models import Model, ModelChoiceError, open_model
 from clive.sandbox import Choice, SandboxError
 from clive.session.events import Event, ModelText, SessionEnded, TerminalOutput
@@ -344,35 +343,27 @@ def run_worker(worker: Worker, start, say, args: argparse.Namespace) -> None:
         model=worker.model.name, cols=args.cols, rows=args.rows,
         budgets=agent_settings(args.config), control=worker.control,
     )  # fmt: skip
-    servers: list[HubServer] = []
+    views = SessionViews(
+        hub, lambda error: say([f"clive: no view can attach to this worker: {error}"])
+    )
 
     def on_event(event: Event) -> None:
         hub.on_event(event)
         if not isinstance(event, TerminalOutput | ModelText):
             say(lines.add(event))
 
-    def on_open(writer) -> None:
-        try:
-            servers.append(HubServer(hub, writer.directory))
-        except OSError as error:
-            say([f"clive: no view can attach to this worker: {error}"])
-        hub.on_open(writer)
-
     failure = None
     try:
         writer, worker.ended = start(
             on_event, control=hub.control, on_start=hub.on_start, on_measure=hub.on_measure,
-            on_open=on_open,
+            on_open=views.on_open,
         )  # fmt: skip
         worker.session = writer.directory
     except Exception as error:  # one worker failing ends only that worker
         worker.error = failure = str(error)
         say([f"clive: {error}"])
     finally:
-        hub.finished(failure)
-        hub.close(timeout=VIEWS_CATCH_UP)
-        for server in servers:
-            server.close()
+        views.close(failure)
 
 
 def write_best(best: Tried | None, baseline: Tried | None, root: Path) -> None:

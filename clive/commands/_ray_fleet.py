@@ -53,7 +53,7 @@ from clive.experiments.fleet import (
     Tried,
     fingerprint,
 )
-from clive.experiments.gather import Gatherer, Piece, apply, digests, remove
+from clive.experiments.gather import PIECE_BYTES, Gatherer, Piece, apply, digests, remove
 from clive.session.events import ExperimentResult, ExperimentStatus
 
 GATHER_EVERY = 1.0  # seconds between two gatherings of a worker's session
@@ -337,7 +337,7 @@ class _Gathering:
         batch: list[Piece] = []
         for piece in pieces:
             batch.append(piece)
-            if sum(len(p[2]) for p in batch) >= 4 * 1024 * 1024:
+            if sum(len(p[2]) for p in batch) >= PIECE_BYTES:
                 self._ray.get(self._c.gather.remote(self._name, batch))
                 batch = []
         if batch:

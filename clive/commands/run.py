@@ -20,7 +20,7 @@ from clive.commands._detach import DETACHED, VIEWED, announcer, detach, start_in
 from clive.commands._print import EventLines
 from clive.commands._view import watch
 from clive.config import Config
-from clive.link import Hub, HubServer
+from clive.link import Hub, SessionViews
 from clive.models import Model, ModelChoiceError, open_model
 from clive.sandbox import Choice, Sandbox, SandboxError, choose, shell_sandbox
 from clive.session.events import Event, ModelText, Outcome, TerminalOutput
@@ -28,7 +28,6 @@ from clive.session.redact import REDACTED
 from clive.terminal import TerminalError
 
 ROOM_WAIT = 5.0  # seconds a session waits for its view's room before its shell starts
-VIEWS_CATCH_UP = 5.0  # seconds the views have, at the end, to get what waits for them
 
 # The exit status says how the session ended.
 EXIT_STATUS = {
@@ -246,21 +245,15 @@ def run_and_report(
         history=history,
     )
     printer = _Printer(json_lines=args.json)
-    announce = announcer()
-    servers: list[HubServer] = []
+    views = SessionViews(
+        hub,
+        lambda error: print(f"clive: no view can attach to this session: {error}", file=sys.stderr),
+        announcer(),
+    )
 
     def on_event(event: Event) -> None:
         printer(event)
         hub.on_event(event)
-
-    def on_open(writer) -> None:
-        try:
-            servers.append(HubServer(hub, writer.directory))
-        except OSError as error:
-            print(f"clive: no view can attach to this session: {error}", file=sys.stderr)
-        if announce is not None:
-            announce(writer)
-        hub.on_open(writer)  # the view on its way says its room: the shell starts at it
 
     signal.signal(signal.SIGTERM, _stop)
     failure = None
@@ -271,7 +264,7 @@ def run_and_report(
             approver=hub.approver if viewed else None,
             on_start=hub.on_start,
             on_measure=hub.on_measure,
-            on_open=on_open,
+            on_open=views.on_open,
         )
     except (TerminalError, OSError) as error:
         failure = str(error)
@@ -281,10 +274,7 @@ def run_and_report(
         failure = repr(error)
         raise
     finally:
-        hub.finished(failure)
-        hub.close(timeout=VIEWS_CATCH_UP)
-        for server in servers:
-            server.close()
+        views.close(failure)
     print(f"session: {writer.directory}", file=sys.stderr)
     if ended.outcome is Outcome.PAUSED:
         print(f"resume it with: clive resume {writer.directory}", file=sys.stderr)

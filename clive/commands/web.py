@@ -178,15 +178,8 @@ class TokenServer(Server):
     async def handle_worker_page(self, request: aiohttp_web.Request) -> dict[str, Any]:
         """Worker N of the run, in a page of its own (the run's view opens it in a tab)."""
         session = self._worker_session(request)
-        origin = request.url.origin()
-        return {
-            "font_size": 16,
-            "app_websocket_url": str(
-                origin.with_scheme("ws") / "worker" / request.match_info["number"] / "ws"
-            ),
-            "config": {"static": {"url": "/static/"}},
-            "application": {"name": f"clive: {session.name}"},
-        }
+        number = request.match_info["number"]
+        return _page(request, f"/worker/{number}/ws", f"clive: {session.name}")
 
     @aiohttp_web.middleware
     async def _require_token(
@@ -221,13 +214,7 @@ class TokenServer(Server):
     async def handle_index(self, request: aiohttp_web.Request) -> dict[str, Any]:
         """The page, pointing at the address the browser used: textual-serve's points at the
         address it listens on, which from another machine (0.0.0.0) leads nowhere."""
-        origin = request.url.origin()
-        return {
-            "font_size": 16,
-            "app_websocket_url": str(origin.with_scheme("ws") / "ws"),
-            "config": {"static": {"url": "/static/"}},
-            "application": {"name": self.title},
-        }
+        return _page(request, "/ws", self.title)
 
     async def handle_websocket(self, request: aiohttp_web.Request) -> aiohttp_web.StreamResponse:
         """A view for the browser (the page's, or worker N's on /worker/N/ws), as
@@ -269,6 +256,17 @@ class TokenServer(Server):
         # A cancelled connection tells its view to quit and waits for it to end.
         for connection in self._connections:
             connection.cancel()
+
+
+def _page(request: aiohttp_web.Request, websocket: str, title: str) -> dict[str, Any]:
+    """What textual-serve's page template needs: its view's websocket at ``websocket`` (a
+    path) on the address the browser used, and ``title``."""
+    return {
+        "font_size": 16,
+        "app_websocket_url": str(request.url.origin().with_scheme("ws").with_path(websocket)),
+        "config": {"static": {"url": "/static/"}},
+        "application": {"name": title},
+    }
 
 
 def _whole(text: str | None, default: int) -> int:

@@ -52,6 +52,13 @@ WORKER_COLUMNS = ("worker", "attempt", "node", "address", "pid", "state")
 TURN_WAIT = 0.5  # seconds between looks at whether a worker waiting for its turn must stop
 
 
+def replace_text(path: Path, text: str) -> None:
+    """Write ``path`` whole, at once: a reader (a fleet's view) sees the old or the new."""
+    scratch = path.with_name(f".{path.name}.new")
+    scratch.write_text(text, encoding="utf-8")
+    scratch.replace(path)
+
+
 def fingerprint(tree: Tree) -> str:
     """What identifies a tree's content, whichever repository holds it."""
     digest = hashlib.sha256()
@@ -152,10 +159,7 @@ class Fleet:
     def _write_workers(self) -> None:
         lines = ["\t".join(WORKER_COLUMNS)]
         lines += ["\t".join(row) for _, row in sorted(self._starts.items())]
-        path = self.directory / WORKERS
-        scratch = path.with_name(f".{WORKERS}.new")
-        scratch.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        scratch.replace(path)  # a reader never sees half of it
+        replace_text(self.directory / WORKERS, "\n".join(lines) + "\n")
 
     def member(self, worker: int, where: str = "") -> FleetMember:
         return FleetMember(self, worker, where=where)

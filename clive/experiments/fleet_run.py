@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clive.experiments.fleet import WORKERS
+from clive.experiments.fleet import WORKERS, replace_text
 from clive.experiments.results import read_results
 from clive.session.events import ExperimentStatus, Outcome
 from clive.session.info import RESULTS_FILE, SESSION_FILE
@@ -35,9 +35,7 @@ def write_run(directory: Path, **fields: object) -> None:
     except (OSError, ValueError):
         held = {}
     held.update(fields)
-    scratch = path.with_name(f".{RUN_FILE}.new")
-    scratch.write_text(json.dumps(held, indent=2) + "\n", encoding="utf-8")
-    scratch.replace(path)
+    replace_text(path, json.dumps(held, indent=2) + "\n")
 
 
 def start_run(directory: Path, *, task: str, workers: int, experiments: int, goal: str,

@@ -11,6 +11,15 @@ session's directory (``SocketLink``, ``HubServer``).
 
 from clive.link.hub import Hub, Viewer
 from clive.link.local import Link, LocalLink
-from clive.link.wire import HubServer, SocketLink, socket_path
+from clive.link.wire import HubServer, SessionViews, SocketLink, socket_path
 
-__all__ = ["Hub", "HubServer", "Link", "LocalLink", "SocketLink", "Viewer", "socket_path"]
+__all__ = [
+    "Hub",
+    "HubServer",
+    "Link",
+    "LocalLink",
+    "SessionViews",
+    "SocketLink",
+    "Viewer",
+    "socket_path",
+]

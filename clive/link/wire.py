@@ -15,7 +15,7 @@ import socket
 import struct
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from clive.link.hub import Deliver, Hub, Message, Viewer
@@ -302,3 +302,40 @@ class SocketLink:
             deliver([{"k": "closed"}])
             with contextlib.suppress(OSError):
                 self._sock.close()
+
+
+VIEWS_CATCH_UP = 5.0  # seconds the views have, at the end, to get what waits for them
+
+
+class SessionViews:
+    """A session's views: ``hub`` served on a socket in the session's directory as soon as
+    it has one (``on_open``), and let go when the session ends (``close``). ``refused(error)``
+    says why no view can attach; ``announce(writer)`` runs once the socket listens, before
+    the shell starts."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        refused: Callable[[OSError], None],
+        announce: Callable[[object], None] | None = None,
+    ) -> None:
+        self.hub = hub
+        self._refused = refused
+        self._announce = announce
+        self._servers: list[HubServer] = []
+
+    def on_open(self, writer) -> None:
+        try:
+            self._servers.append(HubServer(self.hub, writer.directory))
+        except OSError as error:
+            self._refused(error)
+        if self._announce is not None:
+            self._announce(writer)
+        self.hub.on_open(writer)  # the view on its way says its room: the shell starts at it
+
+    def close(self, failure: str | None) -> None:
+        """The session has ended (``failure``: what clive itself failed with)."""
+        self.hub.finished(failure)
+        self.hub.close(timeout=VIEWS_CATCH_UP)
+        for server in self._servers:
+            server.close()

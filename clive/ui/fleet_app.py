@@ -65,6 +65,7 @@ class FleetApp(App[None]):
         self.detached = False
         self.stopping = False
         self._detach_asked = False  # a signal asked to leave the run going
+        self._plotted: list | None = None  # the results the plot shows
 
     def compose(self) -> ComposeResult:
         yield Static(id="fleet-head")
@@ -120,7 +121,9 @@ class FleetApp(App[None]):
                         table.update_cell(key, column, value, update_width=True)
             else:
                 table.add_row(*cells, key=key)
-        self._plot(run)
+        if run.results != self._plotted:  # redrawn only when the table grew
+            self._plot(run)
+            self._plotted = run.results
 
     def _head(self, run: RunView) -> str:
         if run.ended:

@@ -7,14 +7,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import git
-from scripted import finish, type_, write_script
+from scripted import finish, tiny_train, type_, write_script
 
 from clive.experiments.results import COLUMNS, read_results
 from clive.session import Session
@@ -22,7 +21,6 @@ from clive.session.events import ExperimentResult, ToolResult
 
 pytestmark = pytest.mark.slow
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "tiny-train"
 BEST = "0.013929"  # learning rate 0.05 (the example's) and 400 steps
 
 
@@ -50,7 +48,7 @@ SCRIPTS = {
 def _run(tmp_path: Path, workers: int, *options: str) -> tuple[Path, Path, str]:
     """A fresh tiny-train repository, the workers' scripts, and the run: (the repository,
     the run's directory, what clive printed)."""
-    repo = _repo(tmp_path)
+    repo = tiny_train(tmp_path)
     for number, turns in SCRIPTS.items():
         write_script(tmp_path / f"turns-{number}.jsonl", turns)
     sessions = tmp_path / "sessions"
@@ -132,15 +130,6 @@ def test_without_sharing_each_worker_keeps_to_its_own_best(tmp_path):
         assert all("against the best 0.021311" in r.reason for r in first), number
 
 
-def _repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLE, repo)
-    git(repo, "init", "-q", "--initial-branch=main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "tiny-train")
-    return repo
-
-
 @pytest.mark.parametrize(
     ("options", "said"),
     [
@@ -153,7 +142,7 @@ def _repo(tmp_path: Path) -> Path:
 def test_fleet_options_that_cannot_work_are_refused(tmp_path, capsys, options, said):
     from clive.cli import main
 
-    repo = _repo(tmp_path)
+    repo = tiny_train(tmp_path)
     sessions = tmp_path / "sessions"
     status = main(["run", str(repo / "task.md"), *options, "--sessions-dir", str(sessions)])
     assert status == 2
@@ -165,7 +154,7 @@ def test_ray_not_installed_is_said_plainly(tmp_path, capsys, monkeypatch):
     from clive.cli import main
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: import fails
-    repo = _repo(tmp_path)
+    repo = tiny_train(tmp_path)
     status = main(["run", str(repo / "task.md"), "--workers", "2", "--ray",
                    "--sessions-dir", str(tmp_path / "sessions")])  # fmt: skip
     assert status == 2

@@ -17,7 +17,7 @@ import pytest
 from conftest import git
 from polling import wait_until
 from ray_cluster import RayCluster
-from scripted import finish, type_, write_script
+from scripted import TINY_TRAIN, finish, tiny_train, type_, write_script
 
 from clive.experiments.results import COLUMNS, read_results
 from clive.session import Session
@@ -27,7 +27,6 @@ from clive.session.reader import SessionNotFound
 pytest.importorskip("ray", reason="the Ray tests need the ray extra: pip install -e '.[ray]'")
 pytestmark = pytest.mark.slow
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "tiny-train"
 BEST = "0.013929"  # learning rate 0.05 (the example's) and 400 steps
 
 
@@ -69,11 +68,7 @@ def _start(
 ) -> tuple[Path, Path, subprocess.Popen]:
     """A fresh tiny-train repository, the workers' scripts, and the run started: (the
     repository, the sessions' directory, the process)."""
-    repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLE, repo)
-    git(repo, "init", "-q", "--initial-branch=main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "tiny-train")
+    repo = tiny_train(tmp_path)
     for number, turns in scripts.items():
         write_script(tmp_path / f"turns-{number}.jsonl", turns)
     sessions = tmp_path / "sessions"
@@ -249,7 +244,7 @@ def test_a_node_stopped_mid_experiment_loses_only_that_experiment(tmp_path, clus
     assert isinstance(_events(sessions_of_worker[1])[-1], SessionEnded)
     summary = (run / "summary.md").read_text()
     assert "started 2 times" in summary
-    assert (repo / "config.py").read_text() != (EXAMPLE / "config.py").read_text()
+    assert (repo / "config.py").read_text() != (TINY_TRAIN / "config.py").read_text()
 
 
 def _second(number: str) -> list[str]:

@@ -5,20 +5,15 @@ comes back; d detaches and the run goes on; `clive attach` finds it again; q sto
 from __future__ import annotations
 
 import shlex
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from polling import wait_until
-from scripted import type_, wait, write_script
+from scripted import tiny_train, type_, wait, write_script
 
 from clive.experiments.fleet_run import read_run
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
-
-EXAMPLE = Path(__file__).parents[2] / "examples" / "tiny-train"
 
 
 def _experiment(description: str) -> dict:
@@ -26,12 +21,7 @@ def _experiment(description: str) -> dict:
 
 
 def test_a_fleet_is_watched_opened_detached_attached_and_stopped(tmp_path, tmux_pane):
-    repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLE, repo)
-    identity = ["-c", "user.name=Tester", "-c", "user.email=tester@example.com"]
-    for args in (["init", "-q", "--initial-branch=main"], ["add", "-A"],
-                 [*identity, "commit", "-qm", "tiny-train"]):  # fmt: skip
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    repo = tiny_train(tmp_path)
     for number, (name, value) in {1: ("LEARNING_RATE", "0.2"), 2: ("STEPS", "400")}.items():
         write_script(tmp_path / f"turns-{number}.jsonl", [
             type_(f"sed -i 's/^{name} = .*/{name} = {value}/' config.py"),

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import aiohttp
 import pytest
 from browser import CHROMIUM, Browser, stop_process_group
 from polling import wait_until
-from scripted import finish, type_, wait, write_script
+from scripted import finish, tiny_train, type_, wait, write_script
 
 pytestmark = pytest.mark.slow
 
@@ -329,12 +328,7 @@ def test_taken_over_in_a_terminal_and_seen_in_the_browser(serve, browser, tmux_p
 def test_a_fleet_s_run_is_watched_in_the_browser_and_a_worker_opened(serve, browser, tmp_path):
     """``clive web RUN``: the run of many workers, every worker and the plot; a worker's
     number opens its session (here ended: replayed) in a tab of its own."""
-    example = Path(__file__).resolve().parents[2] / "examples" / "tiny-train"
-    repo = tmp_path / "repo"
-    shutil.copytree(example, repo)
-    identity = ["-c", "user.name=Tester", "-c", "user.email=tester@example.com"]
-    for args in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-qm", "tiny-train"]):
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    repo = tiny_train(tmp_path)
     for number, value in ((1, "0.2"), (2, "0.3")):
         write_script(tmp_path / f"turns-{number}.jsonl", [
             type_(f"sed -i 's/^LEARNING_RATE = .*/LEARNING_RATE = {value}/' config.py"),
